@@ -1,0 +1,11 @@
+//! Alleycat's ingest pipeline, one stage per module, data flowing one way:
+//!
+//! racer event → [`stream`] (durable, sharded, replayable) → [`delivery`] (transform, buffer,
+//! gzip, store objects) → [`merge`] (personal-best history files and race results).
+//!
+//! No stage reaches back into an earlier one: delivery reads the stream through the
+//! [`stream::Stream`] trait as a named consumer, and merge reads only what delivery stored.
+
+pub mod delivery;
+pub mod merge;
+pub mod stream;

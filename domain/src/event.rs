@@ -149,7 +149,13 @@ mod tests {
     #[test]
     fn json_is_camel_case_and_round_trips() {
         let json = serde_json::to_string(&sample()).unwrap();
-        for key in ["\"deviceTimestamp\"", "\"raceId\"", "\"racerId\"", "\"classId\"", "\"event\":\"update\""] {
+        for key in [
+            "\"deviceTimestamp\"",
+            "\"raceId\"",
+            "\"racerId\"",
+            "\"classId\"",
+            "\"event\":\"update\"",
+        ] {
             assert!(json.contains(key), "{json} lacks {key}");
         }
         assert_eq!(RacerEvent::from_json(json.as_bytes(), 300).unwrap(), sample());
@@ -195,7 +201,9 @@ mod tests {
     fn bounds_are_inclusive() {
         let edge = RacerEvent { second: 300, cadence: 250.0, resistance: 100.0, ..sample() };
         assert!(edge.validate(300).is_ok());
-        assert!(RacerEvent { second: 1, cadence: 0.0, resistance: 0.0, ..sample() }.validate(300).is_ok());
+        assert!(RacerEvent { second: 1, cadence: 0.0, resistance: 0.0, ..sample() }
+            .validate(300)
+            .is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod class;
 pub mod clock;
 pub mod event;
 pub mod output;
+pub mod ride;
 
 pub use class::{Class, ClassId, CLASSES};
 pub use clock::{RaceClock, RaceId, DEFAULT_RACE_SECONDS};

@@ -2,14 +2,17 @@
 //!
 //! This crate is used by the browser app (wasm32), the server and the ingest pipeline alike, so it
 //! has no I/O and no platform-specific dependencies. Everything here is pure and deterministic.
+//! The `encode` feature adds the history file's gzip step (flate2) for native callers.
 
 pub mod class;
 pub mod clock;
 pub mod event;
+pub mod history;
 pub mod output;
 pub mod ride;
 
 pub use class::{Class, ClassId, CLASSES};
 pub use clock::{RaceClock, RaceId, DEFAULT_RACE_SECONDS};
 pub use event::{EventError, EventKind, RacerEvent, CADENCE_RANGE, RESISTANCE_RANGE};
+pub use history::{ClassBests, History, HistoryError};
 pub use output::output;

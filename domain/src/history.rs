@@ -1,0 +1,877 @@
+//! The history file: every racer's personal best at each second of the race, for one class.
+//!
+//! The merge writes one file per class (`history/class-<id>.gz`) and the browser downloads it,
+//! gunzips it with [`gunzip`] (miniz_oxide underneath, so it runs in wasm32) and decodes it into a
+//! [`History`] that ranks one second against every racer in a binary search.
+//!
+//! # Format (version 1)
+//!
+//! A single-member gzip file (RFC 1952, header mtime 0, no name) holding one JSON object:
+//!
+//! ```json
+//! {"format":"alleycat-history","version":1,"classId":3,"raceSeconds":300,
+//!  "racers":[7,5,1,...],"bests":[13225,-120,0,...]}
+//! ```
+//!
+//! - `format` is always `"alleycat-history"`; `version` is 1. A decoder refuses other versions
+//!   ([`HistoryError::UnsupportedVersion`]).
+//! - `classId` is the class (1 to 6) and `raceSeconds` the race length the bests are for.
+//! - `racers` lists the racer ids in strictly increasing order, delta-encoded: the first number is
+//!   the first id, each next one the difference to the previous id (so always positive).
+//! - `bests` holds `racers.len() × raceSeconds` numbers, racer by racer (in the order of
+//!   `racers`), second 1 to `raceSeconds` within a racer. Each logical value is the racer's best
+//!   output at that second in **hundredths** (output 132.25 is 13225; outputs keep two decimals),
+//!   and 0 means the racer never rode that second. The array stores each value as its
+//!   difference from the previous logical value of the whole array (the first from 0).
+//!
+//! Why this shape: a racer's bests move little from one second to the next, so the deltas are
+//! short numbers from a small alphabet that gzip packs tightly, and the racer ids are written once
+//! instead of once per second. The per-second rankings are then built in the browser by sorting
+//! each second's column once ([`History`]).
+//!
+//! The encoder is deterministic: the same bests always give the same bytes (sorted racers, fixed
+//! gzip header), so a rebuild reproduces the live pipeline's files byte for byte.
+//!
+//! The original Alleycat format, `{"<second>": {"<racerId>": output}}` (gzipped or not), can be
+//! read with [`ClassBests::from_original_json`] and written with
+//! [`ClassBests::to_original_json`] (for imports and comparisons).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{class::Class, ClassId};
+
+/// The `format` field of every history file.
+pub const FORMAT: &str = "alleycat-history";
+/// The format version this module writes and reads.
+pub const VERSION: u32 = 1;
+/// The longest race a history file may describe, in seconds (a day).
+pub const MAX_RACE_SECONDS: u32 = 86_400;
+/// The most bytes [`decode`] inflates: a larger file is refused rather than exhausting memory.
+pub const MAX_DECODED_BYTES: usize = 256 * 1024 * 1024;
+/// The logical value meaning "no best at this second".
+pub const NO_BEST: u32 = 0;
+
+/// An output as hundredths (two decimals), the unit of every value in a history file. Negative,
+/// non-finite or absurdly large outputs are clamped into `1..=u32::MAX` so that a real output never
+/// reads as [`NO_BEST`].
+pub fn to_centi(output: f64) -> u32 {
+    if !output.is_finite() {
+        return 1;
+    }
+    (output * 100.0).round().clamp(1.0, f64::from(u32::MAX)) as u32
+}
+
+/// Hundredths back to an output.
+pub fn from_centi(centi: u32) -> f64 {
+    f64::from(centi) / 100.0
+}
+
+/// Why a history file (or a gzip stream) could not be read. Each variant says what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// The bytes end before a complete gzip header and trailer (at least 18 bytes).
+    #[error("gzip data is truncated ({len} bytes)")]
+    Truncated {
+        /// How many bytes there were.
+        len: usize,
+    },
+    /// The first two bytes are not gzip's magic `1f 8b`.
+    #[error("not gzip data (magic {found:02x?})")]
+    NotGzip {
+        /// The first bytes found.
+        found: [u8; 2],
+    },
+    /// The compression method is not deflate (8).
+    #[error("unsupported gzip compression method {0}")]
+    UnsupportedMethod(u8),
+    /// Reserved gzip flag bits are set, or an optional header field runs past the data.
+    #[error("malformed gzip header: {0}")]
+    BadHeader(&'static str),
+    /// The header CRC16 (FHCRC) does not match.
+    #[error("gzip header checksum mismatch")]
+    HeaderChecksum,
+    /// The uncompressed size would exceed the limit.
+    #[error("uncompressed size {size} exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The size announced by the trailer, or reached while inflating.
+        size: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// The deflate stream is corrupt.
+    #[error("corrupt deflate data: {0}")]
+    Inflate(String),
+    /// The trailer's CRC32 does not match the inflated data.
+    #[error("gzip CRC32 mismatch: trailer {expected:08x}, data {actual:08x}")]
+    Crc {
+        /// The trailer's CRC32.
+        expected: u32,
+        /// The inflated data's CRC32.
+        actual: u32,
+    },
+    /// The trailer's ISIZE does not match the inflated length.
+    #[error("gzip ISIZE mismatch: trailer {expected}, data {actual}")]
+    Size {
+        /// The trailer's ISIZE.
+        expected: u32,
+        /// The inflated length modulo 2^32.
+        actual: u32,
+    },
+    /// The content is not the JSON this module expects.
+    #[error("malformed history JSON: {0}")]
+    Json(String),
+    /// The `format` field is not [`FORMAT`].
+    #[error("not an Alleycat history file (format {0:?})")]
+    WrongFormat(String),
+    /// The `version` field is one this decoder does not know.
+    #[error("unsupported history version {0} (this decoder reads {VERSION})")]
+    UnsupportedVersion(u32),
+    /// A field is out of its bounds or inconsistent with another.
+    #[error("invalid history: {0}")]
+    Invalid(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// gunzip
+
+const FTEXT_IGNORED: u8 = 0x01;
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+const FRESERVED: u8 = !(FTEXT_IGNORED | FHCRC | FEXTRA | FNAME | FCOMMENT);
+
+/// Whether `bytes` start with gzip's magic number.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Inflates a single-member gzip file (RFC 1952), checking the header, the trailer's CRC32 and
+/// ISIZE, and refusing to produce more than `limit` bytes. Never panics on any input.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, HistoryError> {
+    const TRAILER: usize = 8;
+    if data.len() < 10 + TRAILER {
+        return Err(HistoryError::Truncated { len: data.len() });
+    }
+    if !is_gzip(data) {
+        return Err(HistoryError::NotGzip { found: [data[0], data[1]] });
+    }
+    if data[2] != 8 {
+        return Err(HistoryError::UnsupportedMethod(data[2]));
+    }
+    let flags = data[3];
+    if flags & FRESERVED != 0 {
+        return Err(HistoryError::BadHeader("reserved flag bits set"));
+    }
+    let body_end = data.len() - TRAILER;
+    let mut pos = 10;
+    if flags & FEXTRA != 0 {
+        let xlen = data
+            .get(pos..pos + 2)
+            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+            .ok_or(HistoryError::BadHeader("FEXTRA length missing"))?;
+        pos += 2 + xlen;
+        if pos > body_end {
+            return Err(HistoryError::BadHeader("FEXTRA runs past the data"));
+        }
+    }
+    for (flag, what) in [(FNAME, "FNAME"), (FCOMMENT, "FCOMMENT")] {
+        if flags & flag != 0 {
+            let end = data[pos..body_end].iter().position(|&b| b == 0).ok_or(
+                HistoryError::BadHeader(if what == "FNAME" {
+                    "FNAME is not terminated"
+                } else {
+                    "FCOMMENT is not terminated"
+                }),
+            )?;
+            pos += end + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        let stored = data
+            .get(pos..pos + 2)
+            .filter(|_| pos + 2 <= body_end)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or(HistoryError::BadHeader("FHCRC missing"))?;
+        if crc32fast::hash(&data[..pos]) as u16 != stored {
+            return Err(HistoryError::HeaderChecksum);
+        }
+        pos += 2;
+    }
+    let trailer = &data[body_end..];
+    let expected_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    let expected_size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+    if expected_size as usize > limit {
+        return Err(HistoryError::TooLarge { size: u64::from(expected_size), limit });
+    }
+    let out = miniz_oxide::inflate::decompress_to_vec_with_limit(&data[pos..body_end], limit)
+        .map_err(|e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                HistoryError::TooLarge { size: limit as u64 + 1, limit }
+            }
+            status => HistoryError::Inflate(format!("{status:?}")),
+        })?;
+    let actual_size = out.len() as u32;
+    if actual_size != expected_size {
+        return Err(HistoryError::Size { expected: expected_size, actual: actual_size });
+    }
+    let actual_crc = crc32fast::hash(&out);
+    if actual_crc != expected_crc {
+        return Err(HistoryError::Crc { expected: expected_crc, actual: actual_crc });
+    }
+    Ok(out)
+}
+
+/// Gzips `data` deterministically (no name, mtime 0), as every history file is written.
+#[cfg(feature = "encode")]
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(Vec::with_capacity(data.len() / 4), flate2::Compression::new(GZIP_LEVEL));
+    // Writing to a Vec cannot fail.
+    encoder.write_all(data).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+/// The gzip level of history files: 9 packs the delta stream noticeably tighter than 6 for a
+/// modest encode-time cost (see BENCHMARKS.md).
+#[cfg(feature = "encode")]
+pub const GZIP_LEVEL: u32 = 9;
+
+// ---------------------------------------------------------------------------------------------
+// The bests themselves
+
+/// One class's personal bests: for each racer, the best output (hundredths) at each second.
+///
+/// This is the merge's working model and the encoder's input. Improving is a max, so folding
+/// records in any order, any number of times, gives the same bests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassBests {
+    class_id: ClassId,
+    race_seconds: u32,
+    racers: BTreeMap<u64, Vec<u32>>,
+}
+
+/// The JSON object of a version-1 file (see the module docs).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FileV1 {
+    format: String,
+    version: u32,
+    class_id: ClassId,
+    race_seconds: u32,
+    racers: Vec<u64>,
+    bests: Vec<i64>,
+}
+
+/// Only the header fields, read first so that a wrong format or version is reported as such.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+impl ClassBests {
+    /// No bests yet for `class_id`, races of `race_seconds` (clamped into
+    /// `1..=MAX_RACE_SECONDS`).
+    pub fn new(class_id: ClassId, race_seconds: u32) -> Self {
+        Self {
+            class_id,
+            race_seconds: race_seconds.clamp(1, MAX_RACE_SECONDS),
+            racers: BTreeMap::new(),
+        }
+    }
+
+    /// The class.
+    pub fn class_id(&self) -> ClassId {
+        self.class_id
+    }
+
+    /// The race length.
+    pub fn race_seconds(&self) -> u32 {
+        self.race_seconds
+    }
+
+    /// How many racers have at least one best.
+    pub fn racer_count(&self) -> usize {
+        self.racers.len()
+    }
+
+    /// Racer ids and their per-second bests (index 0 is second 1; [`NO_BEST`] where none), in id
+    /// order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u32])> {
+        self.racers.iter().map(|(id, row)| (*id, row.as_slice()))
+    }
+
+    /// The best of `racer` at `second` in hundredths, if any.
+    pub fn get(&self, racer: u64, second: u32) -> Option<u32> {
+        let row = self.racers.get(&racer)?;
+        let centi = *row.get(usize::try_from(second).ok()?.checked_sub(1)?)?;
+        (centi != NO_BEST).then_some(centi)
+    }
+
+    /// Records `centi` for `racer` at `second` if it beats the racer's best there; returns whether
+    /// anything changed. Racer 0, seconds outside the race and [`NO_BEST`] change nothing.
+    pub fn improve(&mut self, racer: u64, second: u32, centi: u32) -> bool {
+        if racer == 0 || second == 0 || second > self.race_seconds || centi == NO_BEST {
+            return false;
+        }
+        let seconds = self.race_seconds as usize;
+        let row = self.racers.entry(racer).or_insert_with(|| vec![NO_BEST; seconds]);
+        let slot = &mut row[second as usize - 1];
+        if centi > *slot {
+            *slot = centi;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Folds every best of `other` (same class or not: its seconds beyond this race are ignored)
+    /// into these; returns whether anything changed.
+    pub fn merge(&mut self, other: &ClassBests) -> bool {
+        let mut changed = false;
+        for (racer, row) in other.iter() {
+            for (i, &centi) in row.iter().enumerate() {
+                changed |= self.improve(racer, i as u32 + 1, centi);
+            }
+        }
+        changed
+    }
+
+    /// The version-1 JSON (not gzipped), deterministic.
+    pub fn to_json(&self) -> Vec<u8> {
+        let seconds = self.race_seconds as usize;
+        let mut racers = Vec::with_capacity(self.racers.len());
+        let mut bests = Vec::with_capacity(self.racers.len() * seconds);
+        let (mut prev_id, mut prev) = (0u64, 0i64);
+        for (&id, row) in &self.racers {
+            racers.push(id - prev_id);
+            prev_id = id;
+            for &centi in row {
+                bests.push(i64::from(centi) - prev);
+                prev = i64::from(centi);
+            }
+        }
+        let file = FileV1 {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            class_id: self.class_id,
+            race_seconds: self.race_seconds,
+            racers,
+            bests,
+        };
+        serde_json::to_vec(&file).expect("serialising integers cannot fail")
+    }
+
+    /// Reads version-1 JSON (not gzipped), checking every bound.
+    pub fn from_json(json: &[u8]) -> Result<Self, HistoryError> {
+        let header: Header =
+            serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
+        if header.format != FORMAT {
+            return Err(HistoryError::WrongFormat(header.format));
+        }
+        if header.version != VERSION {
+            return Err(HistoryError::UnsupportedVersion(header.version));
+        }
+        let file: FileV1 =
+            serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
+        let invalid = |what: String| Err(HistoryError::Invalid(what));
+        if !Class::is_valid_id(i64::from(file.class_id)) {
+            return invalid(format!("classId {} is not a class", file.class_id));
+        }
+        if file.race_seconds == 0 || file.race_seconds > MAX_RACE_SECONDS {
+            return invalid(format!("raceSeconds {} is out of range", file.race_seconds));
+        }
+        let seconds = file.race_seconds as usize;
+        let expected = file.racers.len().checked_mul(seconds);
+        if expected != Some(file.bests.len()) {
+            return invalid(format!(
+                "{} bests for {} racers of {} seconds",
+                file.bests.len(),
+                file.racers.len(),
+                seconds
+            ));
+        }
+        let mut racers = BTreeMap::new();
+        let (mut id, mut value) = (0u64, 0i64);
+        for (i, &delta) in file.racers.iter().enumerate() {
+            if delta == 0 {
+                return invalid(format!("racer #{i} is not after the previous one"));
+            }
+            id = id
+                .checked_add(delta)
+                .ok_or_else(|| HistoryError::Invalid(format!("racer #{i} overflows")))?;
+            let mut row = Vec::with_capacity(seconds);
+            for &d in &file.bests[i * seconds..(i + 1) * seconds] {
+                value = value.saturating_add(d);
+                if !(0..=i64::from(u32::MAX)).contains(&value) {
+                    return invalid(format!("racer {id} has a best of {value} hundredths"));
+                }
+                row.push(value as u32);
+            }
+            if row.iter().any(|&v| v != NO_BEST) {
+                racers.insert(id, row);
+            }
+        }
+        Ok(Self { class_id: file.class_id, race_seconds: file.race_seconds, racers })
+    }
+
+    /// The gzipped version-1 file, deterministic.
+    #[cfg(feature = "encode")]
+    pub fn encode(&self) -> Vec<u8> {
+        gzip(&self.to_json())
+    }
+
+    /// Reads a history file in the original Alleycat format, `{"<second>": {"<racerId>":
+    /// output}}`, gzipped or not, as bests of `class_id`. Seconds outside `1..=race_seconds`,
+    /// non-numeric keys, non-positive racer ids and non-numeric or non-positive outputs are
+    /// refused with [`HistoryError::Invalid`].
+    pub fn from_original_json(
+        class_id: ClassId,
+        race_seconds: u32,
+        bytes: &[u8],
+    ) -> Result<Self, HistoryError> {
+        let inflated;
+        let json = if is_gzip(bytes) {
+            inflated = gunzip(bytes, MAX_DECODED_BYTES)?;
+            &inflated[..]
+        } else {
+            bytes
+        };
+        let original: BTreeMap<String, BTreeMap<String, f64>> =
+            serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
+        let mut bests = Self::new(class_id, race_seconds);
+        for (second_key, row) in original {
+            let second: u32 = second_key
+                .parse()
+                .ok()
+                .filter(|s| (1..=bests.race_seconds).contains(s))
+                .ok_or_else(|| HistoryError::Invalid(format!("second {second_key:?}")))?;
+            for (racer_key, output) in row {
+                let racer: u64 = racer_key
+                    .parse()
+                    .ok()
+                    .filter(|&r| r > 0)
+                    .ok_or_else(|| HistoryError::Invalid(format!("racer {racer_key:?}")))?;
+                if !output.is_finite() || output <= 0.0 {
+                    return Err(HistoryError::Invalid(format!(
+                        "output {output} of racer {racer} at second {second}"
+                    )));
+                }
+                bests.improve(racer, second, to_centi(output));
+            }
+        }
+        Ok(bests)
+    }
+
+    /// These bests in the original Alleycat format (not gzipped), outputs with at most two
+    /// decimals as JavaScript prints them, seconds and racers in numeric order.
+    pub fn to_original_json(&self) -> Vec<u8> {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(self.racers.len() * self.race_seconds as usize * 16);
+        out.push('{');
+        for second in 1..=self.race_seconds {
+            if second > 1 {
+                out.push(',');
+            }
+            let _ = write!(out, "\"{second}\":{{");
+            let mut first = true;
+            for (racer, row) in &self.racers {
+                let centi = row[second as usize - 1];
+                if centi == NO_BEST {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                let (whole, frac) = (centi / 100, centi % 100);
+                let _ = match frac {
+                    0 => write!(out, "\"{racer}\":{whole}"),
+                    f if f % 10 == 0 => write!(out, "\"{racer}\":{whole}.{}", f / 10),
+                    f => write!(out, "\"{racer}\":{whole}.{f:02}"),
+                };
+            }
+            out.push('}');
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The decoded, indexed history the browser ranks against
+
+/// A decoded history file, indexed for ranking: per second, every best sorted from highest to
+/// lowest, so that the rank of any output is a binary search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    class_id: ClassId,
+    race_seconds: u32,
+    /// Racer ids, increasing.
+    racers: Vec<u64>,
+    /// Row-major bests: `racers.len() × race_seconds`, [`NO_BEST`] where none.
+    bests: Vec<u32>,
+    /// For second `s` (1-based), `ranked[offsets[s-1]..offsets[s]]` holds the bests at `s`,
+    /// highest first (ties by racer id).
+    offsets: Vec<usize>,
+    ranked: Vec<u32>,
+    /// Alongside `ranked`: the index into `racers` of each ranked best.
+    ranked_racers: Vec<u32>,
+}
+
+/// One row of a per-second ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankedBest {
+    /// 1-based place (ties share the racer-id order).
+    pub place: usize,
+    /// The racer.
+    pub racer_id: u64,
+    /// Their best at that second, hundredths.
+    pub centi: u32,
+}
+
+/// Gunzips, parses and indexes a history file: what the browser does with the download.
+pub fn decode(gz: &[u8]) -> Result<History, HistoryError> {
+    let json = gunzip(gz, MAX_DECODED_BYTES)?;
+    let bests = ClassBests::from_json(&json)?;
+    Ok(History::from_bests(&bests))
+}
+
+impl History {
+    /// Indexes `bests` for ranking.
+    pub fn from_bests(bests: &ClassBests) -> Self {
+        let seconds = bests.race_seconds as usize;
+        let n = bests.racers.len();
+        let mut racers = Vec::with_capacity(n);
+        let mut flat = Vec::with_capacity(n * seconds);
+        for (&id, row) in &bests.racers {
+            racers.push(id);
+            flat.extend_from_slice(row);
+        }
+        let mut offsets = Vec::with_capacity(seconds + 1);
+        offsets.push(0);
+        let mut ranked = Vec::with_capacity(n * seconds);
+        let mut ranked_racers = Vec::with_capacity(n * seconds);
+        // One sort key per present best: highest best first, then lowest racer index.
+        let mut keys: Vec<u64> = Vec::with_capacity(n);
+        for s in 0..seconds {
+            keys.clear();
+            keys.extend((0..n).filter_map(|i| {
+                let centi = flat[i * seconds + s];
+                (centi != NO_BEST).then(|| (u64::from(!centi) << 32) | i as u64)
+            }));
+            keys.sort_unstable();
+            for &key in &keys {
+                ranked.push(!((key >> 32) as u32));
+                ranked_racers.push(key as u32);
+            }
+            offsets.push(ranked.len());
+        }
+        Self {
+            class_id: bests.class_id,
+            race_seconds: bests.race_seconds,
+            racers,
+            bests: flat,
+            offsets,
+            ranked,
+            ranked_racers,
+        }
+    }
+
+    /// The class.
+    pub fn class_id(&self) -> ClassId {
+        self.class_id
+    }
+
+    /// The race length.
+    pub fn race_seconds(&self) -> u32 {
+        self.race_seconds
+    }
+
+    /// How many racers the history knows.
+    pub fn racer_count(&self) -> usize {
+        self.racers.len()
+    }
+
+    fn column(&self, second: u32) -> Option<std::ops::Range<usize>> {
+        let s = usize::try_from(second).ok()?.checked_sub(1)?;
+        Some(*self.offsets.get(s)?..*self.offsets.get(s + 1)?)
+    }
+
+    /// `racer`'s best at `second`, hundredths.
+    pub fn best(&self, racer: u64, second: u32) -> Option<u32> {
+        let i = self.racers.binary_search(&racer).ok()?;
+        let s = usize::try_from(second).ok()?.checked_sub(1)?;
+        if s >= self.race_seconds as usize {
+            return None;
+        }
+        let centi = self.bests[i * self.race_seconds as usize + s];
+        (centi != NO_BEST).then_some(centi)
+    }
+
+    /// How many racers have a best at `second`.
+    pub fn field(&self, second: u32) -> usize {
+        self.column(second).map_or(0, |r| r.len())
+    }
+
+    /// The place an output of `centi` hundredths takes at `second` among every best there:
+    /// 1 + the number of bests strictly higher. A binary search.
+    pub fn rank(&self, second: u32, centi: u32) -> usize {
+        match self.column(second) {
+            Some(range) => self.ranked[range].partition_point(|&best| best > centi) + 1,
+            None => 1,
+        }
+    }
+
+    /// The bests at `second` at places `places` (1-based, clamped to the field), highest first.
+    pub fn ranked(
+        &self,
+        second: u32,
+        places: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = RankedBest> + '_ {
+        let range = self.column(second).unwrap_or(0..0);
+        let len = range.len();
+        let from = places.start.max(1).min(len + 1) - 1;
+        let to = places.end.max(1).min(len + 1) - 1;
+        (from..to.max(from)).map(move |k| RankedBest {
+            place: k + 1,
+            racer_id: self.racers[self.ranked_racers[range.start + k] as usize],
+            centi: self.ranked[range.start + k],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn encoded(bests: &ClassBests) -> Vec<u8> {
+        gz(&bests.to_json())
+    }
+
+    fn sample() -> ClassBests {
+        let mut b = ClassBests::new(3, 5);
+        b.improve(42, 1, 13225);
+        b.improve(42, 2, 13000);
+        b.improve(7, 1, 14000);
+        b.improve(7, 5, 9000);
+        b.improve(1000, 1, 13225);
+        b
+    }
+
+    #[test]
+    fn a_small_history_round_trips_and_ranks() {
+        let h = decode(&encoded(&sample())).unwrap();
+        assert_eq!(h.class_id(), 3);
+        assert_eq!(h.racer_count(), 3);
+        assert_eq!(h.best(42, 1), Some(13225));
+        assert_eq!(h.best(42, 3), None);
+        assert_eq!(h.best(5, 1), None);
+        assert_eq!(h.field(1), 3);
+        assert_eq!(h.rank(1, 15000), 1);
+        assert_eq!(h.rank(1, 14000), 1);
+        assert_eq!(h.rank(1, 13999), 2);
+        assert_eq!(h.rank(1, 13225), 2);
+        assert_eq!(h.rank(1, 100), 4);
+        let top: Vec<_> = h.ranked(1, 1..10).map(|r| (r.place, r.racer_id, r.centi)).collect();
+        assert_eq!(top, vec![(1, 7, 14000), (2, 42, 13225), (3, 1000, 13225)]);
+        assert_eq!(h.ranked(1, 2..3).count(), 1);
+        assert_eq!(h.rank(0, 1), 1);
+        assert_eq!(h.rank(6, 1), 1);
+    }
+
+    #[test]
+    fn the_json_is_delta_encoded_as_documented() {
+        let json = String::from_utf8(sample().to_json()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"format":"alleycat-history","version":1,"classId":3,"raceSeconds":5,"racers":[7,35,958],"bests":[14000,-14000,0,0,9000,4225,-225,-13000,0,0,13225,-13225,0,0,0]}"#
+        );
+    }
+
+    #[test]
+    fn improving_is_a_max_and_ignores_what_is_outside_the_race() {
+        let mut b = ClassBests::new(1, 10);
+        assert!(b.improve(1, 1, 100));
+        assert!(!b.improve(1, 1, 99));
+        assert!(!b.improve(1, 1, 100));
+        assert!(b.improve(1, 1, 101));
+        assert!(!b.improve(1, 0, 500));
+        assert!(!b.improve(1, 11, 500));
+        assert!(!b.improve(0, 1, 500));
+        assert!(!b.improve(2, 1, NO_BEST));
+        assert_eq!(b.get(1, 1), Some(101));
+    }
+
+    #[test]
+    fn outputs_become_hundredths() {
+        assert_eq!(to_centi(63.7), 6370);
+        assert_eq!(to_centi(132.25), 13225);
+        assert_eq!(to_centi(0.0), 1);
+        assert_eq!(to_centi(f64::NAN), 1);
+        assert_eq!(from_centi(13225), 132.25);
+    }
+
+    #[test]
+    fn a_wrong_format_or_version_is_reported_as_such() {
+        let json = String::from_utf8(sample().to_json()).unwrap();
+        let v2 = json.replace("\"version\":1", "\"version\":2");
+        assert_eq!(decode(&gz(v2.as_bytes())), Err(HistoryError::UnsupportedVersion(2)));
+        let other = json.replace("alleycat-history", "other");
+        assert!(matches!(decode(&gz(other.as_bytes())), Err(HistoryError::WrongFormat(_))));
+        let short = json.replace("[7,35,958]", "[7,35]");
+        assert!(matches!(decode(&gz(short.as_bytes())), Err(HistoryError::Invalid(_))));
+        let unsorted = json.replace("[7,35,958]", "[7,0,958]");
+        assert!(matches!(decode(&gz(unsorted.as_bytes())), Err(HistoryError::Invalid(_))));
+        let negative = json.replace("[14000,-14000,0,0,9000,", "[14000,-14001,0,0,9000,");
+        assert!(matches!(decode(&gz(negative.as_bytes())), Err(HistoryError::Invalid(_))));
+    }
+
+    #[test]
+    fn gunzip_reads_every_optional_header_field_and_checks_the_header_crc() {
+        let body = b"hello history";
+        let plain = gz(body);
+        // Rebuild the member with FEXTRA, FNAME, FCOMMENT and FHCRC set.
+        let mut header = vec![0x1f, 0x8b, 8, FEXTRA | FNAME | FCOMMENT | FHCRC, 0, 0, 0, 0, 0, 255];
+        header.extend_from_slice(&[3, 0, b'a', b'b', b'c']);
+        header.extend_from_slice(b"name.json\0comment\0");
+        let crc = crc32fast::hash(&header) as u16;
+        let mut full = header.clone();
+        full.extend_from_slice(&crc.to_le_bytes());
+        full.extend_from_slice(&plain[10..]);
+        assert_eq!(gunzip(&full, 1 << 20).unwrap(), body);
+
+        let mut bad = full.clone();
+        let at = header.len();
+        bad[at] ^= 0xff;
+        assert_eq!(gunzip(&bad, 1 << 20), Err(HistoryError::HeaderChecksum));
+    }
+
+    #[test]
+    fn gunzip_refuses_corrupt_trailers_and_oversized_output() {
+        let data = gz(&vec![b'x'; 10_000]);
+        let mut crc = data.clone();
+        let n = crc.len();
+        crc[n - 8] ^= 1;
+        assert!(matches!(gunzip(&crc, 1 << 20), Err(HistoryError::Crc { .. })));
+        let mut size = data.clone();
+        size[n - 4] ^= 1;
+        assert!(matches!(gunzip(&size, 1 << 20), Err(HistoryError::Size { .. })));
+        assert!(matches!(gunzip(&data, 100), Err(HistoryError::TooLarge { .. })));
+        // A lying ISIZE does not let the inflater exceed the limit either.
+        let mut lying = data.clone();
+        lying[n - 4..].copy_from_slice(&50u32.to_le_bytes());
+        assert!(matches!(gunzip(&lying, 100), Err(HistoryError::TooLarge { .. })));
+        assert!(matches!(gunzip(b"{}", 100), Err(HistoryError::Truncated { .. })));
+        assert!(matches!(
+            gunzip(&[b'{'; 40], 100),
+            Err(HistoryError::NotGzip { found: [b'{', b'{'] })
+        ));
+        let mut method = data.clone();
+        method[2] = 7;
+        assert_eq!(gunzip(&method, 1 << 20), Err(HistoryError::UnsupportedMethod(7)));
+        let mut truncated = data.clone();
+        truncated.truncate(n - 30);
+        assert!(gunzip(&truncated, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn the_original_format_round_trips_through_import() {
+        let b = sample();
+        let original = b.to_original_json();
+        let text = String::from_utf8(original.clone()).unwrap();
+        assert!(text.starts_with(r#"{"1":{"7":140,"42":132.25,"1000":132.25},"2":{"42":130}"#));
+        assert_eq!(ClassBests::from_original_json(3, 5, &original).unwrap(), b);
+        assert_eq!(ClassBests::from_original_json(3, 5, &gz(&original)).unwrap(), b);
+        assert!(matches!(
+            ClassBests::from_original_json(3, 5, br#"{"6":{"1":10}}"#),
+            Err(HistoryError::Invalid(_))
+        ));
+        assert!(matches!(
+            ClassBests::from_original_json(3, 5, br#"{"1":{"x":10}}"#),
+            Err(HistoryError::Invalid(_))
+        ));
+        assert!(matches!(
+            ClassBests::from_original_json(3, 5, br#"{"1":{"1":-10}}"#),
+            Err(HistoryError::Invalid(_))
+        ));
+    }
+
+    fn arb_bests() -> impl Strategy<Value = ClassBests> {
+        (1u8..=6, 1u32..20, prop::collection::vec((1u64..500, 1u32..20, 1u32..60_000), 0..200))
+            .prop_map(|(class, seconds, entries)| {
+                let mut b = ClassBests::new(class, seconds);
+                for (racer, second, centi) in entries {
+                    b.improve(racer, second, centi);
+                }
+                b
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_round_trips(bests in arb_bests()) {
+            let json = bests.to_json();
+            let back = ClassBests::from_json(&gunzip(&gz(&json), MAX_DECODED_BYTES).unwrap()).unwrap();
+            prop_assert_eq!(&back, &bests);
+            let h = decode(&gz(&json)).unwrap();
+            for (racer, row) in bests.iter() {
+                for (i, &centi) in row.iter().enumerate() {
+                    let second = i as u32 + 1;
+                    prop_assert_eq!(h.best(racer, second), (centi != NO_BEST).then_some(centi));
+                    if centi != NO_BEST {
+                        // The racer's own best ranks at or above its own place.
+                        let place = h.rank(second, centi);
+                        let higher = bests.iter().filter(|(_, r)| r[i] > centi).count();
+                        prop_assert_eq!(place, higher + 1);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn gunzip_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let _ = gunzip(&bytes, 1 << 16);
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn decode_never_panics_on_corrupted_files(
+            bests in arb_bests(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        ) {
+            let mut file = gz(&bests.to_json());
+            for (at, byte) in flips {
+                let i = at.index(file.len());
+                file[i] = byte;
+            }
+            let _ = decode(&file);
+        }
+
+        #[test]
+        fn from_json_never_panics_on_arbitrary_json_numbers(
+            racers in prop::collection::vec(any::<u64>(), 0..5),
+            bests in prop::collection::vec(any::<i64>(), 0..20),
+            seconds in any::<u32>(),
+        ) {
+            let json = serde_json::json!({"format": FORMAT, "version": 1, "classId": 1,
+                "raceSeconds": seconds, "racers": racers, "bests": bests});
+            let _ = ClassBests::from_json(json.to_string().as_bytes());
+        }
+    }
+}

@@ -20,6 +20,20 @@
 
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
+pub mod checkpoint;
+pub mod config;
+pub mod disk;
+pub mod fs;
+pub mod segment;
+mod shard;
+
+pub use config::{
+    Clock, ManualClock, StreamConfig, SyncPolicy, SystemClock, DEFAULT_SEGMENT_BYTES,
+    DEFAULT_SYNC_POLICY, DEFAULT_THROTTLE,
+};
+pub use disk::DiskStream;
+pub use fs::{FileHandle, Fs, MemFs, RealFs};
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,112 @@
+//! The disk engine's settings, their defaults in one place, and the clock it reads.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+pub use super::{DEFAULT_RETENTION, DEFAULT_SHARDS};
+
+/// The default size at which a shard starts a new segment file: 64 MiB. Retention deletes whole
+/// segments, so this is also the granularity of expiry.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// The default sync policy: every acknowledged record is on disk.
+pub const DEFAULT_SYNC_POLICY: SyncPolicy = SyncPolicy::Always;
+/// Per-shard write limits are off by default.
+pub const DEFAULT_THROTTLE: bool = false;
+/// The most bytes one group commit writes before its fsync: 8 MiB (at ~300 MB/s, ~27 ms).
+pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// How often each shard checks retention when it is otherwise idle.
+pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// When a write is acknowledged relative to `fsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// The default. A `put_records` success is returned only after the record's segment was
+    /// `fdatasync`ed; concurrent writers share each fsync (group commit). Risk: none short of
+    /// the disk lying about fsync.
+    Always,
+    /// Acknowledge once the record is written to the OS page cache, and fsync each shard at
+    /// most this long after its first unsynced write. Risk: a process crash loses nothing, but
+    /// a power cut or kernel crash loses up to this interval of *acknowledged* records (the
+    /// tail is still recovered cleanly, in order, without gaps). A failed background fsync is
+    /// logged and cannot be reported to the writers it concerns.
+    Interval(Duration),
+}
+
+/// The disk engine's configuration; [`Default`] gives the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// How many shards the stream has (default [`DEFAULT_SHARDS`], 4). Fixed when the stream is
+    /// first created: opening it again with another count fails.
+    pub shards: u32,
+    /// How long records are kept (default [`DEFAULT_RETENTION`], 24 h). A segment is deleted
+    /// once its newest record is older than this.
+    pub retention: Duration,
+    /// The size at which a shard starts a new segment (default [`DEFAULT_SEGMENT_BYTES`]). A
+    /// segment may pass it by one group of writes.
+    pub segment_bytes: u64,
+    /// When writes are acknowledged (default [`DEFAULT_SYNC_POLICY`], durable).
+    pub sync: SyncPolicy,
+    /// Whether the Kinesis per-shard write limits apply (default [`DEFAULT_THROTTLE`], off):
+    /// [`super::SHARD_BYTES_PER_SECOND`] and [`super::SHARD_RECORDS_PER_SECOND`].
+    pub throttle: bool,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            shards: DEFAULT_SHARDS,
+            retention: DEFAULT_RETENTION,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            sync: DEFAULT_SYNC_POLICY,
+            throttle: DEFAULT_THROTTLE,
+        }
+    }
+}
+
+/// Where the engine reads the time for arrival timestamps, retention and throttling.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// A clock that moves only when told to, for deterministic tests. Clones share the time.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock showing `now_ms`.
+    pub fn new(now_ms: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(now_ms)))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `now_ms`.
+    pub fn set(&self, now_ms: u64) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,494 @@
+//! [`DiskStream`]: the embedded engine. A directory of segment files per shard, group commit,
+//! recovery, retention and named consumers' checkpoints, all through the [`Fs`] trait.
+//!
+//! # On-disk format (version 1)
+//!
+//! ```text
+//! <dir>/stream.meta                           the stream's shard count (fixed at creation)
+//! <dir>/shard-000000/00000000000000000000.v1.seg   segments of shard 0, named by the counter
+//! <dir>/shard-000000/00000000000000081920.v1.seg   of their first record (zero-padded, so
+//! ...                                               name order is record order)
+//! <dir>/consumers/<name>/shard-000000.ckpt    a consumer's checkpoint of shard 0
+//! ```
+//!
+//! All integers are little-endian. CRCs are CRC32C (Castagnoli).
+//!
+//! `stream.meta`, 20 bytes: magic `ALLEYSTM`, version `u32` = 1, shard count `u32`, CRC of the
+//! 16 bytes before it. Written once, atomically (temporary file, fsync, rename, directory fsync).
+//!
+//! A segment is a 32-byte header and then records, back to back:
+//!
+//! ```text
+//! header: magic "ALLEYSEG" | version u32 = 1 | shard u32 | base counter u64 | 0u32 | crc u32
+//!         (the CRC covers the 28 bytes before it)
+//! record: len u32 | crc u32 | counter u64 | arrival_ms u64 | key_len u16 | key | data
+//!         (len counts the bytes after the CRC; the CRC covers len and those bytes)
+//! ```
+//!
+//! A record's *counter* is its position in the shard, from 0; its sequence number is
+//! `shard << 64 | counter` (so it names its shard, and sorts as a 39-digit decimal). A checkpoint
+//! file (36 bytes) is magic `ALLEYCKP`, version `u32` = 1, shard `u32`, sequence number `u128`,
+//! CRC of the 32 bytes before it.
+//!
+//! # Invariants
+//!
+//! - Counters in a shard are consecutive: each segment's records run from its base without a
+//!   gap, and each segment's base is the previous segment's last counter plus one.
+//! - Arrival times never decrease within a shard (the clock is clamped to the previous one), so
+//!   AT_TIMESTAMP can binary-search.
+//! - Only the newest segment of a shard is ever appended to. A segment is created header first,
+//!   synced, and its directory synced, before any record goes in; it is synced once more before
+//!   the next one is created.
+//! - A record is acknowledged (and visible to readers) only after the `pwrite` of its group and,
+//!   under [`SyncPolicy::Always`], the `fdatasync` that follows. A failed write or fsync fails the
+//!   whole group, and the bytes it may have left are cut off (`ftruncate` + fsync) before the next
+//!   write; counters of a failed group are given again.
+//!
+//! # What a crash leaves, and what recovery does
+//!
+//! A crash can leave, in the newest segment of a shard, a torn record (a prefix of a frame), or
+//! bytes that do not checksum, or (rarely) a header that never became durable. On open, every
+//! segment is read and every frame checked (length in range, CRC, counter as due). Recovery then:
+//!
+//! - truncates the newest segment at its first bad frame, logs it (`warn`, with the offset, the
+//!   reason and the bytes dropped) and carries on;
+//! - removes a newest segment whose header is bad (it never held an acknowledged record);
+//! - does the same for an older segment only if the records it keeps still meet the next
+//!   segment's base exactly; otherwise (a hole in acknowledged data: a real disk fault) it refuses
+//!   to open with a clear [`StreamError::Io`] of kind `InvalidData` rather than drop records.
+//!
+//! Since a record is acknowledged only once synced, and recovery only cuts unsynced bytes, every
+//! acknowledged record survives, in order, exactly once.
+//!
+//! # Retention
+//!
+//! Each shard's writer deletes, oldest first, every segment whose newest record is older than the
+//! retention; when the active segment itself has expired, the shard starts a new (empty) one so the
+//! old can go. TRIM_HORIZON is the base of the oldest segment kept.
+
+use std::{
+    collections::BTreeMap,
+    io,
+    path::{Path, PathBuf},
+    sync::{mpsc, Arc, Mutex},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use tracing::info;
+
+use super::{
+    checkpoint::{self, Checkpoints},
+    config::{Clock, StreamConfig, SystemClock},
+    fs::{Fs, RealFs},
+    hash_key, hash_ranges, route,
+    shard::{self, sequence, split_sequence, Command, ReadError, Shard},
+    GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError, RecordErrorCode,
+    SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition, Stream,
+    StreamError, MAX_PARTITION_KEY_CHARS, MAX_PUT_BYTES, MAX_RECORDS_PER_GET, MAX_RECORDS_PER_PUT,
+    MAX_RECORD_BYTES,
+};
+
+const META_MAGIC: &[u8; 8] = b"ALLEYSTM";
+const META_VERSION: u32 = 1;
+
+/// The embedded, durable stream engine. See the module docs for its format and guarantees.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`. Dropping it stops the shard
+/// writer threads once they have answered what was queued; [`DiskStream::close`] also waits for
+/// them.
+#[derive(Debug)]
+pub struct DiskStream {
+    fs: Arc<dyn Fs>,
+    clock: Arc<dyn Clock>,
+    config: StreamConfig,
+    shards: Vec<Arc<Shard>>,
+    senders: Vec<mpsc::Sender<Command>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    ranges: Vec<(u128, u128)>,
+    checkpoints: Arc<Checkpoints>,
+}
+
+impl DiskStream {
+    /// Opens (creating or recovering) the stream in `dir` on the real disk, with the system
+    /// clock. Blocks on file I/O: recovery reads every retained segment.
+    pub fn open(dir: impl Into<PathBuf>, config: StreamConfig) -> Result<Self, StreamError> {
+        Self::open_with(Arc::new(RealFs), Arc::new(SystemClock), dir, config)
+    }
+
+    /// Opens the stream in `dir` on the given filesystem and clock (for tests: [`super::MemFs`],
+    /// [`super::ManualClock`]).
+    pub fn open_with(
+        fs: Arc<dyn Fs>,
+        clock: Arc<dyn Clock>,
+        dir: impl Into<PathBuf>,
+        config: StreamConfig,
+    ) -> Result<Self, StreamError> {
+        let dir = dir.into();
+        if config.shards == 0 {
+            return Err(StreamError::InvalidArgument("a stream needs at least one shard".into()));
+        }
+        fs.create_dir_all(&dir)?;
+        check_meta(&*fs, &dir, config.shards)?;
+        let consumers = dir.join("consumers");
+        if !fs.exists(&consumers)? {
+            fs.create_dir_all(&consumers)?;
+            fs.sync_dir(&dir)?;
+        }
+        let mut shards = Vec::new();
+        let mut senders = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..config.shards {
+            let shard_dir = dir.join(format!("shard-{i:06}"));
+            let existed = fs.exists(&shard_dir)?;
+            let (shard, sender, thread) = shard::open(&fs, &clock, &config, shard_dir, ShardId(i))?;
+            if !existed {
+                fs.sync_dir(&dir)?;
+            }
+            shards.push(shard);
+            senders.push(sender);
+            threads.push(thread);
+        }
+        info!(dir = %dir.display(), shards = config.shards, sync = ?config.sync, "Opened stream.");
+        Ok(Self {
+            fs,
+            clock,
+            ranges: hash_ranges(config.shards),
+            config,
+            shards,
+            senders,
+            threads: Mutex::new(threads),
+            checkpoints: Arc::new(Checkpoints::new(consumers)),
+        })
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    /// Deletes expired segments now (each shard also does so every
+    /// [`super::config::RETENTION_CHECK_INTERVAL`]); returns how many were deleted.
+    pub async fn enforce_retention(&self) -> Result<usize, StreamError> {
+        let mut deleted = 0;
+        for sender in &self.senders {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            sender.send(Command::Retention { reply }).map_err(|_| StreamError::Closed)?;
+            deleted += answer.await.map_err(|_| StreamError::Closed)??;
+        }
+        Ok(deleted)
+    }
+
+    /// Stops the shard writers after they have answered everything queued, and waits for them.
+    pub async fn close(self) {
+        for sender in &self.senders {
+            let _ = sender.send(Command::Stop);
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+
+    fn shard(&self, id: ShardId) -> Result<&Arc<Shard>, StreamError> {
+        self.shards.get(id.0 as usize).ok_or_else(|| {
+            StreamError::InvalidArgument(format!(
+                "{id} does not exist; the stream has {} shards",
+                self.shards.len()
+            ))
+        })
+    }
+
+    /// The counter of `sequence` if it belongs to `shard`.
+    fn counter_in(&self, shard: ShardId, sequence: SequenceNumber) -> Result<u64, StreamError> {
+        let (owner, counter) = split_sequence(sequence.0);
+        if owner != u64::from(shard.0) {
+            return Err(StreamError::InvalidArgument(format!(
+                "sequence number {sequence} belongs to another shard than {shard}"
+            )));
+        }
+        Ok(counter)
+    }
+}
+
+fn check_meta(fs: &dyn Fs, dir: &Path, shards: u32) -> Result<(), StreamError> {
+    let path = dir.join("stream.meta");
+    if fs.exists(&path)? {
+        let bytes = fs.read_file(&path)?;
+        let valid = bytes.len() == 20
+            && &bytes[0..8] == META_MAGIC
+            && crc32c::crc32c(&bytes[0..16]).to_le_bytes() == bytes[16..20]
+            && bytes[8..12] == META_VERSION.to_le_bytes();
+        if !valid {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is corrupt or of an unknown version", path.display()),
+            )
+            .into());
+        }
+        let stored = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+        if stored != shards {
+            return Err(StreamError::InvalidArgument(format!(
+                "the stream in {} has {stored} shards; it cannot be opened with {shards}",
+                dir.display()
+            )));
+        }
+        return Ok(());
+    }
+    let mut bytes = [0u8; 20];
+    bytes[0..8].copy_from_slice(META_MAGIC);
+    bytes[8..12].copy_from_slice(&META_VERSION.to_le_bytes());
+    bytes[12..16].copy_from_slice(&shards.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[0..16]);
+    bytes[16..20].copy_from_slice(&crc.to_le_bytes());
+    let temp = dir.join("stream.meta.tmp");
+    let file = fs.open(&temp, true, true)?;
+    file.write_all_at(&bytes, 0)?;
+    file.sync_data()?;
+    fs.rename(&temp, &path)?;
+    fs.sync_dir(dir)?;
+    Ok(())
+}
+
+fn record_error(code: RecordErrorCode, message: String) -> Result<PutRecordOk, RecordError> {
+    Err(RecordError { code, message })
+}
+
+/// Why one record is invalid on its own, if it is.
+fn invalid_record(record: &PutRecord) -> Option<String> {
+    let chars = record.partition_key.chars().count();
+    if !(1..=MAX_PARTITION_KEY_CHARS).contains(&chars) {
+        return Some(format!(
+            "partition key has {chars} characters; it must have 1 to {MAX_PARTITION_KEY_CHARS}"
+        ));
+    }
+    let size = record.partition_key.len() + record.data.len();
+    if size > MAX_RECORD_BYTES {
+        return Some(format!(
+            "record is {size} bytes (partition key + data); the limit is {MAX_RECORD_BYTES}"
+        ));
+    }
+    None
+}
+
+#[async_trait]
+impl Stream for DiskStream {
+    fn shards(&self) -> Vec<ShardDescription> {
+        self.ranges
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, end))| ShardDescription {
+                shard_id: ShardId(i as u32),
+                starting_hash_key: start,
+                ending_hash_key: end,
+                starting_sequence_number: SequenceNumber(sequence(i as u32, 0)),
+            })
+            .collect()
+    }
+
+    async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
+        if records.is_empty() || records.len() > MAX_RECORDS_PER_PUT {
+            return Err(StreamError::InvalidArgument(format!(
+                "a put takes 1 to {MAX_RECORDS_PER_PUT} records, not {}",
+                records.len()
+            )));
+        }
+        let total: usize = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+        if total > MAX_PUT_BYTES {
+            return Err(StreamError::InvalidArgument(format!(
+                "a put is {total} bytes; the limit is {MAX_PUT_BYTES}"
+            )));
+        }
+        let shard_count = self.config.shards;
+        let now = if self.config.throttle { self.clock.now_ms() } else { 0 };
+        let mut results: Vec<Result<PutRecordOk, RecordError>> = Vec::with_capacity(records.len());
+        // Per shard: the records to append and their places in the call.
+        let mut batches: Vec<(Vec<PutRecord>, Vec<usize>)> =
+            (0..shard_count).map(|_| (Vec::new(), Vec::new())).collect();
+        for (i, record) in records.into_iter().enumerate() {
+            if let Some(message) = invalid_record(&record) {
+                results.push(record_error(RecordErrorCode::InvalidArgument, message));
+                continue;
+            }
+            let key = record.explicit_hash_key.unwrap_or_else(|| hash_key(&record.partition_key));
+            let shard_id = route(key, shard_count);
+            if self.config.throttle {
+                let size = record.partition_key.len() + record.data.len();
+                let shard = &self.shards[shard_id.0 as usize];
+                let admitted =
+                    shard.throttle.lock().unwrap_or_else(|p| p.into_inner()).admit(now, size);
+                if !admitted {
+                    results.push(record_error(
+                        RecordErrorCode::ProvisionedThroughputExceeded,
+                        format!("rate exceeded for {shard_id}"),
+                    ));
+                    continue;
+                }
+            }
+            // A placeholder, replaced once the shard answers.
+            results.push(Ok(PutRecordOk { shard_id, sequence_number: SequenceNumber(0) }));
+            let batch = &mut batches[shard_id.0 as usize];
+            batch.0.push(record);
+            batch.1.push(i);
+        }
+        let mut waiting = Vec::new();
+        for (shard, (batch, places)) in batches.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let sent = self.senders[shard].send(Command::Append { records: batch, reply });
+            waiting.push((shard as u32, places, sent.is_ok().then_some(answer)));
+        }
+        for (shard, places, answer) in waiting {
+            let outcome = match answer {
+                Some(answer) => answer.await.map_err(|_| StreamError::Closed),
+                None => Err(StreamError::Closed),
+            };
+            match outcome? {
+                Ok(first) => {
+                    for (n, &place) in places.iter().enumerate() {
+                        results[place] = Ok(PutRecordOk {
+                            shard_id: ShardId(shard),
+                            sequence_number: SequenceNumber(sequence(shard, first + n as u64)),
+                        });
+                    }
+                }
+                Err(message) => {
+                    for &place in &places {
+                        results[place] =
+                            record_error(RecordErrorCode::InternalFailure, message.clone());
+                    }
+                }
+            }
+        }
+        let failed_record_count = results.iter().filter(|r| r.is_err()).count();
+        Ok(PutRecordsOutput { failed_record_count, records: results })
+    }
+
+    async fn shard_iterator(
+        &self,
+        shard_id: ShardId,
+        start: StartingPosition,
+    ) -> Result<ShardIterator, StreamError> {
+        let shard = self.shard(shard_id)?;
+        let (oldest, tip) = shard.bounds();
+        let counter = match start {
+            StartingPosition::TrimHorizon => oldest,
+            StartingPosition::Latest => tip,
+            StartingPosition::AtSequenceNumber(seq)
+            | StartingPosition::AfterSequenceNumber(seq) => {
+                let counter = self.counter_in(shard_id, seq)?;
+                if counter >= tip {
+                    return Err(StreamError::InvalidArgument(format!(
+                        "sequence number {seq} has not been written to {shard_id}"
+                    )));
+                }
+                let at = if matches!(start, StartingPosition::AtSequenceNumber(_)) {
+                    counter
+                } else {
+                    counter + 1
+                };
+                at.max(oldest)
+            }
+            StartingPosition::AtTimestamp(ms) => {
+                let shard = Arc::clone(shard);
+                tokio::task::spawn_blocking(move || shard.find_time(ms))
+                    .await
+                    .map_err(|e| StreamError::Io(io::Error::other(e)))??
+            }
+        };
+        Ok(ShardIterator { shard_id, position: sequence(shard_id.0, counter) })
+    }
+
+    async fn get_records(
+        &self,
+        iterator: &ShardIterator,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<GetRecordsOutput, StreamError> {
+        if !(1..=MAX_RECORDS_PER_GET).contains(&limit) {
+            return Err(StreamError::InvalidArgument(format!(
+                "limit {limit} must be 1 to {MAX_RECORDS_PER_GET}"
+            )));
+        }
+        let shard = Arc::clone(self.shard(iterator.shard_id)?);
+        let start = self.counter_in(iterator.shard_id, SequenceNumber(iterator.position))?;
+        if !wait.is_zero() && shard.bounds().1 == start {
+            // At the tip: sleep until the writer publishes a new tip, or the wait runs out.
+            let mut tip = shard.tip.subscribe();
+            let _ = tokio::time::timeout(wait, tip.wait_for(|&tip| tip > start)).await;
+        }
+        let reader = Arc::clone(&shard);
+        let (records, tip) = tokio::task::spawn_blocking(move || reader.read(start, limit))
+            .await
+            .map_err(|e| StreamError::Io(io::Error::other(e)))?
+            .map_err(|error| match error {
+                ReadError::Expired { oldest } => StreamError::ExpiredIterator(format!(
+                    "record {start} of {} has expired; the oldest kept is {oldest}",
+                    shard.id
+                )),
+                ReadError::PastTip { tip } => StreamError::ExpiredIterator(format!(
+                    "record {start} of {} is past the end ({tip})",
+                    shard.id
+                )),
+                ReadError::Io(error) => StreamError::Io(error),
+            })?;
+        let next = start + records.len() as u64;
+        let millis_behind_latest = match records.last() {
+            Some(last) if next < tip => self.clock.now_ms().saturating_sub(last.arrival_ms),
+            _ => 0,
+        };
+        Ok(GetRecordsOutput {
+            records,
+            next_iterator: ShardIterator {
+                shard_id: iterator.shard_id,
+                position: sequence(iterator.shard_id.0, next),
+            },
+            millis_behind_latest,
+        })
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        shard_id: ShardId,
+        sequence_number: SequenceNumber,
+    ) -> Result<(), StreamError> {
+        checkpoint::check_consumer_name(consumer)?;
+        let shard = self.shard(shard_id)?;
+        let counter = self.counter_in(shard_id, sequence_number)?;
+        if counter >= shard.bounds().1 {
+            return Err(StreamError::InvalidArgument(format!(
+                "sequence number {sequence_number} has not been written to {shard_id}"
+            )));
+        }
+        let fs = Arc::clone(&self.fs);
+        let checkpoints = Arc::clone(&self.checkpoints);
+        let consumer = consumer.to_owned();
+        tokio::task::spawn_blocking(move || {
+            checkpoints.store(&*fs, &consumer, shard_id, sequence_number)
+        })
+        .await
+        .map_err(|e| StreamError::Io(io::Error::other(e)))??;
+        Ok(())
+    }
+
+    async fn checkpoints(
+        &self,
+        consumer: &str,
+    ) -> Result<BTreeMap<ShardId, SequenceNumber>, StreamError> {
+        checkpoint::check_consumer_name(consumer)?;
+        let fs = Arc::clone(&self.fs);
+        let checkpoints = Arc::clone(&self.checkpoints);
+        let consumer = consumer.to_owned();
+        let shards = self.config.shards;
+        tokio::task::spawn_blocking(move || checkpoints.load(&*fs, &consumer, shards))
+            .await
+            .map_err(|e| StreamError::Io(io::Error::other(e)))?
+    }
+}

@@ -1,0 +1,734 @@
+//! One shard: its in-memory index, its writer thread (group commit), recovery and reads.
+//!
+//! Each shard has one writer thread that owns its active segment. `put_records` hands it
+//! per-shard sub-batches over a channel; the thread drains everything queued (up to
+//! [`MAX_GROUP_BYTES`] or the segment's size), encodes it into one buffer, writes it with one
+//! `pwrite`, makes it durable with one `fdatasync`, publishes the new tip to readers and only then
+//! answers every waiting writer. So concurrent writers share fsyncs, shards fsync in parallel,
+//! and the async worker threads never block on the disk.
+//!
+//! Readers never lock out the writer for long: they copy what they need from the index under a
+//! read lock and then `pread` large chunks without any lock. Readers only ever see committed
+//! records (written and, under [`SyncPolicy::Always`], synced).
+
+use std::{
+    collections::VecDeque,
+    io,
+    path::{Path, PathBuf},
+    sync::{mpsc, Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, watch};
+use tracing::{debug, error, info, warn};
+
+use super::{
+    config::{Clock, StreamConfig, SyncPolicy, MAX_GROUP_BYTES, RETENTION_CHECK_INTERVAL},
+    fs::{FileHandle, Fs},
+    segment::{self, Decoded, HEADER_LEN, INDEX_EVERY},
+    PutRecord, Record, SequenceNumber, ShardId,
+};
+
+/// The sequence number of `counter` in `shard`: the shard index in the high 64 bits, so that a
+/// sequence number names its shard and numbers never collide across shards.
+pub fn sequence(shard: u32, counter: u64) -> u128 {
+    (u128::from(shard) << 64) | u128::from(counter)
+}
+
+/// The shard index and counter of a sequence number.
+pub fn split_sequence(sequence: u128) -> (u64, u64) {
+    ((sequence >> 64) as u64, sequence as u64)
+}
+
+/// One segment as the index knows it: only committed bytes and records.
+#[derive(Debug, Clone)]
+pub struct SegmentMeta {
+    /// Counter of its first record.
+    pub base: u64,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its open handle (kept by readers after retention deletes the file).
+    pub file: Arc<dyn FileHandle>,
+    /// Committed length in bytes, header included.
+    pub len: u64,
+    /// Committed records.
+    pub count: u64,
+    /// `(offset, arrival_ms)` of every [`INDEX_EVERY`]-th record from the base.
+    pub sparse: Vec<(u64, u64)>,
+    /// Arrival of its newest record (0 when empty).
+    pub last_arrival: u64,
+}
+
+/// The shard's committed state, shared by its writer and all readers.
+#[derive(Debug)]
+pub struct ShardIndex {
+    /// Retained segments, oldest first; never empty.
+    pub segments: VecDeque<SegmentMeta>,
+    /// The counter the next record will get: every counter below it is committed.
+    pub tip: u64,
+    /// Arrival of the newest record (0 when none).
+    pub last_arrival: u64,
+}
+
+/// Per-shard write limits, in one-second windows of the engine's clock.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    window: u64,
+    bytes: usize,
+    records: usize,
+}
+
+impl Throttle {
+    /// Whether one more record of `bytes` fits the shard's limits at `now_ms`; counts it if so.
+    pub fn admit(&mut self, now_ms: u64, bytes: usize) -> bool {
+        let window = now_ms / 1000;
+        if window != self.window {
+            *self = Self { window, bytes: 0, records: 0 };
+        }
+        if self.records + 1 > super::SHARD_RECORDS_PER_SECOND
+            || self.bytes + bytes > super::SHARD_BYTES_PER_SECOND
+        {
+            return false;
+        }
+        self.records += 1;
+        self.bytes += bytes;
+        true
+    }
+}
+
+/// What a shard's writer thread is asked to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Append these records, in order; answer with the first one's counter.
+    Append {
+        /// The records.
+        records: Vec<PutRecord>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
+    /// Delete expired segments now; answer with how many were deleted.
+    Retention {
+        /// Where the answer goes.
+        reply: oneshot::Sender<io::Result<usize>>,
+    },
+    /// Sync what is pending and stop.
+    Stop,
+}
+
+/// A shard's state shared between the engine, its writer thread and readers.
+#[derive(Debug)]
+pub struct Shard {
+    /// The shard.
+    pub id: ShardId,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its committed records.
+    pub index: RwLock<ShardIndex>,
+    /// The tip, for readers that wait for new records.
+    pub tip: watch::Sender<u64>,
+    /// Its write limits (used only when throttling is on).
+    pub throttle: Mutex<Throttle>,
+}
+
+/// Why a read could not start where asked.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The position is below the oldest retained record.
+    Expired {
+        /// The oldest retained counter.
+        oldest: u64,
+    },
+    /// The position is past the tip.
+    PastTip {
+        /// The tip.
+        tip: u64,
+    },
+    /// The files failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+fn invalid_data(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One stretch of records to read from one segment.
+struct Part {
+    file: Arc<dyn FileHandle>,
+    /// Offset of the indexed record at or before the first wanted one.
+    offset: u64,
+    /// Its counter.
+    counter: u64,
+    /// Records to skip before the first wanted one.
+    skip: u64,
+    /// Records wanted.
+    wanted: u64,
+    /// Committed end of the segment.
+    end: u64,
+    /// Mean frame size in the segment, to size reads.
+    mean_frame: u64,
+}
+
+impl Shard {
+    /// The oldest retained counter and the tip.
+    pub fn bounds(&self) -> (u64, u64) {
+        let index = read_lock(&self.index);
+        (index.segments.front().map_or(index.tip, |s| s.base), index.tip)
+    }
+
+    /// Up to `limit` committed records from counter `start`, and the tip seen.
+    pub fn read(&self, start: u64, limit: usize) -> Result<(Vec<Record>, u64), ReadError> {
+        let (parts, tip) = {
+            let index = read_lock(&self.index);
+            let oldest = index.segments.front().map_or(index.tip, |s| s.base);
+            if start < oldest {
+                return Err(ReadError::Expired { oldest });
+            }
+            if start > index.tip {
+                return Err(ReadError::PastTip { tip: index.tip });
+            }
+            let end = index.tip.min(start.saturating_add(limit as u64));
+            let first = index.segments.partition_point(|s| s.base <= start).saturating_sub(1);
+            let mut parts = Vec::new();
+            let mut at = start;
+            for seg in index.segments.iter().skip(first) {
+                if at >= end {
+                    break;
+                }
+                if seg.count == 0 || at >= seg.base + seg.count {
+                    continue;
+                }
+                let rel = at - seg.base;
+                let slot = (rel / INDEX_EVERY) as usize;
+                let wanted = (seg.base + seg.count).min(end) - at;
+                parts.push(Part {
+                    file: Arc::clone(&seg.file),
+                    offset: seg.sparse[slot].0,
+                    counter: seg.base + slot as u64 * INDEX_EVERY,
+                    skip: rel % INDEX_EVERY,
+                    wanted,
+                    end: seg.len,
+                    mean_frame: (seg.len - HEADER_LEN) / seg.count,
+                });
+                at += wanted;
+            }
+            (parts, index.tip)
+        };
+        let mut records = Vec::with_capacity(parts.iter().map(|p| p.wanted as usize).sum());
+        for part in parts {
+            self.read_part(&part, &mut records)?;
+        }
+        Ok((records, tip))
+    }
+
+    fn read_part(&self, part: &Part, out: &mut Vec<Record>) -> io::Result<()> {
+        let mut offset = part.offset;
+        let mut counter = part.counter;
+        let mut skip = part.skip;
+        let mut wanted = part.wanted;
+        while wanted > 0 {
+            // Read about what the wanted records need (plus slack), at least 64 KiB.
+            let estimate = (skip + wanted) * part.mean_frame + part.mean_frame / 2 + 4096;
+            let len = estimate.max(64 * 1024).min(part.end - offset) as usize;
+            let mut buf = vec![0u8; len];
+            part.file.read_exact_at(&mut buf, offset)?;
+            let buf = Bytes::from(buf);
+            let mut at = 0;
+            while wanted > 0 {
+                match segment::decode_frame(&buf, at) {
+                    Decoded::Frame(frame) => {
+                        if frame.counter != counter {
+                            return Err(invalid_data(format!(
+                                "{}: record {} found where {counter} was due at offset {}",
+                                self.id,
+                                frame.counter,
+                                offset + at as u64
+                            )));
+                        }
+                        if skip > 0 {
+                            skip -= 1;
+                        } else {
+                            out.push(Record {
+                                shard_id: self.id,
+                                sequence_number: SequenceNumber(sequence(self.id.0, counter)),
+                                partition_key: String::from_utf8_lossy(&buf[frame.key])
+                                    .into_owned(),
+                                data: buf.slice(frame.data),
+                                arrival_ms: frame.arrival_ms,
+                            });
+                            wanted -= 1;
+                        }
+                        counter += 1;
+                        at = frame.next;
+                    }
+                    Decoded::Incomplete { needed } => {
+                        if at == 0 && offset + needed as u64 > part.end {
+                            return Err(invalid_data(format!(
+                                "{}: committed record {counter} ends past the segment's end",
+                                self.id
+                            )));
+                        }
+                        break;
+                    }
+                    Decoded::Corrupt(reason) => {
+                        return Err(invalid_data(format!(
+                            "{}: record {counter} at offset {} is corrupt: {reason}",
+                            self.id,
+                            offset + at as u64
+                        )));
+                    }
+                }
+            }
+            offset += at as u64;
+        }
+        Ok(())
+    }
+
+    /// The counter of the first record that arrived at or after `at_ms` (the tip if none).
+    pub fn find_time(&self, at_ms: u64) -> io::Result<u64> {
+        let part = {
+            let index = read_lock(&self.index);
+            let Some(seg) = index.segments.iter().find(|s| s.count > 0 && s.last_arrival >= at_ms)
+            else {
+                return Ok(index.tip);
+            };
+            let slot = seg.sparse.partition_point(|&(_, arrival)| arrival < at_ms);
+            if slot == 0 {
+                return Ok(seg.base);
+            }
+            let slot = slot - 1;
+            let counter = seg.base + slot as u64 * INDEX_EVERY;
+            Part {
+                file: Arc::clone(&seg.file),
+                offset: seg.sparse[slot].0,
+                counter,
+                skip: 0,
+                wanted: (seg.base + seg.count - counter).min(INDEX_EVERY + 1),
+                end: seg.len,
+                mean_frame: (seg.len - HEADER_LEN) / seg.count,
+            }
+        };
+        let mut records = Vec::new();
+        self.read_part(&part, &mut records)?;
+        Ok(records
+            .iter()
+            .find(|r| r.arrival_ms >= at_ms)
+            .map_or(part.counter + part.wanted, |r| split_sequence(r.sequence_number.0).1))
+    }
+}
+
+/// Opens (recovering) shard `id` under `dir`: checks every segment, truncates a torn or corrupt
+/// tail, and starts its writer thread.
+pub fn open(
+    fs: &Arc<dyn Fs>,
+    clock: &Arc<dyn Clock>,
+    config: &StreamConfig,
+    dir: PathBuf,
+    id: ShardId,
+) -> io::Result<(Arc<Shard>, mpsc::Sender<Command>, std::thread::JoinHandle<()>)> {
+    fs.create_dir_all(&dir)?;
+    let mut bases = Vec::new();
+    for name in fs.list_files(&dir)? {
+        match segment::parse_segment_name(&name) {
+            Some(base) => bases.push(base),
+            None => warn!(shard = %id, file = %name, "Ignoring a file that is not a segment."),
+        }
+    }
+    bases.sort_unstable();
+    let mut segments: VecDeque<SegmentMeta> = VecDeque::new();
+    let mut dir_changed = false;
+    for (i, &base) in bases.iter().enumerate() {
+        let path = dir.join(segment::segment_name(base));
+        let file = fs.open(&path, false, false)?;
+        let next_base = bases.get(i + 1).copied();
+        if let Some(prev) = segments.back() {
+            if prev.base + prev.count != base {
+                return Err(invalid_data(format!(
+                    "{id}: segment {} starts at record {base} but the previous one ends at {}; \
+                     records are missing",
+                    path.display(),
+                    prev.base + prev.count
+                )));
+            }
+        }
+        if let Err(reason) = segment::read_header(&*file, &path, id.0, base)? {
+            if next_base.is_none() {
+                // A segment is created header-first and synced before any record goes in, so a
+                // bad header on the newest segment means it never held an acknowledged record.
+                warn!(shard = %id, segment = %path.display(), %reason,
+                    "Removing a newest segment whose header never became durable.");
+                fs.remove_file(&path)?;
+                dir_changed = true;
+                continue;
+            }
+            return Err(invalid_data(format!(
+                "{id}: segment {} has a bad header: {reason}",
+                path.display()
+            )));
+        }
+        let len = file.len()?;
+        let scan = segment::scan(&*file, len, base)?;
+        if let Some((offset, reason)) = &scan.stopped {
+            let consistent = next_base.is_none_or(|next| next == base + scan.count);
+            if !consistent {
+                return Err(invalid_data(format!(
+                    "{id}: segment {} is corrupt at offset {offset} ({reason}) and later segments \
+                     exist; refusing to drop records",
+                    path.display()
+                )));
+            }
+            warn!(shard = %id, segment = %path.display(), offset, %reason,
+                dropped_bytes = len - scan.valid_len, kept_records = scan.count,
+                "Truncating a torn or corrupt tail.");
+            file.set_len(scan.valid_len)?;
+            file.sync_data()?;
+        }
+        segments.push_back(SegmentMeta {
+            base,
+            path,
+            file,
+            len: scan.valid_len,
+            count: scan.count,
+            sparse: scan.sparse,
+            last_arrival: scan.last_arrival,
+        });
+    }
+    let tip =
+        segments.back().map_or_else(|| bases.last().copied().unwrap_or(0), |s| s.base + s.count);
+    if segments.is_empty() {
+        segments.push_back(create_segment(&**fs, &dir, id, tip)?);
+        dir_changed = false;
+    }
+    if dir_changed {
+        fs.sync_dir(&dir)?;
+    }
+    let last_arrival = segments.iter().map(|s| s.last_arrival).max().unwrap_or(0);
+    let active = segments.back().cloned().ok_or_else(|| io::Error::other("no segment"))?;
+    debug!(shard = %id, segments = segments.len(), tip, "Opened shard.");
+    let shard = Arc::new(Shard {
+        id,
+        dir: dir.clone(),
+        index: RwLock::new(ShardIndex { segments, tip, last_arrival }),
+        tip: watch::Sender::new(tip),
+        throttle: Mutex::default(),
+    });
+    let (sender, receiver) = mpsc::channel();
+    let writer = Writer {
+        shard: Arc::clone(&shard),
+        fs: Arc::clone(fs),
+        clock: Arc::clone(clock),
+        config: config.clone(),
+        seg: active.file,
+        seg_len: active.len,
+        seg_count: active.count,
+        next: tip,
+        last_arrival,
+        buf: Vec::new(),
+        dirty: false,
+        unsynced_since: None,
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("stream-{id}"))
+        .spawn(move || writer.run(receiver))?;
+    Ok((shard, sender, thread))
+}
+
+/// Creates an empty segment starting at `base`: header written and synced, directory synced.
+fn create_segment(fs: &dyn Fs, dir: &Path, id: ShardId, base: u64) -> io::Result<SegmentMeta> {
+    let path = dir.join(segment::segment_name(base));
+    let result = (|| {
+        let file = fs.open(&path, true, true)?;
+        file.write_all_at(&segment::encode_header(id.0, base), 0)?;
+        file.sync_data()?;
+        fs.sync_dir(dir)?;
+        Ok(file)
+    })();
+    match result {
+        Ok(file) => Ok(SegmentMeta {
+            base,
+            path,
+            file,
+            len: HEADER_LEN,
+            count: 0,
+            sparse: Vec::new(),
+            last_arrival: 0,
+        }),
+        Err(error) => {
+            let _ = fs.remove_file(&path);
+            Err(error)
+        }
+    }
+}
+
+/// The writer thread's private state.
+struct Writer {
+    shard: Arc<Shard>,
+    fs: Arc<dyn Fs>,
+    clock: Arc<dyn Clock>,
+    config: StreamConfig,
+    /// The active segment and its committed length and record count.
+    seg: Arc<dyn FileHandle>,
+    seg_len: u64,
+    seg_count: u64,
+    /// The next counter to give (equals the committed tip between groups).
+    next: u64,
+    last_arrival: u64,
+    /// The group's encoding buffer, reused.
+    buf: Vec<u8>,
+    /// A failed group may have left bytes past `seg_len` that must be cut before writing again.
+    dirty: bool,
+    /// Under [`SyncPolicy::Interval`], when the oldest unsynced write happened.
+    unsynced_since: Option<Instant>,
+}
+
+impl Writer {
+    fn run(mut self, receiver: mpsc::Receiver<Command>) {
+        let mut last_retention = Instant::now();
+        let mut group: Vec<(Vec<PutRecord>, oneshot::Sender<Result<u64, String>>)> = Vec::new();
+        loop {
+            let timeout = match (self.config.sync, self.unsynced_since) {
+                (SyncPolicy::Interval(every), Some(since)) => every.saturating_sub(since.elapsed()),
+                _ => RETENTION_CHECK_INTERVAL.saturating_sub(last_retention.elapsed()),
+            };
+            let command = match receiver.recv_timeout(timeout.max(Duration::from_millis(1))) {
+                Ok(command) => command,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.sync_if_due();
+                    if last_retention.elapsed() >= RETENTION_CHECK_INTERVAL {
+                        last_retention = Instant::now();
+                        if let Err(error) = self.retention() {
+                            error!(shard = %self.shard.id, %error, "Retention failed.");
+                        }
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut next = Some(command);
+            let mut bytes = 0usize;
+            let mut stop = false;
+            // Drain what is queued into one group, within the group and segment limits.
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append { records, reply } => {
+                        bytes += records
+                            .iter()
+                            .map(|r| segment::frame_len(r.partition_key.as_bytes(), &r.data))
+                            .sum::<usize>();
+                        group.push((records, reply));
+                    }
+                    Command::Retention { reply } => {
+                        last_retention = Instant::now();
+                        let _ = reply.send(self.retention());
+                    }
+                    Command::Stop => {
+                        stop = true;
+                        break;
+                    }
+                }
+                if bytes >= MAX_GROUP_BYTES
+                    || self.seg_len + bytes as u64 >= self.config.segment_bytes
+                {
+                    break;
+                }
+                next = receiver.try_recv().ok();
+            }
+            if !group.is_empty() {
+                self.commit(&mut group);
+            }
+            if stop {
+                break;
+            }
+        }
+        if let Err(error) = self.sync_pending() {
+            error!(shard = %self.shard.id, %error, "Final fsync failed; acknowledged records may be lost on power loss.");
+        }
+        debug!(shard = %self.shard.id, "Shard writer stopped.");
+    }
+
+    /// Writes one group with one write and one fsync, then answers everyone in it.
+    fn commit(&mut self, group: &mut Vec<(Vec<PutRecord>, oneshot::Sender<Result<u64, String>>)>) {
+        match self.write_group(group) {
+            Ok(()) => {
+                let mut first = self.next - group.iter().map(|(r, _)| r.len() as u64).sum::<u64>();
+                for (records, reply) in group.drain(..) {
+                    let _ = reply.send(Ok(first));
+                    first += records.len() as u64;
+                }
+            }
+            Err(error) => {
+                error!(shard = %self.shard.id, %error, records = group.iter().map(|(r, _)| r.len()).sum::<usize>(),
+                    "Failed to store a group of records; none of them is acknowledged.");
+                let message = format!("{}: failed to store the record: {error}", self.shard.id);
+                for (_, reply) in group.drain(..) {
+                    let _ = reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+
+    /// Cuts off whatever a failed group left past the committed length.
+    fn repair(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.seg.set_len(self.seg_len)?;
+            self.seg.sync_data()?;
+            self.dirty = false;
+            info!(shard = %self.shard.id, len = self.seg_len, "Cut a failed write off the segment.");
+        }
+        Ok(())
+    }
+
+    fn write_group(
+        &mut self,
+        group: &[(Vec<PutRecord>, oneshot::Sender<Result<u64, String>>)],
+    ) -> io::Result<()> {
+        self.repair()?;
+        if self.seg_count > 0 && self.seg_len >= self.config.segment_bytes {
+            self.roll()?;
+        }
+        let arrival = self.clock.now_ms().max(self.last_arrival);
+        self.buf.clear();
+        let mut sparse = Vec::new();
+        let mut counter = self.next;
+        let mut in_segment = self.seg_count;
+        for (records, _) in group {
+            for record in records {
+                if in_segment % INDEX_EVERY == 0 {
+                    sparse.push((self.seg_len + self.buf.len() as u64, arrival));
+                }
+                segment::encode_frame(
+                    &mut self.buf,
+                    counter,
+                    arrival,
+                    record.partition_key.as_bytes(),
+                    &record.data,
+                );
+                counter += 1;
+                in_segment += 1;
+            }
+        }
+        let written = (|| {
+            self.seg.write_all_at(&self.buf, self.seg_len)?;
+            match self.config.sync {
+                SyncPolicy::Always => self.seg.sync_data(),
+                SyncPolicy::Interval(_) => {
+                    self.unsynced_since.get_or_insert_with(Instant::now);
+                    Ok(())
+                }
+            }
+        })();
+        if let Err(error) = written {
+            self.dirty = true;
+            if let Err(repair) = self.repair() {
+                warn!(shard = %self.shard.id, error = %repair, "Could not cut a failed write yet; will retry before the next.");
+            }
+            return Err(error);
+        }
+        let added = counter - self.next;
+        self.seg_len += self.buf.len() as u64;
+        self.seg_count += added;
+        self.next = counter;
+        self.last_arrival = arrival;
+        {
+            let mut index = write_lock(&self.shard.index);
+            if let Some(seg) = index.segments.back_mut() {
+                seg.len = self.seg_len;
+                seg.count = self.seg_count;
+                seg.sparse.extend(sparse);
+                seg.last_arrival = arrival;
+            }
+            index.tip = counter;
+            index.last_arrival = arrival;
+        }
+        self.shard.tip.send_replace(counter);
+        // Give back memory after an unusually large group.
+        if self.buf.capacity() > 2 * MAX_GROUP_BYTES {
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment at the next counter; the old one is synced first.
+    fn roll(&mut self) -> io::Result<()> {
+        self.sync_pending()?;
+        let meta = create_segment(&*self.fs, &self.shard.dir, self.shard.id, self.next)?;
+        info!(shard = %self.shard.id, base = self.next, previous_bytes = self.seg_len, "Started a new segment.");
+        self.seg = Arc::clone(&meta.file);
+        self.seg_len = meta.len;
+        self.seg_count = 0;
+        write_lock(&self.shard.index).segments.push_back(meta);
+        Ok(())
+    }
+
+    /// Syncs writes acknowledged under [`SyncPolicy::Interval`] that are not synced yet.
+    fn sync_pending(&mut self) -> io::Result<()> {
+        if self.unsynced_since.is_some() {
+            self.seg.sync_data()?;
+            self.unsynced_since = None;
+        }
+        Ok(())
+    }
+
+    fn sync_if_due(&mut self) {
+        if let (SyncPolicy::Interval(every), Some(since)) = (self.config.sync, self.unsynced_since)
+        {
+            if since.elapsed() >= every {
+                if let Err(error) = self.sync_pending() {
+                    error!(shard = %self.shard.id, %error,
+                        "Background fsync failed; acknowledged records may be lost on power loss.");
+                }
+            }
+        }
+    }
+
+    /// Deletes whole segments whose newest record is older than the retention; rolls the active
+    /// segment first when it has expired too. Returns how many segments were deleted.
+    fn retention(&mut self) -> io::Result<usize> {
+        let now = self.clock.now_ms();
+        let retention = self.config.retention.as_millis() as u64;
+        let expired =
+            |seg: &SegmentMeta| seg.count == 0 || seg.last_arrival.saturating_add(retention) <= now;
+        let active_expired = self.seg_count > 0 && {
+            let index = read_lock(&self.shard.index);
+            index.segments.back().is_some_and(expired)
+        };
+        if active_expired {
+            self.repair()?;
+            self.roll()?;
+        }
+        let mut deleted = 0;
+        loop {
+            let victim = {
+                let mut index = write_lock(&self.shard.index);
+                if index.segments.len() > 1 && index.segments.front().is_some_and(expired) {
+                    index.segments.pop_front()
+                } else {
+                    None
+                }
+            };
+            let Some(victim) = victim else { break };
+            self.fs.remove_file(&victim.path)?;
+            info!(shard = %self.shard.id, segment = %victim.path.display(), records = victim.count,
+                "Deleted an expired segment.");
+            deleted += 1;
+        }
+        if deleted > 0 {
+            self.fs.sync_dir(&self.shard.dir)?;
+        }
+        Ok(deleted)
+    }
+}

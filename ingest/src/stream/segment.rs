@@ -200,7 +200,7 @@ pub fn scan(file: &dyn FileHandle, file_len: u64, base: u64) -> io::Result<Scan>
                         ));
                         return Ok(scan);
                     }
-                    if scan.count % INDEX_EVERY == 0 {
+                    if scan.count.is_multiple_of(INDEX_EVERY) {
                         scan.sparse.push((offset + at as u64, frame.arrival_ms));
                     }
                     if scan.count == 0 {

@@ -474,6 +474,9 @@ fn create_segment(fs: &dyn Fs, dir: &Path, id: ShardId, base: u64) -> io::Result
     }
 }
 
+/// Records waiting in a group, and where their first counter goes.
+type Pending = (Vec<PutRecord>, oneshot::Sender<Result<u64, String>>);
+
 /// The writer thread's private state.
 struct Writer {
     shard: Arc<Shard>,
@@ -498,7 +501,7 @@ struct Writer {
 impl Writer {
     fn run(mut self, receiver: mpsc::Receiver<Command>) {
         let mut last_retention = Instant::now();
-        let mut group: Vec<(Vec<PutRecord>, oneshot::Sender<Result<u64, String>>)> = Vec::new();
+        let mut group: Vec<Pending> = Vec::new();
         loop {
             let timeout = match (self.config.sync, self.unsynced_since) {
                 (SyncPolicy::Interval(every), Some(since)) => every.saturating_sub(since.elapsed()),
@@ -561,7 +564,7 @@ impl Writer {
     }
 
     /// Writes one group with one write and one fsync, then answers everyone in it.
-    fn commit(&mut self, group: &mut Vec<(Vec<PutRecord>, oneshot::Sender<Result<u64, String>>)>) {
+    fn commit(&mut self, group: &mut Vec<Pending>) {
         match self.write_group(group) {
             Ok(()) => {
                 let mut first = self.next - group.iter().map(|(r, _)| r.len() as u64).sum::<u64>();
@@ -592,10 +595,7 @@ impl Writer {
         Ok(())
     }
 
-    fn write_group(
-        &mut self,
-        group: &[(Vec<PutRecord>, oneshot::Sender<Result<u64, String>>)],
-    ) -> io::Result<()> {
+    fn write_group(&mut self, group: &[Pending]) -> io::Result<()> {
         self.repair()?;
         if self.seg_count > 0 && self.seg_len >= self.config.segment_bytes {
             self.roll()?;
@@ -607,7 +607,7 @@ impl Writer {
         let mut in_segment = self.seg_count;
         for (records, _) in group {
             for record in records {
-                if in_segment % INDEX_EVERY == 0 {
+                if in_segment.is_multiple_of(INDEX_EVERY) {
                     sparse.push((self.seg_len + self.buf.len() as u64, arrival));
                 }
                 segment::encode_frame(

@@ -4,6 +4,7 @@
 //! has no I/O and no platform-specific dependencies. Everything here is pure and deterministic.
 //! The `encode` feature adds the history file's gzip step (flate2) for native callers.
 
+pub mod api;
 pub mod class;
 pub mod clock;
 pub mod event;

@@ -8,4 +8,5 @@
 
 pub mod delivery;
 pub mod merge;
+pub mod objects;
 pub mod stream;

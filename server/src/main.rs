@@ -1,1 +1,21 @@
-fn main() {}
+//! The `alleycat` binary: parse settings, set up logging, bind, run.
+
+use alleycat_server::config::{Cli, Command};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("ALLEYCAT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().into_command() {
+        Command::Serve(config) => {
+            let listener = TcpListener::bind((config.host, config.port)).await?;
+            alleycat_server::run(listener, config, alleycat_server::shutdown::signal()).await
+        }
+    }
+}

@@ -1,2 +1,505 @@
-//! The merge stage: folds each delivered batch into per-class personal-best history files and
-//! race results. (Built in issue 4.)
+//! The merge stage (the history processor): folds every delivered object into per-class personal
+//! bests (`history/class-<id>.gz`, see `alleycat_domain::history`) and into race results and
+//! class records (an embedded SQLite database, see [`db`]).
+//!
+//! Data flows one way: delivery stores an object and sends its path on a channel; the merge
+//! fetches it from the object store, folds it in and commits. On start the merge also lists
+//! `delivery/` and `imports/` and merges every object the database does not list as merged, so
+//! nothing is missed across restarts.
+//!
+//! Everything the merge computes is a maximum over what it has seen: per race, class, racer and
+//! second the highest output; per class, racer and second the best output; per class and racer the
+//! highest race total. Folding is therefore **idempotent** (a record merged twice, e.g. a duplicate
+//! delivery after a crash, counts once) and **order-independent**, and a [`rebuild`] from all
+//! delivered objects gives byte-identical history files and the same database.
+//!
+//! A commit writes the changed history files first (each an atomic replace), then, in one
+//! database transaction, the changed rides, class records and the merged objects' paths. A crash
+//! in between re-merges those objects on restart, which changes nothing already counted.
+
+pub mod best;
+pub mod db;
+pub mod record;
+pub mod ride;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use alleycat_domain::{history::ClassBests, Class, ClassId, RaceId, DEFAULT_RACE_SECONDS};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+
+pub use best::{history_file, HistoryFile};
+pub use db::{ClassRecord, Database, RaceResult, RaceSummary, DATABASE_FILE};
+use record::{parse_lines, MergeRecord};
+use ride::Ride;
+
+use crate::objects::{self, DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX};
+
+/// How many objects are fetched and parsed at once (this machine has two cores).
+pub const DEFAULT_PARALLELISM: usize = 2;
+/// The most objects folded before one commit: a catch-up commits in batches this large.
+pub const DEFAULT_MAX_BATCH_OBJECTS: usize = 256;
+/// The first wait before retrying after a storage or database failure.
+pub const RETRY_INITIAL: Duration = Duration::from_millis(100);
+/// The longest wait between retries.
+pub const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// How the merge runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeConfig {
+    /// The race length, seconds (default [`DEFAULT_RACE_SECONDS`]). Seconds beyond it are not
+    /// merged.
+    pub race_seconds: u32,
+    /// Objects fetched and parsed concurrently (default [`DEFAULT_PARALLELISM`]).
+    pub parallelism: usize,
+    /// The most objects folded per commit (default [`DEFAULT_MAX_BATCH_OBJECTS`]).
+    pub max_batch_objects: usize,
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        Self {
+            race_seconds: DEFAULT_RACE_SECONDS,
+            parallelism: DEFAULT_PARALLELISM,
+            max_batch_objects: DEFAULT_MAX_BATCH_OBJECTS,
+        }
+    }
+}
+
+/// Why the merge failed. Storage and database failures are retried by [`run`]; a corrupt history
+/// file needs a [`rebuild`].
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The object store failed on `path`.
+    #[error("object store failed on {path}: {source}")]
+    Store {
+        /// The object.
+        path: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+    /// The database failed.
+    #[error("database failure: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The database's migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored history file could not be read.
+    #[error("history file of class {class} is corrupt: {source}")]
+    CorruptHistory {
+        /// The class.
+        class: ClassId,
+        /// What was wrong.
+        source: alleycat_domain::HistoryError,
+    },
+    /// An imported file is not a history in the original format.
+    #[error("cannot import: {0}")]
+    Import(alleycat_domain::HistoryError),
+    /// The class id is not one of the six.
+    #[error("class {0} is not a class (1 to 6)")]
+    InvalidClass(i64),
+    /// A local file operation failed.
+    #[error("i/o failure: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the merge has done so far; watch it to know when an object is reflected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MergeProgress {
+    /// Objects committed since start.
+    pub objects: u64,
+    /// Records folded and committed since start.
+    pub records: u64,
+    /// Lines skipped as not a valid delivered event.
+    pub skipped: u64,
+    /// Commits since start.
+    pub commits: u64,
+}
+
+/// What one object held, once parsed.
+enum Content {
+    Delivered(Vec<MergeRecord>, usize),
+    Imported(ClassBests),
+    Unreadable,
+}
+
+/// The merge's state: the bests of the classes it touched, the rides of recent races, and what
+/// is folded but not yet committed.
+pub struct Merger {
+    store: Arc<dyn ObjectStore>,
+    db: Database,
+    config: MergeConfig,
+    bests: best::Bests,
+    races: HashMap<(RaceId, ClassId), HashMap<u64, Ride>>,
+    dirty_rides: HashSet<(RaceId, ClassId, u64)>,
+    pending: Vec<String>,
+    pending_records: u64,
+    pending_skipped: u64,
+    newest_race: RaceId,
+    progress: watch::Sender<MergeProgress>,
+}
+
+impl Merger {
+    /// A merge over `store` (objects and history files) and `db` (results).
+    pub fn new(store: Arc<dyn ObjectStore>, db: Database, config: MergeConfig) -> Self {
+        let bests = best::Bests::new(store.clone(), config.race_seconds);
+        Self {
+            store,
+            db,
+            config,
+            bests,
+            races: HashMap::new(),
+            dirty_rides: HashSet::new(),
+            pending: Vec::new(),
+            pending_records: 0,
+            pending_skipped: 0,
+            newest_race: 0,
+            progress: watch::channel(MergeProgress::default()).0,
+        }
+    }
+
+    /// Watches the merge's progress (updated after every commit).
+    pub fn progress(&self) -> watch::Receiver<MergeProgress> {
+        self.progress.subscribe()
+    }
+
+    /// The database this merge writes.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Paths under `delivery/` and `imports/` not yet merged, sorted.
+    pub async fn unmerged(&self) -> Result<Vec<Path>, MergeError> {
+        let merged = self.db.merged_objects().await?;
+        let mut paths = Vec::new();
+        for prefix in [DELIVERY_PREFIX, IMPORTS_PREFIX] {
+            let prefix = Path::from(prefix);
+            let listed: Vec<_> = self
+                .store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| MergeError::Store { path: prefix.to_string(), source })?;
+            paths.extend(
+                listed
+                    .into_iter()
+                    .map(|meta| meta.location)
+                    .filter(|p| !merged.contains(p.as_ref())),
+            );
+        }
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// Fetches, folds and commits `paths`, in batches of at most `max_batch_objects`.
+    pub async fn merge_objects(&mut self, paths: &[Path]) -> Result<(), MergeError> {
+        for batch in paths.chunks(self.config.max_batch_objects.max(1)) {
+            self.fold_objects(batch).await?;
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Fetches and parses `paths` concurrently, folding each in as it comes (not committed).
+    async fn fold_objects(&mut self, paths: &[Path]) -> Result<(), MergeError> {
+        let race_seconds = self.config.race_seconds;
+        // Owned, boxed futures: each fetch and parse is 'static and Send, whatever the caller.
+        let fetches: Vec<_> = paths
+            .iter()
+            .map(|path| fetch_and_parse(self.store.clone(), path.clone(), race_seconds).boxed())
+            .collect();
+        let mut contents = futures::stream::iter(fetches).buffered(self.config.parallelism.max(1));
+        while let Some(next) = contents.next().await {
+            let (path, content) = next?;
+            match content {
+                Content::Delivered(records, skipped) => {
+                    self.fold_records(&records).await?;
+                    self.pending_records += records.len() as u64;
+                    self.pending_skipped += skipped as u64;
+                    if skipped > 0 {
+                        warn!(object = %path, skipped, "Skipped lines that are not delivered events.");
+                    }
+                }
+                Content::Imported(imported) => {
+                    let class = imported.class_id();
+                    self.bests.load(class).await?;
+                    self.bests.merge(class, &imported);
+                }
+                Content::Unreadable => {
+                    error!(object = %path, "Object is not gzip NDJSON; skipped.");
+                }
+            }
+            self.pending.push(path.to_string());
+        }
+        Ok(())
+    }
+
+    /// Folds records into the bests and the rides (loading what they touch first).
+    pub(crate) async fn fold_records(&mut self, records: &[MergeRecord]) -> Result<(), MergeError> {
+        // Load each class and each (race, class) once, before the tight loop.
+        let mut classes = [false; 7];
+        let mut last_key = None;
+        for r in records {
+            if !classes[r.class_id as usize] {
+                classes[r.class_id as usize] = true;
+                self.bests.load(r.class_id).await?;
+            }
+            let key = (r.race_id, r.class_id);
+            if last_key != Some(key) && !self.races.contains_key(&key) {
+                let stored =
+                    self.db.load_rides(r.race_id, r.class_id, self.config.race_seconds).await?;
+                self.races.insert(key, stored.into_iter().collect());
+            }
+            last_key = Some(key);
+        }
+        let race_seconds = self.config.race_seconds;
+        for r in records {
+            self.bests.improve(r.class_id, r.racer_id, r.second, r.centi);
+            let rides = self.races.get_mut(&(r.race_id, r.class_id)).expect("loaded above");
+            let ride = rides.entry(r.racer_id).or_insert_with(|| Ride::new(race_seconds));
+            if ride.apply(r.second, r.centi) {
+                self.dirty_rides.insert((r.race_id, r.class_id, r.racer_id));
+            }
+            self.newest_race = self.newest_race.max(r.race_id);
+        }
+        Ok(())
+    }
+
+    /// Writes what changed: history files first, then the database in one transaction.
+    pub async fn commit(&mut self) -> Result<(), MergeError> {
+        if self.pending.is_empty() && self.dirty_rides.is_empty() {
+            return Ok(());
+        }
+        let written = self.bests.write_changed().await?;
+        let mut keys: Vec<_> = self.dirty_rides.iter().copied().collect();
+        keys.sort_unstable();
+        let rides: Vec<_> = keys
+            .iter()
+            .map(|&(race, class, racer)| {
+                let ride = &self.races[&(race, class)][&racer];
+                db::StoredRide {
+                    race,
+                    class,
+                    racer,
+                    outputs: ride.to_blob(),
+                    summary: ride.summary(),
+                }
+            })
+            .collect();
+        self.db.commit(rides, self.pending.clone()).await?;
+        let objects = self.pending.len() as u64;
+        self.progress.send_modify(|p| {
+            p.objects += objects;
+            p.records += self.pending_records;
+            p.skipped += self.pending_skipped;
+            p.commits += 1;
+        });
+        debug!(
+            objects,
+            records = self.pending_records,
+            rides = keys.len(),
+            classes = ?written,
+            "Merged."
+        );
+        self.pending.clear();
+        self.dirty_rides.clear();
+        self.pending_records = 0;
+        self.pending_skipped = 0;
+        // Races older than the previous one are over: late records for them reload from the
+        // database.
+        let keep_from = self.newest_race.saturating_sub(1);
+        self.races.retain(|&(race, _), _| race >= keep_from);
+        Ok(())
+    }
+}
+
+/// Fetches one object and parses it on the blocking pool.
+async fn fetch_and_parse(
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    race_seconds: u32,
+) -> Result<(Path, Content), MergeError> {
+    let store_error = |source| MergeError::Store { path: path.to_string(), source };
+    let bytes = store.get(&path).await.map_err(store_error)?.bytes().await.map_err(store_error)?;
+    let for_parse = path.clone();
+    let content = tokio::task::spawn_blocking(move || parse(&for_parse, &bytes, race_seconds))
+        .await
+        .map_err(|e| MergeError::Io(std::io::Error::other(e)))?;
+    Ok((path, content))
+}
+
+/// Reads one object: delivered gzip NDJSON, or an imported history.
+fn parse(path: &Path, bytes: &[u8], race_seconds: u32) -> Content {
+    if path.as_ref().starts_with(IMPORTS_PREFIX) {
+        return match alleycat_domain::history::gunzip(
+            bytes,
+            alleycat_domain::history::MAX_DECODED_BYTES,
+        )
+        .ok()
+        .and_then(|json| ClassBests::from_json(&json).ok())
+        {
+            Some(bests) => Content::Imported(bests),
+            None => Content::Unreadable,
+        };
+    }
+    match objects::gunzip(bytes) {
+        Ok(ndjson) => {
+            let parsed = parse_lines(&ndjson, race_seconds);
+            Content::Delivered(parsed.records, parsed.skipped)
+        }
+        Err(_) => Content::Unreadable,
+    }
+}
+
+/// Runs the live merge until `shutdown` resolves or the notification channel closes: first
+/// merges every object not yet merged, then each object delivery announces (batching whatever
+/// is queued). Storage and database failures are retried with backoff, nothing is skipped.
+pub async fn run(
+    mut merger: Merger,
+    mut notifications: mpsc::UnboundedReceiver<Path>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), MergeError> {
+    tokio::pin!(shutdown);
+    let catch_up = retrying(&mut merger, None).await;
+    info!(objects = catch_up, "Merge caught up with the delivered objects.");
+    loop {
+        let first = tokio::select! {
+            _ = &mut shutdown => break,
+            next = notifications.recv() => match next {
+                Some(path) => path,
+                None => break,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < merger.config.max_batch_objects {
+            match notifications.try_recv() {
+                Ok(path) => batch.push(path),
+                Err(_) => break,
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = retrying(&mut merger, Some(batch)) => {}
+        }
+    }
+    info!("Merge stopped.");
+    Ok(())
+}
+
+/// Merges `batch` (or, when `None`, everything not yet merged) until it succeeds; returns how many
+/// objects were merged. A failed attempt is redone from the database's view of what is merged,
+/// so nothing half-folded is lost or counted twice.
+async fn retrying(merger: &mut Merger, batch: Option<Vec<Path>>) -> usize {
+    let mut wait = RETRY_INITIAL;
+    loop {
+        match attempt(merger, batch.clone()).await {
+            Ok(n) => return n,
+            Err(e) => {
+                error!(error = %e, retry_in_ms = wait.as_millis() as u64, "Merge failed; retrying.");
+                // Forget uncommitted state: it is redone from the objects.
+                merger.reset_uncommitted();
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// One try of [`retrying`].
+async fn attempt(merger: &mut Merger, batch: Option<Vec<Path>>) -> Result<usize, MergeError> {
+    let paths: Vec<Path> = match batch {
+        Some(batch) => {
+            let merged = merger.db.merged_objects().await?;
+            batch.into_iter().filter(|p| !merged.contains(p.as_ref())).collect()
+        }
+        None => merger.unmerged().await?,
+    };
+    merger.merge_objects(&paths).await?;
+    Ok(paths.len())
+}
+
+impl Merger {
+    /// Drops everything folded but not committed, and the cached state it may have touched.
+    fn reset_uncommitted(&mut self) {
+        self.pending.clear();
+        self.dirty_rides.clear();
+        self.pending_records = 0;
+        self.pending_skipped = 0;
+        self.races.clear();
+        self.bests = best::Bests::new(self.store.clone(), self.config.race_seconds);
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildStats {
+    /// Objects merged (delivered and imported).
+    pub objects: u64,
+    /// Records folded.
+    pub records: u64,
+}
+
+/// Recomputes the history files and the results database from every delivered and imported
+/// object: clears the database's merge tables and the history files, then merges everything.
+/// The history files come out byte-identical to the live pipeline's. Run it with the server
+/// stopped.
+pub async fn rebuild(
+    store: Arc<dyn ObjectStore>,
+    db: Database,
+    config: MergeConfig,
+) -> Result<RebuildStats, MergeError> {
+    db.clear().await?;
+    let history = Path::from(HISTORY_PREFIX);
+    let old: Vec<_> = store
+        .list(Some(&history))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(|source| MergeError::Store { path: history.to_string(), source })?;
+    for path in old {
+        store
+            .delete(&path)
+            .await
+            .map_err(|source| MergeError::Store { path: path.to_string(), source })?;
+    }
+    let mut merger = Merger::new(store, db, config);
+    merger.bests.reset_empty();
+    let paths = merger.unmerged().await?;
+    merger.merge_objects(&paths).await?;
+    let progress = *merger.progress.borrow();
+    info!(objects = progress.objects, records = progress.records, "Rebuilt history and results.");
+    Ok(RebuildStats { objects: progress.objects, records: progress.records })
+}
+
+/// Imports a history file in the original Alleycat format (`{"<second>": {"<racerId>":
+/// output}}`, gzipped or not) into `class`'s history: stores it (in our format) under
+/// `imports/class-<id>/` so that rebuilds include it, and merges it. Returns how many racers it
+/// held. Importing the same file twice changes nothing more.
+pub async fn import_original(
+    merger: &mut Merger,
+    class: ClassId,
+    bytes: &[u8],
+) -> Result<usize, MergeError> {
+    use md5::{Digest, Md5};
+    if !Class::is_valid_id(i64::from(class)) {
+        return Err(MergeError::InvalidClass(i64::from(class)));
+    }
+    let imported = ClassBests::from_original_json(class, merger.config.race_seconds, bytes)
+        .map_err(MergeError::Import)?;
+    let encoded = imported.encode();
+    let digest: String = Md5::digest(&encoded).iter().map(|b| format!("{b:02x}")).collect();
+    let path = Path::from(format!("{IMPORTS_PREFIX}/class-{class}/{digest}.json.gz"));
+    merger
+        .store
+        .put(&path, PutPayload::from(encoded))
+        .await
+        .map_err(|source| MergeError::Store { path: path.to_string(), source })?;
+    merger.merge_objects(&[path]).await?;
+    Ok(imported.racer_count())
+}

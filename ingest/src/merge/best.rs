@@ -1,0 +1,127 @@
+//! The per-class personal bests and their history files in the object store.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+use alleycat_domain::{
+    history::{self, ClassBests},
+    ClassId,
+};
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::MergeError;
+use crate::objects::history_path;
+
+/// A history file as served: its bytes and cache validators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryFile {
+    /// The gzipped history file, as stored (serve as `application/gzip`).
+    pub bytes: Bytes,
+    /// A strong ETag, quoted: the MD5 of the bytes, so equal files have equal tags wherever
+    /// they were written.
+    pub etag: String,
+    /// When the file was last replaced, epoch milliseconds.
+    pub last_modified_ms: i64,
+}
+
+/// The history file of `class`, or `None` when the class has no history yet.
+pub async fn history_file(
+    store: &dyn ObjectStore,
+    class: ClassId,
+) -> Result<Option<HistoryFile>, MergeError> {
+    use md5::{Digest, Md5};
+    let path = history_path(class);
+    let result = match store.get(&path).await {
+        Ok(result) => result,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(source) => return Err(MergeError::Store { path: path.to_string(), source }),
+    };
+    let last_modified_ms = result.meta.last_modified.timestamp_millis();
+    let bytes = result
+        .bytes()
+        .await
+        .map_err(|source| MergeError::Store { path: path.to_string(), source })?;
+    let digest = Md5::digest(&bytes);
+    let etag = format!("\"{}\"", digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    Ok(Some(HistoryFile { bytes, etag, last_modified_ms }))
+}
+
+/// Every class's bests the merge has touched, loaded lazily from the history files.
+pub(crate) struct Bests {
+    store: Arc<dyn ObjectStore>,
+    race_seconds: u32,
+    classes: BTreeMap<ClassId, ClassBests>,
+    dirty: BTreeSet<ClassId>,
+}
+
+impl Bests {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, race_seconds: u32) -> Self {
+        Self { store, race_seconds, classes: BTreeMap::new(), dirty: BTreeSet::new() }
+    }
+
+    /// Loads `class`'s bests from its history file unless already loaded.
+    pub(crate) async fn load(&mut self, class: ClassId) -> Result<(), MergeError> {
+        if self.classes.contains_key(&class) {
+            return Ok(());
+        }
+        let mut bests = ClassBests::new(class, self.race_seconds);
+        if let Some(file) = history_file(self.store.as_ref(), class).await? {
+            let json = history::gunzip(&file.bytes, history::MAX_DECODED_BYTES)
+                .map_err(|source| MergeError::CorruptHistory { class, source })?;
+            let stored = ClassBests::from_json(&json)
+                .map_err(|source| MergeError::CorruptHistory { class, source })?;
+            bests.merge(&stored);
+        }
+        self.classes.insert(class, bests);
+        Ok(())
+    }
+
+    /// Improves a loaded class's best.
+    pub(crate) fn improve(&mut self, class: ClassId, racer: u64, second: u32, centi: u32) {
+        let bests = self.classes.get_mut(&class).expect("class loaded before folding");
+        if bests.improve(racer, second, centi) {
+            self.dirty.insert(class);
+        }
+    }
+
+    /// Folds imported bests into a loaded class.
+    pub(crate) fn merge(&mut self, class: ClassId, other: &ClassBests) {
+        let bests = self.classes.get_mut(&class).expect("class loaded before folding");
+        if bests.merge(other) {
+            self.dirty.insert(class);
+        }
+    }
+
+    /// Writes the history file of every changed class (each an atomic replace); returns the
+    /// classes written.
+    pub(crate) async fn write_changed(&mut self) -> Result<Vec<ClassId>, MergeError> {
+        let mut written = Vec::new();
+        while let Some(&class) = self.dirty.iter().next() {
+            let bests = self.classes[&class].clone();
+            // Encoding a big class takes tens of milliseconds of CPU: keep it off the runtime.
+            let bytes = tokio::task::spawn_blocking(move || bests.encode())
+                .await
+                .map_err(|e| MergeError::Io(std::io::Error::other(e)))?;
+            let path = history_path(class);
+            self.store
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .map_err(|source| MergeError::Store { path: path.to_string(), source })?;
+            self.dirty.remove(&class);
+            written.push(class);
+        }
+        Ok(written)
+    }
+
+    /// Forgets every loaded class (a rebuild starts from nothing).
+    pub(crate) fn reset_empty(&mut self) {
+        self.dirty.clear();
+        self.classes = alleycat_domain::CLASSES
+            .iter()
+            .map(|c| (c.id, ClassBests::new(c.id, self.race_seconds)))
+            .collect();
+    }
+}

@@ -1,0 +1,186 @@
+//! The merge: order-independent and idempotent (property tests), rebuild equals live, import of
+//! the original format.
+
+mod delivery_support;
+
+use std::sync::Arc;
+
+use alleycat_domain::{history, RacerEvent};
+use alleycat_ingest::merge::{self, Database, MergeConfig, Merger, RaceResult};
+use delivery_support::{delivered_object, event};
+use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
+use proptest::prelude::*;
+
+/// Everything the merge produced that a reader can see.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    history: Vec<Option<Vec<u8>>>,
+    results: Vec<Vec<RaceResult>>,
+    leaderboards: Vec<Vec<merge::ClassRecord>>,
+    races: Vec<Vec<merge::RaceSummary>>,
+}
+
+async fn outcome(store: &dyn ObjectStore, db: &Database, races: &[u64]) -> Outcome {
+    let mut o = Outcome { history: vec![], results: vec![], leaderboards: vec![], races: vec![] };
+    for class in 1..=6 {
+        o.history.push(merge::history_file(store, class).await.unwrap().map(|f| f.bytes.to_vec()));
+        o.leaderboards.push(db.leaderboard(class, 1000).await.unwrap());
+        o.races.push(db.recent_races(class, 1000).await.unwrap());
+        for &race in races {
+            o.results.push(db.race_results(race, class).await.unwrap());
+        }
+    }
+    o
+}
+
+/// Stores each group of events as one delivered object; returns the paths in the given order.
+async fn store_objects(
+    store: &dyn ObjectStore,
+    groups: &[Vec<RacerEvent>],
+    tag: &str,
+) -> Vec<Path> {
+    let mut paths = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        let path = Path::from(format!(
+            "delivery/2025/11/25/18/alleycat-1-2025-11-25-18-00-00-{tag}{i:04}.gz"
+        ));
+        store.put(&path, PutPayload::from(delivered_object(group))).await.unwrap();
+        paths.push(path);
+    }
+    paths
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn arb_events() -> impl Strategy<Value = Vec<RacerEvent>> {
+    prop::collection::vec((1u64..6, 100u64..103, 1u8..=3, 1u32..=300), 1..60).prop_map(|picks| {
+        picks.into_iter().map(|(r, race, class, s)| event(r, race, class, s)).collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merging_is_order_independent_and_idempotent(
+        events in arb_events(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        order in any::<prop::sample::Index>(),
+        duplicate in any::<prop::sample::Index>(),
+    ) {
+        runtime().block_on(async {
+            let races = [100, 101, 102];
+            // Reference: all events in one object, merged once.
+            let reference_store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+            let reference_db = Database::in_memory().await.unwrap();
+            let paths = store_objects(reference_store.as_ref(), std::slice::from_ref(&events), "a").await;
+            Merger::new(reference_store.clone(), reference_db.clone(), MergeConfig::default())
+                .merge_objects(&paths).await.unwrap();
+            let expected = outcome(reference_store.as_ref(), &reference_db, &races).await;
+
+            // The same events cut into objects, shuffled, one merged twice, one object per commit.
+            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+            at.sort_unstable();
+            let mut groups = Vec::new();
+            let mut from = 0;
+            for to in at.into_iter().chain([events.len()]) {
+                if to > from {
+                    groups.push(events[from..to].to_vec());
+                    from = to;
+                }
+            }
+            let shift = order.index(groups.len());
+            groups.rotate_left(shift);
+            let extra = groups[duplicate.index(groups.len())].clone();
+            groups.push(extra);
+            groups.reverse();
+            let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+            let db = Database::in_memory().await.unwrap();
+            let paths = store_objects(store.as_ref(), &groups, "b").await;
+            let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+            for path in &paths {
+                merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
+            }
+            // And the first object once more, as a duplicate delivery after a crash would.
+            merger.merge_objects(&paths[..1]).await.unwrap();
+            let actual = outcome(store.as_ref(), &db, &races).await;
+            prop_assert_eq!(actual, expected);
+            Ok(())
+        })?;
+    }
+}
+
+#[tokio::test]
+async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let groups: Vec<Vec<RacerEvent>> = (0..12)
+        .map(|i| {
+            let race = 200 + i / 4;
+            (1..=30u64)
+                .flat_map(|racer| (1..=25).map(move |s| (racer, s)))
+                .map(|(racer, s)| {
+                    event(racer, race, (racer % 3 + 1) as u8, s + (i % 4) as u32 * 25)
+                })
+                .collect()
+        })
+        .collect();
+    let paths = store_objects(store.as_ref(), &groups, "live").await;
+
+    // Live: one object at a time, as delivery announces them, with an import in the middle.
+    let live_db = Database::in_memory().await.unwrap();
+    let mut merger = Merger::new(store.clone(), live_db.clone(), MergeConfig::default());
+    for (i, path) in paths.iter().enumerate() {
+        merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
+        if i == 5 {
+            let original = br#"{"1":{"5000":150.5,"2":999.99},"2":{"5000":151}}"#;
+            assert_eq!(merge::import_original(&mut merger, 2, original).await.unwrap(), 2);
+        }
+    }
+    let races = [200, 201, 202];
+    let live = outcome(store.as_ref(), &live_db, &races).await;
+    assert!(live.history.iter().filter(|h| h.is_some()).count() == 3);
+
+    // Rebuild from the objects into a fresh database, replacing the history files.
+    let rebuilt_db = Database::in_memory().await.unwrap();
+    let stats =
+        merge::rebuild(store.clone(), rebuilt_db.clone(), MergeConfig::default()).await.unwrap();
+    assert_eq!(stats.objects, paths.len() as u64 + 1);
+    let rebuilt = outcome(store.as_ref(), &rebuilt_db, &races).await;
+    assert_eq!(rebuilt, live);
+
+    // The import survived the rebuild.
+    let file = merge::history_file(store.as_ref(), 2).await.unwrap().unwrap();
+    let h = history::decode(&file.bytes).unwrap();
+    assert_eq!(h.best(5000, 1), Some(15050));
+    assert_eq!(h.best(2, 1), Some(99999));
+}
+
+#[tokio::test]
+async fn a_restarted_merge_merges_only_objects_it_has_not_merged() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let db = Database::in_memory().await.unwrap();
+    let first = store_objects(store.as_ref(), &[vec![event(1, 300, 4, 1)]], "x").await;
+    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    assert_eq!(merger.unmerged().await.unwrap(), first);
+    merger.merge_objects(&first).await.unwrap();
+    let second = store_objects(store.as_ref(), &[vec![event(1, 300, 4, 2)]], "y").await;
+    let restarted = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    assert_eq!(restarted.unmerged().await.unwrap(), second);
+}
+
+#[tokio::test]
+async fn importing_a_file_that_is_not_the_original_format_fails_with_a_typed_error() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let db = Database::in_memory().await.unwrap();
+    let mut merger = Merger::new(store, db, MergeConfig::default());
+    assert!(matches!(
+        merge::import_original(&mut merger, 2, b"[1,2,3]").await,
+        Err(merge::MergeError::Import(_))
+    ));
+    assert!(matches!(
+        merge::import_original(&mut merger, 7, b"{}").await,
+        Err(merge::MergeError::InvalidClass(7))
+    ));
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything Alleycat needs to build, run and test, from the registries this machine
+# reaches (crates.io, Debian, npm). Idempotent: each step checks first and is quick when done.
+# Nothing here or later downloads tools from anywhere else (Trunk runs offline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132
+
+# The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' Cargo.lock
+}
+
+step "Rust target wasm32-unknown-unknown"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+step "Trunk $TRUNK_VERSION"
+if ! trunk --version 2>/dev/null | grep -qF "$TRUNK_VERSION"; then
+  echo "    installing (about 8 minutes on 2 cores, once per machine)"
+  cargo install --locked "trunk@$TRUNK_VERSION"
+fi
+
+WBG_VERSION=$(wasm_bindgen_version)
+step "wasm-bindgen-cli $WBG_VERSION (the version in Cargo.lock)"
+if ! grep -qF "wasm_bindgen = \"$WBG_VERSION\"" Trunk.toml; then
+  echo "Trunk.toml pins a different wasm_bindgen than Cargo.lock's $WBG_VERSION: update its [tools] section." >&2
+  exit 1
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -qF "$WBG_VERSION"; then
+  echo "    installing (about 4 minutes, once per version)"
+  # Not --locked: with it, a pinned dependency of the CLI is missing from the registry.
+  cargo install wasm-bindgen-cli --version "=$WBG_VERSION"
+fi
+
+step "Chromium (Debian) for the browser tests"
+if ! command -v chromium >/dev/null 2>&1; then
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+
+step "npm packages for the end-to-end suite (Playwright, binaryen's wasm-opt $BINARYEN_VERSION)"
+stamp=tests/e2e/node_modules/.alleycat-lock.sha256
+want=$(sha256sum tests/e2e/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  echo "$want" > "$stamp"
+fi
+
+echo "Set-up is complete."

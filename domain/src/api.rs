@@ -68,6 +68,201 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// `POST /api/session` body: the racer to ride as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The racer's id, 1 to the roster size.
+    pub racer_id: u64,
+}
+
+/// `POST /api/session` answer: a racer token, sent back as `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionResponse {
+    /// The signed token, bound to this racer.
+    pub token: String,
+    /// The racer it is bound to.
+    pub racer: RacerInfo,
+    /// When the token stops being accepted, epoch ms.
+    pub expires_at_ms: u64,
+}
+
+/// `GET /api/racers/{id}` and the roster search: who a racer is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RacerInfo {
+    /// The racer's id.
+    pub id: u64,
+    /// Their display name.
+    pub name: String,
+    /// Seed of their generated avatar.
+    pub avatar_seed: u64,
+}
+
+/// `GET /api/racers?q=…`: racers whose name or id matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RacerSearchResponse {
+    /// The matches, best first.
+    pub racers: Vec<RacerInfo>,
+}
+
+/// `POST /api/events` body: up to 500 racer events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsRequest {
+    /// The events, in the order they happened.
+    pub events: Vec<crate::RacerEvent>,
+}
+
+/// The fate of one event of `POST /api/events`, like a Kinesis PutRecords result entry:
+/// either `shardId` and `sequenceNumber`, or `errorCode` and `errorMessage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EventResult {
+    /// The shard that stored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_id: Option<String>,
+    /// Its sequence number there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The refusal, as a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// `POST /api/events` answer: one result per event, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsResponse {
+    /// How many events were refused.
+    pub failed_record_count: usize,
+    /// Each event's fate, in request order.
+    pub records: Vec<EventResult>,
+}
+
+/// One racer in the here-now ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveEntry {
+    /// 1-based place by race total so far.
+    pub rank: u32,
+    /// The racer.
+    pub racer_id: u64,
+    /// Their display name.
+    pub name: String,
+    /// Output of their latest second.
+    pub output: f64,
+    /// Their race total so far.
+    pub total: f64,
+    /// The latest second they sent.
+    pub second: u32,
+}
+
+/// A message of the `GET /api/live?classId=N` WebSocket, sent once a second: the here-now
+/// ranking of the class's current race.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveRanking {
+    /// The race.
+    pub race_id: RaceId,
+    /// The class.
+    pub class_id: ClassId,
+    /// The race's current second by the server's clock.
+    pub second: u32,
+    /// How many racers have sent at least one event in this race.
+    pub racer_count: u32,
+    /// The top of the ranking (as many as asked with `limit`), best first.
+    pub entries: Vec<LiveEntry>,
+    /// The asking racer's own entry (from their token), wherever they are placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub me: Option<LiveEntry>,
+}
+
+/// One race of a class in `GET /api/races?classId=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RaceSummary {
+    /// The race.
+    pub race_id: RaceId,
+    /// The class.
+    pub class_id: ClassId,
+    /// When it started, epoch ms.
+    pub started_at_ms: u64,
+    /// How many racers rode it.
+    pub racers: u32,
+}
+
+/// `GET /api/races?classId=N`: recent races, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RacesResponse {
+    /// The races.
+    pub races: Vec<RaceSummary>,
+}
+
+/// One racer's result in `GET /api/races/{raceId}?classId=N`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RaceResultRow {
+    /// 1-based place by total output.
+    pub place: u32,
+    /// The racer.
+    pub racer_id: u64,
+    /// Their display name.
+    pub name: String,
+    /// Seconds ridden.
+    pub seconds: u32,
+    /// Total output.
+    pub total: f64,
+    /// Best output of one second.
+    pub best: f64,
+    /// Output of the last second ridden.
+    pub final_output: f64,
+}
+
+/// `GET /api/races/{raceId}?classId=N`: a race's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RaceResultsResponse {
+    /// The race.
+    pub race_id: RaceId,
+    /// The class.
+    pub class_id: ClassId,
+    /// Racers ranked by total output.
+    pub results: Vec<RaceResultRow>,
+}
+
+/// One racer's all-time record in `GET /api/leaderboard?classId=N`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderboardRow {
+    /// 1-based place by best race total.
+    pub place: u32,
+    /// The racer.
+    pub racer_id: u64,
+    /// Their display name.
+    pub name: String,
+    /// The race of their record.
+    pub race_id: RaceId,
+    /// Their best race total.
+    pub total: f64,
+}
+
+/// `GET /api/leaderboard?classId=N`: the all-time class leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderboardResponse {
+    /// The class.
+    pub class_id: ClassId,
+    /// Racers ranked by their best race total.
+    pub entries: Vec<LeaderboardRow>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +277,27 @@ mod tests {
         let json = serde_json::to_string(&config).unwrap();
         assert!(json.contains("\"raceSeconds\":300") && json.contains("\"nextRaceStartMs\""));
         assert_eq!(serde_json::from_str::<ConfigResponse>(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn event_results_carry_either_a_place_or_an_error_like_kinesis() {
+        let ok = EventResult {
+            shard_id: Some("shardId-000000000001".into()),
+            sequence_number: Some("7".into()),
+            ..EventResult::default()
+        };
+        let failed = EventResult {
+            error_code: Some("DuplicateEvent".into()),
+            error_message: Some("already stored".into()),
+            ..EventResult::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"shardId":"shardId-000000000001","sequenceNumber":"7"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&failed).unwrap(),
+            r#"{"errorCode":"DuplicateEvent","errorMessage":"already stored"}"#
+        );
     }
 }

@@ -19,10 +19,15 @@ fn unreachable_server(error: gloo_net::Error) -> String {
 
 async fn json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
     if response.ok() {
-        return response.json().await.map_err(|e| format!("The server sent an unexpected answer ({e})."));
+        return response
+            .json()
+            .await
+            .map_err(|e| format!("The server sent an unexpected answer ({e})."));
     }
     match response.json::<ApiError>().await {
         Ok(error) => Err(error.message),
-        Err(_) => Err(format!("The server answered {} {}.", response.status(), response.status_text())),
+        Err(_) => {
+            Err(format!("The server answered {} {}.", response.status(), response.status_text()))
+        }
     }
 }

@@ -18,7 +18,9 @@ pub fn Countdown(
     let clock = RaceClock::new(race_seconds);
     let now = move || (browser_now_ms() + clock_offset_ms).max(0.0) as u64;
     let (now_ms, set_now_ms) = signal(now());
-    if let Ok(handle) = set_interval_with_handle(move || set_now_ms.set(now()), Duration::from_millis(250)) {
+    if let Ok(handle) =
+        set_interval_with_handle(move || set_now_ms.set(now()), Duration::from_millis(250))
+    {
         on_cleanup(move || handle.clear());
     }
     let remaining = move || clock.ms_until_next_start(now_ms.get());

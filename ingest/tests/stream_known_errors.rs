@@ -4,7 +4,11 @@
 
 mod stream_support;
 
-use std::{io, path::PathBuf, time::Duration};
+use std::{
+    io,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alleycat_ingest::stream::{
     segment, PutRecordOk, RecordErrorCode, SequenceNumber, ShardId, Stream, StreamConfig,
@@ -25,14 +29,14 @@ fn segments(env: &Env) -> Vec<PathBuf> {
     names.into_iter().map(|n| dir.join(n)).collect()
 }
 
-fn append(env: &Env, path: &PathBuf, bytes: &[u8]) {
+fn append(env: &Env, path: &Path, bytes: &[u8]) {
     let file = env.fs.open(path, false, false).unwrap();
     let len = file.len().unwrap();
     file.write_all_at(bytes, len).unwrap();
     file.sync_data().unwrap();
 }
 
-fn flip_byte(env: &Env, path: &PathBuf, from_end: u64) {
+fn flip_byte(env: &Env, path: &Path, from_end: u64) {
     let file = env.fs.open(path, false, false).unwrap();
     let at = file.len().unwrap() - from_end;
     let mut byte = [0u8];

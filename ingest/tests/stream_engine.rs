@@ -420,3 +420,16 @@ async fn concurrent_writers_all_get_durable_distinct_sequence_numbers() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_second_engine_cannot_open_a_stream_that_is_in_use() {
+    for env in Env::both() {
+        let stream = env.open(small_config(1));
+        match env.try_open(small_config(1)) {
+            Err(StreamError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+            other => panic!("{}: unexpected {other:?}", env.kind()),
+        }
+        stream.close().await;
+        env.open(small_config(1));
+    }
+}

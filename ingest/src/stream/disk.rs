@@ -108,6 +108,8 @@ pub struct DiskStream {
     threads: Mutex<Vec<JoinHandle<()>>>,
     ranges: Vec<(u128, u128)>,
     checkpoints: Arc<Checkpoints>,
+    /// Held for the engine's life: no second engine opens the same directory.
+    _lock: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl DiskStream {
@@ -130,6 +132,7 @@ impl DiskStream {
             return Err(StreamError::InvalidArgument("a stream needs at least one shard".into()));
         }
         fs.create_dir_all(&dir)?;
+        let lock = fs.lock_dir(&dir)?;
         check_meta(&*fs, &dir, config.shards)?;
         let consumers = dir.join("consumers");
         if !fs.exists(&consumers)? {
@@ -160,6 +163,7 @@ impl DiskStream {
             senders,
             threads: Mutex::new(threads),
             checkpoints: Arc::new(Checkpoints::new(consumers)),
+            _lock: lock,
         })
     }
 
@@ -180,18 +184,24 @@ impl DiskStream {
         Ok(deleted)
     }
 
-    /// Stops the shard writers after they have answered everything queued, and waits for them.
+    /// Stops the shard writers after they have answered everything queued, and waits for them
+    /// without blocking the async runtime. Dropping the stream does the same, blocking.
     pub async fn close(self) {
-        for sender in &self.senders {
-            let _ = sender.send(Command::Stop);
-        }
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let threads = self.stop_writers();
         let _ = tokio::task::spawn_blocking(move || {
             for thread in threads {
                 let _ = thread.join();
             }
         })
         .await;
+    }
+
+    /// Asks every shard writer to stop; returns their threads to join.
+    fn stop_writers(&self) -> Vec<JoinHandle<()>> {
+        for sender in &self.senders {
+            let _ = sender.send(Command::Stop);
+        }
+        std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn shard(&self, id: ShardId) -> Result<&Arc<Shard>, StreamError> {
@@ -212,6 +222,15 @@ impl DiskStream {
             )));
         }
         Ok(counter)
+    }
+}
+
+impl Drop for DiskStream {
+    fn drop(&mut self) {
+        // Join the writers so that no write of this engine can follow a reopen of its directory.
+        for thread in self.stop_writers() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -79,6 +79,11 @@ pub trait Fs: Send + Sync + std::fmt::Debug + 'static {
     /// Makes `dir`'s entries (creations, renames, removals) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 
+    /// Takes an exclusive lock on `dir` (a `LOCK` file in it) for as long as the returned guard
+    /// lives, so that two engines never write the same stream; fails with `WouldBlock` when it
+    /// is already held.
+    fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn std::any::Any + Send + Sync>>;
+
     /// Reads the whole file at `path`.
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
         let file = self.open(path, false, false)?;
@@ -143,6 +148,23 @@ impl Fs for RealFs {
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+    fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn std::any::Any + Send + Sync>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("LOCK"))?;
+        // An advisory lock (flock): the kernel drops it when the process dies, even by SIGKILL.
+        file.try_lock().map_err(|error| match error {
+            std::fs::TryLockError::WouldBlock => io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is in use by another stream engine", dir.display()),
+            ),
+            std::fs::TryLockError::Error(error) => error,
+        })?;
+        Ok(Box::new(file))
     }
 }
 
@@ -244,6 +266,20 @@ struct MemState {
     dirs: std::collections::BTreeSet<PathBuf>,
     /// The namespace as made durable by `sync_dir`.
     durable_files: BTreeMap<PathBuf, Arc<MemFile>>,
+    /// Directories locked by `lock_dir`.
+    locked: std::collections::BTreeSet<PathBuf>,
+}
+
+/// Releases a [`MemFs`] directory lock when dropped.
+struct MemLock {
+    state: Arc<Mutex<MemState>>,
+    dir: PathBuf,
+}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        lock(&self.state).locked.remove(&self.dir);
+    }
 }
 
 /// An in-memory filesystem that can simulate crashes and inject faults. Clones share the files.
@@ -314,6 +350,8 @@ impl MemFs {
         }
         state.durable_files = files.clone();
         state.files = files;
+        // The crashed process's locks die with it.
+        state.locked.clear();
         self.faults.used.store(used, Ordering::SeqCst);
     }
 
@@ -401,6 +439,15 @@ impl Fs for MemFs {
             self.faults.used.fetch_sub(len, Ordering::SeqCst);
         }
         Ok(())
+    }
+    fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn std::any::Any + Send + Sync>> {
+        if !lock(&self.state).locked.insert(dir.to_path_buf()) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is in use by another stream engine", dir.display()),
+            ));
+        }
+        Ok(Box::new(MemLock { state: Arc::clone(&self.state), dir: dir.to_path_buf() }))
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         if self.faults.fail_syncs.load(Ordering::SeqCst) {

@@ -14,7 +14,8 @@ use alleycat_domain::{
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
-/// Racers in the class (40,000 users over six classes).
+/// Racers in the class (40,000 users over six classes): ids 3, 9, 15, … (class 3's share of
+/// the ids 1 to 40,000).
 const RACERS: u64 = 6_667;
 /// Races backfilled per racer.
 const RACES: u64 = 10;
@@ -23,7 +24,7 @@ const SECONDS: u32 = 300;
 
 fn class_bests() -> ClassBests {
     let mut bests = ClassBests::new(3, SECONDS);
-    for racer in 1..=RACERS {
+    for racer in (0..RACERS).map(|i| i * 6 + 3) {
         let profile = RiderProfile::new(2026, racer);
         for race in 0..RACES {
             let ride = profile.race(5_880_000 + race * 7 + racer % 5, SECONDS);

@@ -24,20 +24,73 @@ pub struct Batch {
     pub positions: BTreeMap<ShardId, SequenceNumber>,
 }
 
+/// A page of records read from one shard, already transformed (by the shard's reader, so that
+/// shards transform in parallel): every record's line, back to back in `bytes`.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The records' positions and where their lines end.
+    pub items: Vec<Item>,
+    /// The lines (delivered or failed), back to back.
+    pub bytes: Vec<u8>,
+}
+
+/// One transformed record of a [`Page`].
+#[derive(Debug, Clone, Copy)]
+pub struct Item {
+    /// Its shard.
+    pub shard_id: ShardId,
+    /// Its sequence number.
+    pub sequence_number: SequenceNumber,
+    /// When the stream accepted it.
+    pub arrival_ms: u64,
+    /// Whether it passed the transform (else its line is a processing-failed record).
+    pub ok: bool,
+    /// Where its line ends in [`Page::bytes`].
+    pub end: usize,
+}
+
+impl Page {
+    /// Transforms `records` into a page.
+    pub fn transform(records: &[Record], race_seconds: u32, now_ms: u64) -> Self {
+        let mut page = Page {
+            items: Vec::with_capacity(records.len()),
+            bytes: Vec::with_capacity(records.iter().map(|r| r.data.len() + 24).sum()),
+        };
+        for record in records {
+            let ok = match transform(record, race_seconds, now_ms, &mut page.bytes) {
+                Ok(()) => true,
+                Err(failed) => {
+                    serde_json::to_writer(&mut page.bytes, &failed).expect("writing to memory");
+                    page.bytes.push(b'\n');
+                    false
+                }
+            };
+            page.items.push(Item {
+                shard_id: record.shard_id,
+                sequence_number: record.sequence_number,
+                arrival_ms: record.arrival_ms,
+                ok,
+                end: page.bytes.len(),
+            });
+        }
+        page
+    }
+}
+
 impl Batch {
-    /// Transforms `record` into the batch.
-    pub fn push(&mut self, record: &Record, race_seconds: u32, now_ms: u64) {
-        if let Err(failed) = transform(record, race_seconds, now_ms, &mut self.lines) {
-            serde_json::to_writer(&mut self.failed, &failed).expect("writing to memory");
-            self.failed.push(b'\n');
-            self.failed_records += 1;
-        } else {
+    /// Adds one transformed record: `line` is its delivered or failed line.
+    pub fn push(&mut self, item: &Item, line: &[u8]) {
+        if item.ok {
+            self.lines.extend_from_slice(line);
             self.records += 1;
+        } else {
+            self.failed.extend_from_slice(line);
+            self.failed_records += 1;
         }
         self.oldest_arrival_ms =
-            Some(self.oldest_arrival_ms.map_or(record.arrival_ms, |t| t.min(record.arrival_ms)));
-        let position = self.positions.entry(record.shard_id).or_insert(record.sequence_number);
-        *position = (*position).max(record.sequence_number);
+            Some(self.oldest_arrival_ms.map_or(item.arrival_ms, |t| t.min(item.arrival_ms)));
+        let position = self.positions.entry(item.shard_id).or_insert(item.sequence_number);
+        *position = (*position).max(item.sequence_number);
     }
 
     /// Bytes buffered (uncompressed), compared with the size hint.

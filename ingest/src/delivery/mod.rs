@@ -50,11 +50,10 @@ use uuid::Uuid;
 use crate::{
     objects::{DELIVERY_PREFIX, FAILED_PREFIX},
     stream::{
-        Record, ShardId, StartingPosition, Stream, StreamError, DEFAULT_RETENTION,
-        MAX_RECORDS_PER_GET,
+        ShardId, StartingPosition, Stream, StreamError, DEFAULT_RETENTION, MAX_RECORDS_PER_GET,
     },
 };
-use batch::Batch;
+use batch::{Batch, Page};
 
 /// The stream consumer name delivery reads and checkpoints as.
 pub const CONSUMER: &str = "delivery";
@@ -223,7 +222,7 @@ impl Delivery {
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let shards = stream.shards();
-        let (page_tx, mut pages) = mpsc::channel::<Vec<Record>>(shards.len().max(1) * 2);
+        let (page_tx, mut pages) = mpsc::channel::<Page>(shards.len().max(1) * 2);
         let mut readers = JoinSet::new();
         for shard in &shards {
             readers.spawn(read_shard(
@@ -270,14 +269,15 @@ impl Delivery {
                     }
                 }
                 page = pages.recv() => {
-                    let Some(records) = page else { break 'run };
-                    progress.send_modify(|p| p.read += records.len() as u64);
-                    let now = now_ms();
-                    for record in &records {
+                    let Some(page) = page else { break 'run };
+                    progress.send_modify(|p| p.read += page.items.len() as u64);
+                    let mut start = 0;
+                    for item in &page.items {
                         if batch.is_empty() {
                             deadline = Some(Instant::now() + config.interval);
                         }
-                        batch.push(record, config.race_seconds, now);
+                        batch.push(item, &page.bytes[start..item.end]);
+                        start = item.end;
                         if batch.size() >= config.buffer_bytes {
                             deadline = None;
                             if flush_tx.send(std::mem::take(&mut batch)).await.is_err() {
@@ -292,11 +292,12 @@ impl Delivery {
         // Shutdown: stop reading, take what was already read, flush it all.
         let _ = stop_tx.send(true);
         while readers.join_next().await.is_some() {}
-        let now = now_ms();
-        while let Ok(records) = pages.try_recv() {
-            progress.send_modify(|p| p.read += records.len() as u64);
-            for record in &records {
-                batch.push(record, config.race_seconds, now);
+        while let Ok(page) = pages.try_recv() {
+            progress.send_modify(|p| p.read += page.items.len() as u64);
+            let mut start = 0;
+            for item in &page.items {
+                batch.push(item, &page.bytes[start..item.end]);
+                start = item.end;
                 if batch.size() >= config.buffer_bytes {
                     let _ = flush_tx.send(std::mem::take(&mut batch)).await;
                 }
@@ -312,12 +313,13 @@ impl Delivery {
     }
 }
 
-/// Reads one shard from the consumer's checkpoint, page by page, into `pages`, until stopped.
+/// Reads one shard from the consumer's checkpoint, page by page, transforms each page (shards
+/// transform in parallel) and sends it on `pages`, until stopped.
 async fn read_shard(
     stream: Arc<dyn Stream>,
     shard: ShardId,
     config: Arc<DeliveryConfig>,
-    pages: mpsc::Sender<Vec<Record>>,
+    pages: mpsc::Sender<Page>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut wait = RETRY_INITIAL;
@@ -363,9 +365,10 @@ async fn read_shard(
                 wait = RETRY_INITIAL;
                 if !out.records.is_empty() {
                     debug!(shard = %shard, records = out.records.len(), "Read records.");
+                    let page = Page::transform(&out.records, config.race_seconds, now_ms());
                     tokio::select! {
                         _ = stop.wait_for(|s| *s) => return,
-                        sent = pages.send(out.records) => if sent.is_err() { return },
+                        sent = pages.send(page) => if sent.is_err() { return },
                     }
                 }
             }

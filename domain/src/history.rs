@@ -502,74 +502,15 @@ impl ClassBests {
 
     /// Reads version-2 JSON (not gzipped), checking every bound.
     pub fn from_json(json: &[u8]) -> Result<Self, HistoryError> {
-        let header: Header =
-            serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
-        if header.format != FORMAT {
-            return Err(HistoryError::WrongFormat(header.format));
-        }
-        if header.version != VERSION {
-            return Err(HistoryError::UnsupportedVersion(header.version));
-        }
-        let file: FileIn<'_> =
-            serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
-        let invalid = |what: String| Err(HistoryError::Invalid(what));
-        if !Class::is_valid_id(i64::from(file.class_id)) {
-            return invalid(format!("classId {} is not a class", file.class_id));
-        }
-        if file.race_seconds == 0 || file.race_seconds > MAX_RACE_SECONDS {
-            return invalid(format!("raceSeconds {} is out of range", file.race_seconds));
-        }
-        let seconds = file.race_seconds as usize;
-        let mut values = Numbers::new(&file.values, "values");
-        let mut bests = Numbers::new(&file.bests, "bests");
-        let mut racers = BTreeMap::new();
-        let (mut id, mut prev_first) = (0u64, 0i64);
-        let mut palette: Vec<u32> = Vec::with_capacity(seconds);
-        for (i, &delta) in file.racers.iter().enumerate() {
-            if delta == 0 {
-                return invalid(format!("racer #{i} is not after the previous one"));
-            }
-            id = id
-                .checked_add(delta)
-                .ok_or_else(|| HistoryError::Invalid(format!("racer #{i} overflows")))?;
-            let n = values.next()?;
-            if n == 0 || n > seconds as u64 {
-                return invalid(format!("racer {id} has a palette of {n} values"));
-            }
-            palette.clear();
-            let first = prev_first.saturating_add(unzigzag(values.next()?));
-            if !(0..=i64::from(u32::MAX)).contains(&first) {
-                return invalid(format!("racer {id} has a value of {first} hundredths"));
-            }
-            prev_first = first;
-            palette.push(first as u32);
-            let mut value = first;
-            for _ in 1..n {
-                let gap = values.next()?;
-                value = value.saturating_add(i64::try_from(gap).unwrap_or(i64::MAX));
-                if gap == 0 || value > i64::from(u32::MAX) {
-                    return invalid(format!("racer {id}'s palette is not increasing"));
-                }
-                palette.push(value as u32);
-            }
-            let mut row = Vec::with_capacity(seconds);
-            let mut index = 0i64;
-            for _ in 0..seconds {
-                index = index.saturating_add(unzigzag(bests.next()?));
-                let centi =
-                    usize::try_from(index).ok().and_then(|i| palette.get(i)).ok_or_else(|| {
-                        HistoryError::Invalid(format!("racer {id} has palette index {index}"))
-                    })?;
-                row.push(*centi);
-            }
-            if row.iter().any(|&v| v != NO_BEST) {
-                racers.insert(id, row);
-            }
-        }
-        if !values.done() || !bests.done() {
-            return invalid("values or bests run past the last racer".to_string());
-        }
-        Ok(Self { class_id: file.class_id, race_seconds: file.race_seconds, racers })
+        let flat = parse_json(json)?;
+        let seconds = flat.race_seconds as usize;
+        let racers = flat
+            .racers
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, flat.bests[i * seconds..(i + 1) * seconds].to_vec()))
+            .collect();
+        Ok(Self { class_id: flat.class_id, race_seconds: flat.race_seconds, racers })
     }
 
     /// The gzipped version-2 file, deterministic.
@@ -655,11 +596,108 @@ impl ClassBests {
     }
 }
 
+/// A version-2 file read into flat rows (racers with at least one best only).
+struct Flat {
+    class_id: ClassId,
+    race_seconds: u32,
+    racers: Vec<u64>,
+    /// Row-major: `racers.len() × race_seconds`.
+    bests: Vec<u32>,
+}
+
+/// Reads version-2 JSON (not gzipped) into flat rows, checking every bound.
+fn parse_json(json: &[u8]) -> Result<Flat, HistoryError> {
+    let header: Header =
+        serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
+    if header.format != FORMAT {
+        return Err(HistoryError::WrongFormat(header.format));
+    }
+    if header.version != VERSION {
+        return Err(HistoryError::UnsupportedVersion(header.version));
+    }
+    let file: FileIn<'_> =
+        serde_json::from_slice(json).map_err(|e| HistoryError::Json(e.to_string()))?;
+    let invalid = |what: String| Err(HistoryError::Invalid(what));
+    if !Class::is_valid_id(i64::from(file.class_id)) {
+        return invalid(format!("classId {} is not a class", file.class_id));
+    }
+    if file.race_seconds == 0 || file.race_seconds > MAX_RACE_SECONDS {
+        return invalid(format!("raceSeconds {} is out of range", file.race_seconds));
+    }
+    let seconds = file.race_seconds as usize;
+    // Every racer needs at least one character per second in `bests`: checked before allocating
+    // so that a small file cannot ask for a huge table.
+    if file.racers.len().checked_mul(seconds).is_none_or(|cells| cells > file.bests.len()) {
+        return invalid(format!(
+            "{} racers of {seconds} seconds need more than {} characters of bests",
+            file.racers.len(),
+            file.bests.len()
+        ));
+    }
+    let mut values = Numbers::new(&file.values, "values");
+    let mut bests = Numbers::new(&file.bests, "bests");
+    let mut racers = Vec::with_capacity(file.racers.len());
+    let mut rows: Vec<u32> = Vec::with_capacity(file.racers.len() * seconds);
+    let (mut id, mut prev_first) = (0u64, 0i64);
+    let mut palette: Vec<u32> = Vec::with_capacity(seconds);
+    for (i, &delta) in file.racers.iter().enumerate() {
+        if delta == 0 {
+            return invalid(format!("racer #{i} is not after the previous one"));
+        }
+        id = id
+            .checked_add(delta)
+            .ok_or_else(|| HistoryError::Invalid(format!("racer #{i} overflows")))?;
+        let n = values.next()?;
+        if n == 0 || n > seconds as u64 {
+            return invalid(format!("racer {id} has a palette of {n} values"));
+        }
+        palette.clear();
+        let first = prev_first.saturating_add(unzigzag(values.next()?));
+        if !(0..=i64::from(u32::MAX)).contains(&first) {
+            return invalid(format!("racer {id} has a value of {first} hundredths"));
+        }
+        prev_first = first;
+        palette.push(first as u32);
+        let mut value = first;
+        for _ in 1..n {
+            let gap = values.next()?;
+            value = value.saturating_add(i64::try_from(gap).unwrap_or(i64::MAX));
+            if gap == 0 || value > i64::from(u32::MAX) {
+                return invalid(format!("racer {id}'s palette is not increasing"));
+            }
+            palette.push(value as u32);
+        }
+        let row_start = rows.len();
+        let mut index = 0i64;
+        for _ in 0..seconds {
+            index = index.saturating_add(unzigzag(bests.next()?));
+            let centi =
+                usize::try_from(index).ok().and_then(|i| palette.get(i)).ok_or_else(|| {
+                    HistoryError::Invalid(format!("racer {id} has palette index {index}"))
+                })?;
+            rows.push(*centi);
+        }
+        if rows[row_start..].iter().any(|&v| v != NO_BEST) {
+            racers.push(id);
+        } else {
+            rows.truncate(row_start);
+        }
+    }
+    if !values.done() || !bests.done() {
+        return invalid("values or bests run past the last racer".to_string());
+    }
+    Ok(Flat { class_id: file.class_id, race_seconds: file.race_seconds, racers, bests: rows })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The decoded, indexed history the browser ranks against
 
-/// A decoded history file, indexed for ranking: per second, every best sorted from highest to
-/// lowest, so that the rank of any output is a binary search.
+/// A decoded history file, indexed for ranking: per second, every racer with a best there,
+/// ordered from the highest best to the lowest, so that the rank of any output is a binary
+/// search.
+///
+/// Memory: two `u32` per racer and second (the bests, and the per-second order), about 16 MB
+/// for 6,667 racers × 300 seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct History {
     class_id: ClassId,
@@ -668,12 +706,10 @@ pub struct History {
     racers: Vec<u64>,
     /// Row-major bests: `racers.len() × race_seconds`, [`NO_BEST`] where none.
     bests: Vec<u32>,
-    /// For second `s` (1-based), `ranked[offsets[s-1]..offsets[s]]` holds the bests at `s`,
-    /// highest first (ties by racer id).
-    offsets: Vec<usize>,
-    ranked: Vec<u32>,
-    /// Alongside `ranked`: the index into `racers` of each ranked best.
-    ranked_racers: Vec<u32>,
+    /// For second `s` (1-based), `order[offsets[s-1]..offsets[s]]` holds the indices (into
+    /// `racers`) of the racers with a best at `s`, highest best first (ties by racer id).
+    offsets: Vec<u32>,
+    order: Vec<u32>,
 }
 
 /// One row of a per-second ranking.
@@ -690,48 +726,102 @@ pub struct RankedBest {
 /// Gunzips, parses and indexes a history file: what the browser does with the download.
 pub fn decode(gz: &[u8]) -> Result<History, HistoryError> {
     let json = gunzip(gz, MAX_DECODED_BYTES)?;
-    let bests = ClassBests::from_json(&json)?;
-    Ok(History::from_bests(&bests))
+    let flat = parse_json(&json)?;
+    drop(json);
+    Ok(History::index(flat))
+}
+
+/// Sorts `keys` by their high 32 bits, stably (LSD radix, 11-bit digits; a pass where every key
+/// has the same digit is skipped).
+fn radix_sort_high32(keys: &mut Vec<u64>, spare: &mut Vec<u64>) {
+    spare.clear();
+    spare.resize(keys.len(), 0);
+    for shift in [32u32, 43, 54] {
+        let mut counts = [0usize; 2048];
+        for &k in keys.iter() {
+            counts[((k >> shift) & 2047) as usize] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            let here = *c;
+            *c = sum;
+            sum += here;
+        }
+        for &k in keys.iter() {
+            let digit = ((k >> shift) & 2047) as usize;
+            spare[counts[digit]] = k;
+            counts[digit] += 1;
+        }
+        std::mem::swap(keys, spare);
+    }
 }
 
 impl History {
     /// Indexes `bests` for ranking.
     pub fn from_bests(bests: &ClassBests) -> Self {
-        let seconds = bests.race_seconds as usize;
-        let n = bests.racers.len();
-        let mut racers = Vec::with_capacity(n);
-        let mut flat = Vec::with_capacity(n * seconds);
-        for (&id, row) in &bests.racers {
-            racers.push(id);
-            flat.extend_from_slice(row);
-        }
-        let mut offsets = Vec::with_capacity(seconds + 1);
-        offsets.push(0);
-        let mut ranked = Vec::with_capacity(n * seconds);
-        let mut ranked_racers = Vec::with_capacity(n * seconds);
-        // One sort key per present best: highest best first, then lowest racer index.
-        let mut keys: Vec<u64> = Vec::with_capacity(n);
-        for s in 0..seconds {
-            keys.clear();
-            keys.extend((0..n).filter_map(|i| {
-                let centi = flat[i * seconds + s];
-                (centi != NO_BEST).then(|| (u64::from(!centi) << 32) | i as u64)
-            }));
-            keys.sort_unstable();
-            for &key in &keys {
-                ranked.push(!((key >> 32) as u32));
-                ranked_racers.push(key as u32);
-            }
-            offsets.push(ranked.len());
-        }
-        Self {
+        let mut flat = Flat {
             class_id: bests.class_id,
             race_seconds: bests.race_seconds,
-            racers,
-            bests: flat,
+            racers: Vec::with_capacity(bests.racers.len()),
+            bests: Vec::with_capacity(bests.racers.len() * bests.race_seconds as usize),
+        };
+        for (&id, row) in &bests.racers {
+            flat.racers.push(id);
+            flat.bests.extend_from_slice(row);
+        }
+        Self::index(flat)
+    }
+
+    fn index(flat: Flat) -> Self {
+        let seconds = flat.race_seconds as usize;
+        let n = flat.racers.len();
+        // Who has a best at each second, racer by racer (so in racer order within a second).
+        let mut counts = vec![0u32; seconds];
+        for row in flat.bests.chunks_exact(seconds) {
+            for (count, &centi) in counts.iter_mut().zip(row) {
+                *count += u32::from(centi != NO_BEST);
+            }
+        }
+        let mut offsets = Vec::with_capacity(seconds + 1);
+        offsets.push(0u32);
+        for &count in &counts {
+            offsets.push(offsets.last().copied().unwrap_or(0) + count);
+        }
+        let mut order = vec![0u32; *offsets.last().unwrap_or(&0) as usize];
+        let mut cursor: Vec<u32> = offsets[..seconds].to_vec();
+        for (i, row) in flat.bests.chunks_exact(seconds).enumerate() {
+            for (s, &centi) in row.iter().enumerate() {
+                if centi != NO_BEST {
+                    order[cursor[s] as usize] = i as u32;
+                    cursor[s] += 1;
+                }
+            }
+        }
+        // Each second highest first: a stable sort on !best keeps racer order among ties.
+        let (mut keys, mut spare) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for s in 0..seconds {
+            let column = &mut order[offsets[s] as usize..offsets[s + 1] as usize];
+            keys.clear();
+            keys.extend(
+                column.iter().map(|&i| {
+                    (u64::from(!flat.bests[i as usize * seconds + s]) << 32) | u64::from(i)
+                }),
+            );
+            radix_sort_high32(&mut keys, &mut spare);
+            for (slot, &key) in column.iter_mut().zip(&keys) {
+                *slot = key as u32;
+            }
+        }
+        Self {
+            class_id: flat.class_id,
+            race_seconds: flat.race_seconds,
+            racers: flat.racers,
+            bests: flat.bests,
             offsets,
-            ranked,
-            ranked_racers,
+            order,
         }
     }
 
@@ -750,9 +840,13 @@ impl History {
         self.racers.len()
     }
 
-    fn column(&self, second: u32) -> Option<std::ops::Range<usize>> {
+    fn column(&self, second: u32) -> Option<(usize, std::ops::Range<usize>)> {
         let s = usize::try_from(second).ok()?.checked_sub(1)?;
-        Some(*self.offsets.get(s)?..*self.offsets.get(s + 1)?)
+        Some((s, *self.offsets.get(s)? as usize..*self.offsets.get(s + 1)? as usize))
+    }
+
+    fn best_at(&self, index: u32, s: usize) -> u32 {
+        self.bests[index as usize * self.race_seconds as usize + s]
     }
 
     /// `racer`'s best at `second`, hundredths.
@@ -762,20 +856,22 @@ impl History {
         if s >= self.race_seconds as usize {
             return None;
         }
-        let centi = self.bests[i * self.race_seconds as usize + s];
+        let centi = self.best_at(i as u32, s);
         (centi != NO_BEST).then_some(centi)
     }
 
     /// How many racers have a best at `second`.
     pub fn field(&self, second: u32) -> usize {
-        self.column(second).map_or(0, |r| r.len())
+        self.column(second).map_or(0, |(_, r)| r.len())
     }
 
     /// The place an output of `centi` hundredths takes at `second` among every best there:
     /// 1 + the number of bests strictly higher. A binary search.
     pub fn rank(&self, second: u32, centi: u32) -> usize {
         match self.column(second) {
-            Some(range) => self.ranked[range].partition_point(|&best| best > centi) + 1,
+            Some((s, range)) => {
+                self.order[range].partition_point(|&i| self.best_at(i, s) > centi) + 1
+            }
             None => 1,
         }
     }
@@ -786,14 +882,17 @@ impl History {
         second: u32,
         places: std::ops::Range<usize>,
     ) -> impl Iterator<Item = RankedBest> + '_ {
-        let range = self.column(second).unwrap_or(0..0);
+        let (s, range) = self.column(second).unwrap_or((0, 0..0));
         let len = range.len();
         let from = places.start.max(1).min(len + 1) - 1;
         let to = places.end.max(1).min(len + 1) - 1;
-        (from..to.max(from)).map(move |k| RankedBest {
-            place: k + 1,
-            racer_id: self.racers[self.ranked_racers[range.start + k] as usize],
-            centi: self.ranked[range.start + k],
+        (from..to.max(from)).map(move |k| {
+            let i = self.order[range.start + k];
+            RankedBest {
+                place: k + 1,
+                racer_id: self.racers[i as usize],
+                centi: self.best_at(i, s),
+            }
         })
     }
 }
@@ -919,6 +1018,8 @@ mod tests {
         assert!(matches!(decode(&gz(other.as_bytes())), Err(HistoryError::WrongFormat(_))));
         let short = json.replace("[7,35,958]", "[7,35]");
         assert!(matches!(decode(&gz(short.as_bytes())), Err(HistoryError::Invalid(_))));
+        let huge = json.replace("\"raceSeconds\":5", "\"raceSeconds\":86400");
+        assert!(matches!(decode(&gz(huge.as_bytes())), Err(HistoryError::Invalid(_))));
         let long = json.replace("[7,35,958]", "[7,35,958,1]");
         assert!(matches!(decode(&gz(long.as_bytes())), Err(HistoryError::Invalid(_))));
         let unsorted = json.replace("[7,35,958]", "[7,0,958]");

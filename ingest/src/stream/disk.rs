@@ -47,15 +47,19 @@
 //! # What a crash leaves, and what recovery does
 //!
 //! A crash can leave, in the newest segment of a shard, a torn record (a prefix of a frame), or
-//! bytes that do not checksum, or (rarely) a header that never became durable. On open, every
-//! segment is read and every frame checked (length in range, CRC, counter as due). Recovery then:
+//! bytes that do not checksum, or (rarely) a header that never became durable. Only the newest
+//! segment can: an older one was synced whole before its successor was created, and is never
+//! written again. On open, recovery therefore:
 //!
-//! - truncates the newest segment at its first bad frame, logs it (`warn`, with the offset, the
-//!   reason and the bytes dropped) and carries on;
 //! - removes a newest segment whose header is bad (it never held an acknowledged record);
-//! - does the same for an older segment only if the records it keeps still meet the next
-//!   segment's base exactly; otherwise (a hole in acknowledged data: a real disk fault) it refuses
-//!   to open with a clear [`StreamError::Io`] of kind `InvalidData` rather than drop records.
+//! - reads the newest segment through, checking every frame (length in range, CRC, counter as
+//!   due), truncates it at its first bad frame and logs that (`warn`, with the offset, the reason
+//!   and the bytes dropped);
+//! - checks only the header and first record of each older segment: its record count is the
+//!   difference of its name and its successor's, so opening costs O(segments + newest segment),
+//!   not O(data). Its records are checked in full (CRC and counters) the first time it is read;
+//!   a damaged older segment (a real disk fault, not a crash) then fails that read with a clear
+//!   [`StreamError::Io`] of kind `InvalidData` naming the segment, rather than a silent gap.
 //!
 //! Since a record is acknowledged only once synced, and recovery only cuts unsynced bytes, every
 //! acknowledged record survives, in order, exactly once.
@@ -63,7 +67,8 @@
 //! # Retention
 //!
 //! Each shard's writer deletes, oldest first, every segment whose newest record is older than the
-//! retention; when the active segment itself has expired, the shard starts a new (empty) one so the
+//! retention (for an older segment not read since opening, the arrival of its successor's first
+//! record stands in for its newest, so it may be kept slightly longer, never shorter); when the active segment itself has expired, the shard starts a new (empty) one so the
 //! old can go. TRIM_HORIZON is the base of the oldest segment kept.
 
 use std::{

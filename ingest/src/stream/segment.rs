@@ -211,6 +211,7 @@ pub fn scan(file: &dyn FileHandle, file_len: u64, base: u64) -> io::Result<Scan>
                     at = frame.next;
                     scan.valid_len = offset + at as u64;
                 }
+                Decoded::Incomplete { .. } if offset + at as u64 == file_len => break,
                 Decoded::Incomplete { needed } => {
                     if offset + at as u64 + needed as u64 > file_len {
                         scan.stopped = Some((
@@ -275,6 +276,27 @@ mod tests {
             assert!(!matches!(decode_frame(&bad, 0), Decoded::Frame(_)), "bit {bit} unnoticed");
         }
         assert!(matches!(decode_frame(&buf[..buf.len() - 1], 0), Decoded::Incomplete { .. }));
+    }
+
+    #[test]
+    fn a_scan_of_whole_records_stops_cleanly_at_the_end() {
+        let file = crate::stream::MemFs::new();
+        let fs: &dyn crate::stream::Fs = &file;
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        let handle = fs.open(Path::new("/d/s"), true, true).unwrap();
+        let mut buf = encode_header(0, 5).to_vec();
+        for counter in 5..10 {
+            encode_frame(&mut buf, counter, 1, b"k", b"data");
+        }
+        handle.write_all_at(&buf, 0).unwrap();
+        let scan = scan(&*handle, buf.len() as u64, 5).unwrap();
+        assert_eq!((scan.count, scan.valid_len, scan.stopped), (5, buf.len() as u64, None));
+        handle
+            .write_all_at(&buf[HEADER_LEN as usize..HEADER_LEN as usize + 3], buf.len() as u64)
+            .unwrap();
+        let torn = super::scan(&*handle, buf.len() as u64 + 3, 5).unwrap();
+        assert_eq!((torn.count, torn.valid_len), (5, buf.len() as u64));
+        assert!(torn.stopped.unwrap().1.contains("torn"));
     }
 
     #[test]

@@ -54,9 +54,12 @@ pub struct SegmentMeta {
     pub len: u64,
     /// Committed records.
     pub count: u64,
-    /// `(offset, arrival_ms)` of every [`INDEX_EVERY`]-th record from the base.
-    pub sparse: Vec<(u64, u64)>,
-    /// Arrival of its newest record (0 when empty).
+    /// `(offset, arrival_ms)` of every [`INDEX_EVERY`]-th record from the base; `None` for a
+    /// sealed segment not read since the stream opened (built on its first read).
+    pub sparse: Option<Vec<(u64, u64)>>,
+    /// Arrival of its newest record (0 when empty). For a sealed segment not read yet, an upper
+    /// bound: the arrival of the next segment's first record (retention may keep it a little
+    /// longer, never less).
     pub last_arrival: u64,
 }
 
@@ -192,47 +195,98 @@ impl Shard {
 
     /// Up to `limit` committed records from counter `start`, and the tip seen.
     pub fn read(&self, start: u64, limit: usize) -> Result<(Vec<Record>, u64), ReadError> {
-        let (parts, tip) = {
-            let index = read_lock(&self.index);
-            let oldest = index.segments.front().map_or(index.tip, |s| s.base);
-            if start < oldest {
-                return Err(ReadError::Expired { oldest });
+        let (parts, tip) = loop {
+            match self.plan(start, limit)? {
+                Ok(planned) => break planned,
+                Err(unindexed) => self.index_segments(&unindexed)?,
             }
-            if start > index.tip {
-                return Err(ReadError::PastTip { tip: index.tip });
-            }
-            let end = index.tip.min(start.saturating_add(limit as u64));
-            let first = index.segments.partition_point(|s| s.base <= start).saturating_sub(1);
-            let mut parts = Vec::new();
-            let mut at = start;
-            for seg in index.segments.iter().skip(first) {
-                if at >= end {
-                    break;
-                }
-                if seg.count == 0 || at >= seg.base + seg.count {
-                    continue;
-                }
-                let rel = at - seg.base;
-                let slot = (rel / INDEX_EVERY) as usize;
-                let wanted = (seg.base + seg.count).min(end) - at;
-                parts.push(Part {
-                    file: Arc::clone(&seg.file),
-                    offset: seg.sparse[slot].0,
-                    counter: seg.base + slot as u64 * INDEX_EVERY,
-                    skip: rel % INDEX_EVERY,
-                    wanted,
-                    end: seg.len,
-                    mean_frame: (seg.len - HEADER_LEN) / seg.count,
-                });
-                at += wanted;
-            }
-            (parts, index.tip)
         };
         let mut records = Vec::with_capacity(parts.iter().map(|p| p.wanted as usize).sum());
         for part in parts {
             self.read_part(&part, &mut records)?;
         }
         Ok((records, tip))
+    }
+
+    /// What to read for `limit` records from `start`, or the bases of the segments that must be
+    /// indexed first.
+    #[allow(clippy::type_complexity)]
+    fn plan(
+        &self,
+        start: u64,
+        limit: usize,
+    ) -> Result<Result<(Vec<Part>, u64), Vec<u64>>, ReadError> {
+        let index = read_lock(&self.index);
+        let oldest = index.segments.front().map_or(index.tip, |s| s.base);
+        if start < oldest {
+            return Err(ReadError::Expired { oldest });
+        }
+        if start > index.tip {
+            return Err(ReadError::PastTip { tip: index.tip });
+        }
+        let end = index.tip.min(start.saturating_add(limit as u64));
+        let first = index.segments.partition_point(|s| s.base <= start).saturating_sub(1);
+        let mut parts = Vec::new();
+        let mut unindexed = Vec::new();
+        let mut at = start;
+        for seg in index.segments.iter().skip(first) {
+            if at >= end {
+                break;
+            }
+            if seg.count == 0 || at >= seg.base + seg.count {
+                continue;
+            }
+            let wanted = (seg.base + seg.count).min(end) - at;
+            match &seg.sparse {
+                Some(sparse) => parts.push(part_at(seg, sparse, at, wanted)),
+                None => unindexed.push(seg.base),
+            }
+            at += wanted;
+        }
+        if unindexed.is_empty() {
+            Ok(Ok((parts, index.tip)))
+        } else {
+            Ok(Err(unindexed))
+        }
+    }
+
+    /// Reads sealed segments through, checking every record, and installs their sparse index
+    /// and exact newest arrival.
+    fn index_segments(&self, bases: &[u64]) -> io::Result<()> {
+        for &base in bases {
+            let found = {
+                let index = read_lock(&self.index);
+                index
+                    .segments
+                    .iter()
+                    .find(|s| s.base == base && s.sparse.is_none())
+                    .map(|s| (Arc::clone(&s.file), s.len, s.count, s.path.clone()))
+            };
+            // Gone (expired) or indexed by another reader meanwhile.
+            let Some((file, len, count, path)) = found else { continue };
+            let scan = segment::scan(&*file, len, base)?;
+            if scan.count != count || scan.stopped.is_some() {
+                let reason = scan
+                    .stopped
+                    .map_or_else(String::new, |(at, why)| format!(" (at offset {at}: {why})"));
+                error!(shard = %self.id, segment = %path.display(), expected = count,
+                    found = scan.count, %reason, "A sealed segment is damaged.");
+                return Err(invalid_data(format!(
+                    "{}: segment {} should hold {count} records but {} are readable{reason}",
+                    self.id,
+                    path.display(),
+                    scan.count
+                )));
+            }
+            let mut index = write_lock(&self.index);
+            if let Some(seg) = index.segments.iter_mut().find(|s| s.base == base) {
+                if seg.sparse.is_none() {
+                    seg.sparse = Some(scan.sparse);
+                    seg.last_arrival = scan.last_arrival;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn read_part(&self, part: &Part, out: &mut Vec<Record>) -> io::Result<()> {
@@ -300,34 +354,53 @@ impl Shard {
 
     /// The counter of the first record that arrived at or after `at_ms` (the tip if none).
     pub fn find_time(&self, at_ms: u64) -> io::Result<u64> {
-        let part = {
-            let index = read_lock(&self.index);
-            let Some(seg) = index.segments.iter().find(|s| s.count > 0 && s.last_arrival >= at_ms)
-            else {
-                return Ok(index.tip);
+        let part = loop {
+            let unindexed = {
+                let index = read_lock(&self.index);
+                let Some(seg) =
+                    index.segments.iter().find(|s| s.count > 0 && s.last_arrival >= at_ms)
+                else {
+                    return Ok(index.tip);
+                };
+                match &seg.sparse {
+                    None => seg.base,
+                    Some(sparse) => {
+                        let slot = sparse.partition_point(|&(_, arrival)| arrival < at_ms);
+                        if slot == 0 {
+                            return Ok(seg.base);
+                        }
+                        let counter = seg.base + (slot as u64 - 1) * INDEX_EVERY;
+                        let wanted = (seg.base + seg.count - counter).min(INDEX_EVERY + 1);
+                        break part_at(seg, sparse, counter, wanted);
+                    }
+                }
             };
-            let slot = seg.sparse.partition_point(|&(_, arrival)| arrival < at_ms);
-            if slot == 0 {
-                return Ok(seg.base);
-            }
-            let slot = slot - 1;
-            let counter = seg.base + slot as u64 * INDEX_EVERY;
-            Part {
-                file: Arc::clone(&seg.file),
-                offset: seg.sparse[slot].0,
-                counter,
-                skip: 0,
-                wanted: (seg.base + seg.count - counter).min(INDEX_EVERY + 1),
-                end: seg.len,
-                mean_frame: (seg.len - HEADER_LEN) / seg.count,
-            }
+            // Indexing makes its newest arrival exact, so the search may move on.
+            self.index_segments(&[unindexed])?;
         };
         let mut records = Vec::new();
         self.read_part(&part, &mut records)?;
         Ok(records
             .iter()
             .find(|r| r.arrival_ms >= at_ms)
-            .map_or(part.counter + part.wanted, |r| split_sequence(r.sequence_number.0).1))
+            .map_or(part.counter + part.skip + part.wanted, |r| {
+                split_sequence(r.sequence_number.0).1
+            }))
+    }
+}
+
+/// The read of `wanted` records of `seg` from counter `at`, through its sparse index.
+fn part_at(seg: &SegmentMeta, sparse: &[(u64, u64)], at: u64, wanted: u64) -> Part {
+    let rel = at - seg.base;
+    let slot = (rel / INDEX_EVERY) as usize;
+    Part {
+        file: Arc::clone(&seg.file),
+        offset: sparse[slot].0,
+        counter: seg.base + slot as u64 * INDEX_EVERY,
+        skip: rel % INDEX_EVERY,
+        wanted,
+        end: seg.len,
+        mean_frame: (seg.len - HEADER_LEN) / seg.count.max(1),
     }
 }
 
@@ -351,64 +424,102 @@ pub fn open(
     bases.sort_unstable();
     let mut segments: VecDeque<SegmentMeta> = VecDeque::new();
     let mut dir_changed = false;
+    let mut removed_base = None;
+    if let Some(&base) = bases.last() {
+        let path = dir.join(segment::segment_name(base));
+        let file = fs.open(&path, false, false)?;
+        if let Err(reason) = segment::read_header(&*file, &path, id.0, base)? {
+            // A segment is created header-first and synced before any record goes in, so a bad
+            // header on the newest segment means it never held an acknowledged record.
+            warn!(shard = %id, segment = %path.display(), %reason,
+                "Removing a newest segment whose header never became durable.");
+            fs.remove_file(&path)?;
+            dir_changed = true;
+            removed_base = bases.pop();
+        }
+    }
+    // Each segment's first arrival, to bound the newest arrival of the one before it.
+    let mut first_arrivals = Vec::new();
     for (i, &base) in bases.iter().enumerate() {
         let path = dir.join(segment::segment_name(base));
         let file = fs.open(&path, false, false)?;
-        let next_base = bases.get(i + 1).copied();
-        if let Some(prev) = segments.back() {
-            if prev.base + prev.count != base {
-                return Err(invalid_data(format!(
-                    "{id}: segment {} starts at record {base} but the previous one ends at {}; \
-                     records are missing",
-                    path.display(),
-                    prev.base + prev.count
-                )));
-            }
-        }
         if let Err(reason) = segment::read_header(&*file, &path, id.0, base)? {
-            if next_base.is_none() {
-                // A segment is created header-first and synced before any record goes in, so a
-                // bad header on the newest segment means it never held an acknowledged record.
-                warn!(shard = %id, segment = %path.display(), %reason,
-                    "Removing a newest segment whose header never became durable.");
-                fs.remove_file(&path)?;
-                dir_changed = true;
-                continue;
-            }
             return Err(invalid_data(format!(
                 "{id}: segment {} has a bad header: {reason}",
                 path.display()
             )));
         }
         let len = file.len()?;
+        if let Some(&next) = bases.get(i + 1) {
+            // Sealed: synced whole before the next was created, so its record count is the
+            // difference of the names; its records are checked when first read.
+            let count = next - base;
+            first_arrivals.push(if count > 0 { first_arrival(&*file, len)? } else { None });
+            segments.push_back(SegmentMeta {
+                base,
+                path,
+                file,
+                len,
+                count,
+                sparse: (count == 0).then(Vec::new),
+                last_arrival: 0,
+            });
+            continue;
+        }
+        // The newest segment: check every record, cut a torn or corrupt tail.
         let scan = segment::scan(&*file, len, base)?;
         if let Some((offset, reason)) = &scan.stopped {
-            let consistent = next_base.is_none_or(|next| next == base + scan.count);
-            if !consistent {
-                return Err(invalid_data(format!(
-                    "{id}: segment {} is corrupt at offset {offset} ({reason}) and later segments \
-                     exist; refusing to drop records",
-                    path.display()
-                )));
-            }
             warn!(shard = %id, segment = %path.display(), offset, %reason,
                 dropped_bytes = len - scan.valid_len, kept_records = scan.count,
                 "Truncating a torn or corrupt tail.");
             file.set_len(scan.valid_len)?;
             file.sync_data()?;
         }
+        first_arrivals.push((scan.count > 0).then_some(scan.first_arrival));
         segments.push_back(SegmentMeta {
             base,
             path,
             file,
             len: scan.valid_len,
             count: scan.count,
-            sparse: scan.sparse,
+            sparse: Some(scan.sparse),
             last_arrival: scan.last_arrival,
         });
     }
-    let tip =
-        segments.back().map_or_else(|| bases.last().copied().unwrap_or(0), |s| s.base + s.count);
+    // Bound each sealed segment's newest arrival by the next non-empty segment's first one;
+    // read through the rare segment with no such successor.
+    let mut later_first = None;
+    for i in (0..segments.len().saturating_sub(1)).rev() {
+        if segments[i].count > 0 && first_arrivals[i].is_none() {
+            return Err(invalid_data(format!(
+                "{id}: the first record of segment {} is unreadable",
+                segments[i].path.display()
+            )));
+        }
+        later_first = first_arrivals[i + 1].or(later_first);
+        match later_first {
+            Some(bound) => segments[i].last_arrival = bound,
+            None => {
+                let seg = &segments[i];
+                let scan = segment::scan(&*seg.file, seg.len, seg.base)?;
+                if scan.count != seg.count || scan.stopped.is_some() {
+                    return Err(invalid_data(format!(
+                        "{id}: segment {} should hold {} records but {} are readable ({:?}, \
+                         {} bytes of {})",
+                        seg.path.display(),
+                        seg.count,
+                        scan.count,
+                        scan.stopped,
+                        scan.valid_len,
+                        seg.len
+                    )));
+                }
+                segments[i].last_arrival = scan.last_arrival;
+                segments[i].sparse = Some(scan.sparse);
+            }
+        }
+    }
+    let tip = segments.back().map_or(removed_base.unwrap_or(0), |s| s.base + s.count);
     if segments.is_empty() {
         segments.push_back(create_segment(&**fs, &dir, id, tip)?);
         dir_changed = false;
@@ -447,6 +558,23 @@ pub fn open(
     Ok((shard, sender, thread))
 }
 
+/// The arrival time of a segment's first record, if it decodes.
+fn first_arrival(file: &dyn FileHandle, len: u64) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; (len - HEADER_LEN).min(64 * 1024) as usize];
+    file.read_exact_at(&mut buf, HEADER_LEN)?;
+    if let Decoded::Incomplete { needed } = segment::decode_frame(&buf, 0) {
+        if HEADER_LEN + needed as u64 > len {
+            return Ok(None);
+        }
+        buf.resize(needed, 0);
+        file.read_exact_at(&mut buf, HEADER_LEN)?;
+    }
+    Ok(match segment::decode_frame(&buf, 0) {
+        Decoded::Frame(frame) => Some(frame.arrival_ms),
+        _ => None,
+    })
+}
+
 /// Creates an empty segment starting at `base`: header written and synced, directory synced.
 fn create_segment(fs: &dyn Fs, dir: &Path, id: ShardId, base: u64) -> io::Result<SegmentMeta> {
     let path = dir.join(segment::segment_name(base));
@@ -464,7 +592,7 @@ fn create_segment(fs: &dyn Fs, dir: &Path, id: ShardId, base: u64) -> io::Result
             file,
             len: HEADER_LEN,
             count: 0,
-            sparse: Vec::new(),
+            sparse: Some(Vec::new()),
             last_arrival: 0,
         }),
         Err(error) => {
@@ -648,7 +776,7 @@ impl Writer {
             if let Some(seg) = index.segments.back_mut() {
                 seg.len = self.seg_len;
                 seg.count = self.seg_count;
-                seg.sparse.extend(sparse);
+                seg.sparse.get_or_insert_with(Vec::new).extend(sparse);
                 seg.last_arrival = arrival;
             }
             index.tip = counter;

@@ -32,7 +32,8 @@ impl RaceClock {
         Self { race_seconds: race_seconds.max(1) }
     }
 
-    fn race_ms(&self) -> u64 {
+    /// How long each race lasts, in milliseconds.
+    pub fn race_ms(&self) -> u64 {
         u64::from(self.race_seconds) * 1000
     }
 

@@ -15,6 +15,30 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_DIST: &str = "./dist";
 /// Default race length, seconds.
 pub const DEFAULT_RACE_SECONDS: u32 = alleycat_domain::DEFAULT_RACE_SECONDS;
+/// Default number of stream shards.
+pub const DEFAULT_SHARDS: u32 = alleycat_ingest::stream::DEFAULT_SHARDS;
+/// Default stream retention, hours (Kinesis' default).
+pub const DEFAULT_RETENTION_HOURS: u64 = 24;
+/// Default delivery size hint, bytes (Firehose's 1 MiB).
+pub const DEFAULT_DELIVERY_BUFFER_BYTES: usize = alleycat_ingest::delivery::DEFAULT_BUFFER_BYTES;
+/// Default delivery interval hint, milliseconds (60 s, as Firehose's smallest default).
+pub const DEFAULT_DELIVERY_INTERVAL_MS: u64 = 60_000;
+/// Default number of racers in the roster.
+pub const DEFAULT_ROSTER_SIZE: u32 = 40_000;
+/// Default seed of the roster's names.
+pub const DEFAULT_ROSTER_SEED: u64 = 2026;
+/// Default seconds an event may be early or late against the race clock.
+pub const DEFAULT_CLOCK_GRACE_SECONDS: u32 = 5;
+/// Default most events one racer may send in one second (with a racer token).
+pub const DEFAULT_RACER_EVENTS_PER_SECOND: usize = 3;
+/// Default limit on a request body, bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default limit on requests served at once.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 4096;
+/// Default time a request may take before it is answered 408, seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// Default lifetime of a racer token, hours.
+pub const DEFAULT_TOKEN_HOURS: u64 = 12;
 
 /// Alleycat: virtual exercise-bike racing.
 #[derive(Debug, Parser)]
@@ -61,6 +85,54 @@ pub struct ServeConfig {
     #[arg(long, env = "ALLEYCAT_RACE_SECONDS", default_value_t = DEFAULT_RACE_SECONDS,
           value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub race_seconds: u32,
+    /// Key that producers (the load generator) send as `Authorization: Bearer <key>` to post
+    /// events for any racer. When unset, one is generated into `<data-dir>/api-key` on first
+    /// start and printed.
+    #[arg(long, env = "ALLEYCAT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Shards of the event stream; fixed when the stream is first created.
+    #[arg(long, env = "ALLEYCAT_SHARDS", default_value_t = DEFAULT_SHARDS,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+    /// How long the stream keeps events, hours.
+    #[arg(long, env = "ALLEYCAT_RETENTION_HOURS", default_value_t = DEFAULT_RETENTION_HOURS,
+          value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub retention_hours: u64,
+    /// Apply Kinesis' per-shard write limits (1 MiB/s and 1,000 records/s per shard).
+    #[arg(long, env = "ALLEYCAT_THROTTLE")]
+    pub throttle: bool,
+    /// Delivery's size hint: a batch is stored once this many bytes are buffered.
+    #[arg(long, env = "ALLEYCAT_DELIVERY_BUFFER_BYTES", default_value_t = DEFAULT_DELIVERY_BUFFER_BYTES)]
+    pub delivery_buffer_bytes: usize,
+    /// Delivery's interval hint: a batch is stored at least this often, milliseconds.
+    #[arg(long, env = "ALLEYCAT_DELIVERY_INTERVAL_MS", default_value_t = DEFAULT_DELIVERY_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(10..=900_000))]
+    pub delivery_interval_ms: u64,
+    /// Racers in the generated roster (created on first start).
+    #[arg(long, env = "ALLEYCAT_ROSTER_SIZE", default_value_t = DEFAULT_ROSTER_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub roster_size: u32,
+    /// Seed of the roster's names.
+    #[arg(long, env = "ALLEYCAT_ROSTER_SEED", default_value_t = DEFAULT_ROSTER_SEED)]
+    pub roster_seed: u64,
+    /// Seconds an event may be early or late against the race clock before it is refused.
+    #[arg(long, env = "ALLEYCAT_CLOCK_GRACE_SECONDS", default_value_t = DEFAULT_CLOCK_GRACE_SECONDS)]
+    pub clock_grace_seconds: u32,
+    /// Most events one racer may send per second with a racer token.
+    #[arg(long, env = "ALLEYCAT_RACER_EVENTS_PER_SECOND", default_value_t = DEFAULT_RACER_EVENTS_PER_SECOND)]
+    pub racer_events_per_second: usize,
+    /// Largest request body accepted, bytes (larger ones get 413).
+    #[arg(long, env = "ALLEYCAT_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Most requests served at once; more wait.
+    #[arg(long, env = "ALLEYCAT_MAX_CONCURRENT_REQUESTS", default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    pub max_concurrent_requests: usize,
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "ALLEYCAT_REQUEST_TIMEOUT_SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS)]
+    pub request_timeout_seconds: u64,
+    /// Hours a racer token stays valid.
+    #[arg(long, env = "ALLEYCAT_TOKEN_HOURS", default_value_t = DEFAULT_TOKEN_HOURS)]
+    pub token_hours: u64,
 }
 
 impl Default for ServeConfig {
@@ -71,6 +143,20 @@ impl Default for ServeConfig {
             data_dir: DEFAULT_DATA_DIR.into(),
             dist: DEFAULT_DIST.into(),
             race_seconds: DEFAULT_RACE_SECONDS,
+            api_key: None,
+            shards: DEFAULT_SHARDS,
+            retention_hours: DEFAULT_RETENTION_HOURS,
+            throttle: false,
+            delivery_buffer_bytes: DEFAULT_DELIVERY_BUFFER_BYTES,
+            delivery_interval_ms: DEFAULT_DELIVERY_INTERVAL_MS,
+            roster_size: DEFAULT_ROSTER_SIZE,
+            roster_seed: DEFAULT_ROSTER_SEED,
+            clock_grace_seconds: DEFAULT_CLOCK_GRACE_SECONDS,
+            racer_events_per_second: DEFAULT_RACER_EVENTS_PER_SECOND,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            token_hours: DEFAULT_TOKEN_HOURS,
         }
     }
 }

@@ -22,6 +22,7 @@ impl TestServer {
             data_dir: data.path().to_owned(),
             dist: dist.path().to_owned(),
             race_seconds: 20,
+            roster_size: 100,
             ..ServeConfig::default()
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

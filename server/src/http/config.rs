@@ -11,14 +11,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn config(State(state): State<AppState>) -> impl IntoResponse {
-    let body = ConfigResponse::new(state.clock(), now_ms());
+    let body = ConfigResponse::new(state.clock(), crate::now_ms());
     ([(header::CACHE_CONTROL, "no-store")], Json(body))
-}
-
-/// The wall clock in epoch milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }

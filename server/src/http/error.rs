@@ -9,9 +9,24 @@ use axum::{
 /// An API error. Internal causes are logged, never sent to the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No such API resource.
+    /// The request is malformed: not JSON, wrong shape, a bad parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid credential was given.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource.
     #[error("{0}")]
     NotFound(String),
+    /// The body is larger than the limit.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The stream refused the whole call (e.g. it is shutting down); try again.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed inside the server; the cause is logged.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -21,7 +36,11 @@ impl ApiError {
     /// The HTTP status for this error.
     pub fn status_code(&self) -> StatusCode {
         match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -29,7 +48,11 @@ impl ApiError {
     /// The stable code clients branch on.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -49,7 +72,39 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<alleycat_ingest::merge::MergeError> for ApiError {
+    fn from(error: alleycat_ingest::merge::MergeError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
 /// The answer to an unknown `/api/...` path (rather than the app's `index.html`).
 pub async fn api_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("There is no API at {}.", uri.path()))
+}
+
+/// A JSON body parsed by hand, so that bad JSON gets our error shape instead of axum's text.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!("The body is not valid JSON for this request: {e}."))
+    })
+}
+
+/// Maps a body-reading failure: over the limit is 413, anything else 400.
+pub fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// Parses a `classId` query value into a class id, 1 to 6.
+pub fn class_id(raw: Option<i64>) -> Result<u8, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::BadRequest("classId is required (1 to 6).".into()))?;
+    if alleycat_domain::Class::is_valid_id(raw) {
+        Ok(raw as u8)
+    } else {
+        Err(ApiError::BadRequest(format!("classId {raw} is not a class (1 to 6).")))
+    }
 }

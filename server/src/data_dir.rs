@@ -1,0 +1,49 @@
+//! The data directory: everything Alleycat stores, owned by one process at a time.
+//!
+//! Layout: `stream/` (the event stream's shards and consumer checkpoints), `objects/` (the
+//! object store: `delivery/`, `processing-failed/`, `imports/`, `history/`), `results.sqlite`
+//! (race results, class records, the roster), `secret` and `api-key` (see [`crate::auth`]),
+//! and `.lock`, held while a server runs.
+
+use std::{fs::File, path::Path};
+
+use anyhow::Context;
+
+/// The stream's folder.
+pub const STREAM_DIR: &str = "stream";
+/// The object store's root.
+pub const OBJECTS_DIR: &str = "objects";
+/// The results database.
+pub const DATABASE_FILE: &str = alleycat_ingest::merge::DATABASE_FILE;
+
+/// Creates `dir` if needed and takes its lock; refuses when another process holds it. The lock
+/// is released when the returned file is dropped (or the process dies).
+pub fn lock(dir: &Path) -> anyhow::Result<File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let file = File::create(dir.join(".lock"))
+        .with_context(|| format!("cannot create {}", dir.join(".lock").display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Alleycat process is using the data directory {}; stop it or choose another --data-dir",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", dir.display()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_second_lock_on_the_same_directory_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = super::lock(dir.path()).unwrap();
+        let err = super::lock(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("another Alleycat process"), "{err}");
+        drop(held);
+        assert!(super::lock(dir.path()).is_ok());
+    }
+}

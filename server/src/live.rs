@@ -1,0 +1,283 @@
+//! The here-now board: every class's ranking in the race running now, fed by the server's own
+//! reader of the stream (not by polling a database) and published once a second.
+//!
+//! On start-up [`catch_up`] replays every shard from shortly before the current race began up to
+//! the tip, so the board (and the duplicate check, see [`crate::admission`]) resumes where it was
+//! before a restart; then [`follow`] keeps reading each shard, waiting at the tip without polling.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alleycat_domain::{
+    api::{LiveEntry, LiveRanking},
+    ClassId, RaceClock, RaceId, RacerEvent, CLASSES,
+};
+use alleycat_ingest::stream::{ShardIterator, StartingPosition, Stream, StreamError};
+use tokio::sync::watch;
+
+use crate::{admission::Admission, roster::Roster};
+
+/// Records read from a shard per call.
+const READ_LIMIT: usize = 10_000;
+/// How long a reader waits at a shard's tip before asking again.
+const TIP_WAIT: Duration = Duration::from_secs(1);
+
+/// One class's ranking at one tick, shared by every WebSocket client of the class.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The race.
+    pub race_id: RaceId,
+    /// The class.
+    pub class_id: ClassId,
+    /// The race's second by the server clock.
+    pub second: u32,
+    /// Everyone, ranked (best first).
+    pub entries: Vec<LiveEntry>,
+    /// Racer id → index in `entries`.
+    pub index: HashMap<u64, usize>,
+}
+
+impl Snapshot {
+    /// The message for a client that wants the top `limit` and is `me` (if a racer).
+    pub fn message(&self, limit: usize, me: Option<u64>) -> LiveRanking {
+        LiveRanking {
+            race_id: self.race_id,
+            class_id: self.class_id,
+            second: self.second,
+            racer_count: self.entries.len() as u32,
+            entries: self.entries.iter().take(limit).cloned().collect(),
+            me: me.and_then(|id| self.index.get(&id)).map(|&i| self.entries[i].clone()),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Rider {
+    seconds: u32,
+    latest_second: u32,
+    latest_output: f64,
+    total: f64,
+    seen: [u64; 8], // seconds 0..512 as a bitset; later seconds are counted without dedupe
+}
+
+impl Rider {
+    fn apply(&mut self, second: u32, output: f64) {
+        if second < 512 {
+            let (word, bit) = ((second / 64) as usize, second % 64);
+            if self.seen[word] & (1 << bit) != 0 {
+                return; // a replayed duplicate (at-least-once reading)
+            }
+            self.seen[word] |= 1 << bit;
+        }
+        self.seconds += 1;
+        self.total += output;
+        if second >= self.latest_second {
+            self.latest_second = second;
+            self.latest_output = output;
+        }
+    }
+}
+
+/// The board: live state of the current races, and one publisher per class.
+#[derive(Debug)]
+pub struct LiveBoard {
+    clock: RaceClock,
+    roster: Arc<Roster>,
+    races: Mutex<HashMap<(RaceId, ClassId), HashMap<u64, Rider>>>,
+    publishers: Vec<watch::Sender<Arc<Snapshot>>>,
+}
+
+impl LiveBoard {
+    /// An empty board.
+    pub fn new(clock: RaceClock, roster: Arc<Roster>) -> Self {
+        let publishers = CLASSES.iter().map(|_| watch::channel(Arc::default()).0).collect();
+        Self { clock, roster, races: Mutex::default(), publishers }
+    }
+
+    /// Folds one event in (events of races already over are ignored).
+    pub fn apply(&self, event: &RacerEvent, now_ms: u64) {
+        if event.race_id + 1 < self.clock.race_at(now_ms) {
+            return;
+        }
+        let mut races = self.races.lock().unwrap_or_else(|p| p.into_inner());
+        races
+            .entry((event.race_id, event.class_id))
+            .or_default()
+            .entry(event.racer_id)
+            .or_default()
+            .apply(event.second, (event.output() * 100.0).round() / 100.0);
+    }
+
+    /// Ranks every class's current race and publishes it to the class's subscribers.
+    pub fn publish(&self, now_ms: u64) {
+        let race_id = self.clock.race_at(now_ms);
+        let second = self.clock.second_at(now_ms);
+        let mut races = self.races.lock().unwrap_or_else(|p| p.into_inner());
+        races.retain(|(race, _), _| *race + 1 >= race_id);
+        let current: Vec<(ClassId, Vec<(u64, Rider)>)> = CLASSES
+            .iter()
+            .map(|class| {
+                let riders = races
+                    .get(&(race_id, class.id))
+                    .map(|r| r.iter().map(|(id, rider)| (*id, *rider)).collect())
+                    .unwrap_or_default();
+                (class.id, riders)
+            })
+            .collect();
+        drop(races);
+        for (class_id, riders) in current {
+            let snapshot = self.rank(race_id, class_id, second, riders);
+            self.publishers[usize::from(class_id) - 1].send_replace(Arc::new(snapshot));
+        }
+    }
+
+    fn rank(
+        &self,
+        race_id: RaceId,
+        class_id: ClassId,
+        second: u32,
+        mut riders: Vec<(u64, Rider)>,
+    ) -> Snapshot {
+        riders.sort_by(|(a_id, a), (b_id, b)| b.total.total_cmp(&a.total).then(a_id.cmp(b_id)));
+        let entries: Vec<LiveEntry> = riders
+            .iter()
+            .enumerate()
+            .map(|(i, (id, rider))| LiveEntry {
+                rank: i as u32 + 1,
+                racer_id: *id,
+                name: self.roster.name(*id),
+                output: rider.latest_output,
+                total: (rider.total * 100.0).round() / 100.0,
+                second: rider.latest_second,
+            })
+            .collect();
+        let index = entries.iter().enumerate().map(|(i, e)| (e.racer_id, i)).collect();
+        Snapshot { race_id, class_id, second, entries, index }
+    }
+
+    /// Subscribes to `class`'s snapshots.
+    pub fn subscribe(&self, class: ClassId) -> Option<watch::Receiver<Arc<Snapshot>>> {
+        self.publishers.get(usize::from(class).checked_sub(1)?).map(watch::Sender::subscribe)
+    }
+}
+
+/// Replays every shard from shortly before the current race began to the tip into the board and
+/// the duplicate check; returns the iterators to [`follow`] from.
+pub async fn catch_up(
+    stream: &dyn Stream,
+    board: &LiveBoard,
+    admission: &Admission,
+    grace_ms: u64,
+    now_ms: u64,
+) -> Result<Vec<ShardIterator>, StreamError> {
+    let clock = board.clock;
+    let from = clock.start_ms(clock.race_at(now_ms)).saturating_sub(clock.race_ms() + grace_ms);
+    let mut iterators = Vec::new();
+    let mut replayed = 0usize;
+    for shard in stream.shards() {
+        let tip = stream.shard_iterator(shard.shard_id, StartingPosition::Latest).await?;
+        let mut iterator =
+            stream.shard_iterator(shard.shard_id, StartingPosition::AtTimestamp(from)).await?;
+        while iterator.position < tip.position {
+            let page = stream.get_records(&iterator, READ_LIMIT, Duration::ZERO).await?;
+            for record in &page.records {
+                if let Ok(event) = serde_json::from_slice::<RacerEvent>(&record.data) {
+                    admission.remember(&event, now_ms);
+                    board.apply(&event, now_ms);
+                }
+            }
+            replayed += page.records.len();
+            let stalled = page.records.is_empty();
+            iterator = page.next_iterator;
+            if stalled {
+                break;
+            }
+        }
+        iterators.push(iterator);
+    }
+    tracing::info!(records = replayed, "The here-now board caught up with the stream.");
+    Ok(iterators)
+}
+
+/// Reads each shard from `iterators` for ever, folding events into the board.
+pub async fn follow(stream: Arc<dyn Stream>, board: Arc<LiveBoard>, iterators: Vec<ShardIterator>) {
+    let readers = iterators.into_iter().map(|mut iterator| {
+        let (stream, board) = (stream.clone(), board.clone());
+        async move {
+            loop {
+                match stream.get_records(&iterator, READ_LIMIT, TIP_WAIT).await {
+                    Ok(page) => {
+                        let now = crate::now_ms();
+                        for record in &page.records {
+                            if let Ok(event) = serde_json::from_slice::<RacerEvent>(&record.data) {
+                                board.apply(&event, now);
+                            }
+                        }
+                        iterator = page.next_iterator;
+                    }
+                    Err(StreamError::Closed) => return,
+                    Err(error) => {
+                        tracing::error!(%error, shard = %iterator.shard_id, "The here-now reader failed; retrying.");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    });
+    futures::future::join_all(readers).await;
+}
+
+/// Publishes the board just after each whole second, for ever.
+pub async fn tick(board: Arc<LiveBoard>) {
+    loop {
+        let now = crate::now_ms();
+        board.publish(now);
+        let next = 1000 - now % 1000 + 20;
+        tokio::time::sleep(Duration::from_millis(next)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alleycat_domain::EventKind;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn event(racer: u64, second: u32, cadence: f64) -> RacerEvent {
+        RacerEvent {
+            uuid: Uuid::nil(),
+            event: EventKind::Update,
+            device_timestamp: 0,
+            second,
+            race_id: 50,
+            racer_id: racer,
+            class_id: 2,
+            cadence,
+            resistance: 35.0,
+        }
+    }
+
+    #[test]
+    fn racers_are_ranked_by_total_with_each_second_counted_once() {
+        let clock = RaceClock::new(20);
+        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let now = clock.start_ms(50) + 3500;
+        for e in [event(1, 1, 65.0), event(1, 2, 65.0), event(2, 1, 166.0), event(2, 1, 166.0)] {
+            board.apply(&e, now);
+        }
+        let mut live = board.subscribe(2).unwrap();
+        board.publish(now);
+        let snapshot = live.borrow_and_update().clone();
+        assert_eq!((snapshot.race_id, snapshot.second), (50, 4));
+        let ranking = snapshot.message(1, Some(1));
+        assert_eq!(ranking.racer_count, 2);
+        assert_eq!(ranking.entries[0].racer_id, 2);
+        assert_eq!(ranking.entries[0].total, 201.0); // counted once despite the replay
+        assert_eq!(ranking.me.as_ref().map(|m| (m.rank, m.total, m.second)), Some((2, 200.0, 2)));
+        assert_eq!(board.subscribe(1).unwrap().borrow().entries.len(), 0);
+    }
+}

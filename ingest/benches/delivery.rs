@@ -17,7 +17,7 @@ use alleycat_ingest::{
     delivery::{Delivery, DeliveryConfig},
     objects,
 };
-use delivery_support::{event, put_of, MemStream};
+use delivery_support::{cpu_seconds, event, load_average, put_of, MemStream};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -31,18 +31,22 @@ fn main() {
             let stream = MemStream::new(4);
             let seconds = (records / racers) as u32;
             stream
-                .put_all((1..=seconds).flat_map(|s| (1..=racers).map(move |r| put_of(&event(r, 77, (r % 6 + 1) as u8, s)))))
+                .put_all((1..=seconds).flat_map(|s| {
+                    (1..=racers).map(move |r| put_of(&event(r, 77, (r % 6 + 1) as u8, s)))
+                }))
                 .await;
             let total = stream.total_records() as u64;
             let dir = tempfile::tempdir().unwrap();
             let store = objects::local_store(dir.path()).unwrap();
-            let delivery = Delivery::new(stream, store, DeliveryConfig {
-                interval: Duration::from_secs(60),
-                ..Default::default()
-            });
+            let delivery = Delivery::new(
+                stream,
+                store,
+                DeliveryConfig { interval: Duration::from_secs(60), ..Default::default() },
+            );
             let mut progress = delivery.progress();
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let started = Instant::now();
+            let cpu = cpu_seconds();
             let task = tokio::spawn(delivery.run(async {
                 let _ = stopped.await;
             }));
@@ -51,17 +55,32 @@ fn main() {
             stop.send(()).unwrap();
             task.await.unwrap().unwrap();
             let elapsed = started.elapsed();
+            let cpu = cpu_seconds() - cpu;
             let p = *progress.borrow();
             assert_eq!(p.records, total);
             let rate = total as f64 / elapsed.as_secs_f64();
             println!(
-                "run {run}: {total} records in {:.3} s = {:.0} records/s ({} objects, {} bytes gzipped)",
-                elapsed.as_secs_f64(), rate, p.objects, p.bytes
+                "run {run}: {total} records in {:.3} s = {:.0} records/s ({} objects, {} bytes \
+                 gzipped); {:.2} us CPU per record; load average {}",
+                elapsed.as_secs_f64(),
+                rate,
+                p.objects,
+                p.bytes,
+                cpu * 1e6 / total as f64,
+                load_average()
             );
-            rate
+            (rate, cpu * 1e6 / total as f64)
         });
         rates.push(rate);
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    println!("delivery median: {:.0} records/s over {runs} runs", rates[rates.len() / 2]);
+    rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut cpu: Vec<f64> = rates.iter().map(|r| r.1).collect();
+    cpu.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "delivery median: {:.0} records/s over {runs} runs; median {:.2} us CPU per record \
+         (two idle cores would sustain about {:.0} records/s)",
+        rates[rates.len() / 2].0,
+        cpu[cpu.len() / 2],
+        2e6 / cpu[cpu.len() / 2]
+    );
 }

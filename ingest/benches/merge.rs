@@ -17,7 +17,7 @@ use alleycat_ingest::{
     merge::{self, Database, MergeConfig, Merger},
     objects,
 };
-use delivery_support::{delivered_object, event};
+use delivery_support::{cpu_seconds, delivered_object, event, load_average};
 use object_store::{path::Path, ObjectStoreExt, PutPayload};
 
 fn main() {
@@ -53,20 +53,33 @@ fn main() {
             let _ = store.delete(&objects::history_path(3)).await;
             let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
             let started = Instant::now();
+            let cpu = cpu_seconds();
             merger.merge_objects(&paths).await.unwrap();
             let elapsed = started.elapsed();
+            let cpu = cpu_seconds() - cpu;
             assert_eq!(db.race_results(5_880_000, 3).await.unwrap().len() as u64, racers);
             assert!(merge::history_file(store.as_ref(), 3).await.unwrap().is_some());
             let rate = records as f64 / elapsed.as_secs_f64();
             println!(
-                "run {run}: {records} records in {:.3} s = {rate:.0} records/s",
-                elapsed.as_secs_f64()
+                "run {run}: {records} records in {:.3} s = {rate:.0} records/s; {:.2} us CPU per \
+                 record; load average {}",
+                elapsed.as_secs_f64(),
+                cpu * 1e6 / records as f64,
+                load_average()
             );
             db.close().await;
-            rate
+            (rate, cpu * 1e6 / records as f64)
         });
         rates.push(rate);
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    println!("merge median: {:.0} records/s over {runs} runs", rates[rates.len() / 2]);
+    rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut cpu: Vec<f64> = rates.iter().map(|r| r.1).collect();
+    cpu.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "merge median: {:.0} records/s over {runs} runs; median {:.2} us CPU per record (two \
+         idle cores would sustain about {:.0} records/s)",
+        rates[rates.len() / 2].0,
+        cpu[cpu.len() / 2],
+        2e6 / cpu[cpu.len() / 2]
+    );
 }

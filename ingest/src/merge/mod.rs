@@ -23,7 +23,8 @@ pub mod record;
 pub mod ride;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
     sync::Arc,
     time::Duration,
 };
@@ -44,7 +45,7 @@ use crate::objects::{self, DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX};
 /// How many objects are fetched and parsed at once (this machine has two cores).
 pub const DEFAULT_PARALLELISM: usize = 2;
 /// The most objects folded before one commit: a catch-up commits in batches this large.
-pub const DEFAULT_MAX_BATCH_OBJECTS: usize = 256;
+pub const DEFAULT_MAX_BATCH_OBJECTS: usize = 1024;
 /// The first wait before retrying after a storage or database failure.
 pub const RETRY_INITIAL: Duration = Duration::from_millis(100);
 /// The longest wait between retries.
@@ -122,6 +123,40 @@ pub struct MergeProgress {
     pub commits: u64,
 }
 
+/// A fast hasher for integer keys (the default SipHash is several times slower, and these keys
+/// come from our own objects, not from an adversary choosing collisions).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// The rides of one race and class, loaded from the database on first touch.
+struct RaceRides {
+    rides: IdMap<u64, Ride>,
+    /// Whether it is listed in `dirty_races`.
+    dirty: bool,
+}
+
 /// What one object held, once parsed.
 enum Content {
     Delivered(Vec<MergeRecord>, usize),
@@ -136,8 +171,8 @@ pub struct Merger {
     db: Database,
     config: MergeConfig,
     bests: best::Bests,
-    races: HashMap<(RaceId, ClassId), HashMap<u64, Ride>>,
-    dirty_rides: HashSet<(RaceId, ClassId, u64)>,
+    races: IdMap<(RaceId, ClassId), RaceRides>,
+    dirty_races: Vec<(RaceId, ClassId)>,
     pending: Vec<String>,
     pending_records: u64,
     pending_skipped: u64,
@@ -154,8 +189,8 @@ impl Merger {
             db,
             config,
             bests,
-            races: HashMap::new(),
-            dirty_rides: HashSet::new(),
+            races: IdMap::default(),
+            dirty_races: Vec::new(),
             pending: Vec::new(),
             pending_records: 0,
             pending_skipped: 0,
@@ -254,17 +289,26 @@ impl Merger {
             if last_key != Some(key) && !self.races.contains_key(&key) {
                 let stored =
                     self.db.load_rides(r.race_id, r.class_id, self.config.race_seconds).await?;
-                self.races.insert(key, stored.into_iter().collect());
+                let rides = stored.into_iter().collect();
+                self.races.insert(key, RaceRides { rides, dirty: false });
             }
             last_key = Some(key);
         }
         let race_seconds = self.config.race_seconds;
+        let mut last: Option<(RaceId, ClassId)> = None;
+        let mut rides: Option<&mut RaceRides> = None;
         for r in records {
             self.bests.improve(r.class_id, r.racer_id, r.second, r.centi);
-            let rides = self.races.get_mut(&(r.race_id, r.class_id)).expect("loaded above");
-            let ride = rides.entry(r.racer_id).or_insert_with(|| Ride::new(race_seconds));
-            if ride.apply(r.second, r.centi) {
-                self.dirty_rides.insert((r.race_id, r.class_id, r.racer_id));
+            let key = (r.race_id, r.class_id);
+            if last != Some(key) {
+                last = Some(key);
+                rides = self.races.get_mut(&key);
+            }
+            let race = rides.as_deref_mut().expect("loaded above");
+            let ride = race.rides.entry(r.racer_id).or_insert_with(|| Ride::new(race_seconds));
+            if ride.apply(r.second, r.centi) && !race.dirty {
+                race.dirty = true;
+                self.dirty_races.push(key);
             }
             self.newest_race = self.newest_race.max(r.race_id);
         }
@@ -273,25 +317,26 @@ impl Merger {
 
     /// Writes what changed: history files first, then the database in one transaction.
     pub async fn commit(&mut self) -> Result<(), MergeError> {
-        if self.pending.is_empty() && self.dirty_rides.is_empty() {
+        if self.pending.is_empty() && self.dirty_races.is_empty() {
             return Ok(());
         }
         let written = self.bests.write_changed().await?;
-        let mut keys: Vec<_> = self.dirty_rides.iter().copied().collect();
-        keys.sort_unstable();
-        let rides: Vec<_> = keys
-            .iter()
-            .map(|&(race, class, racer)| {
-                let ride = &self.races[&(race, class)][&racer];
-                db::StoredRide {
-                    race,
-                    class,
-                    racer,
-                    outputs: ride.to_blob(),
-                    summary: ride.summary(),
-                }
-            })
-            .collect();
+        self.dirty_races.sort_unstable();
+        let mut rides = Vec::new();
+        for key in &self.dirty_races {
+            let race = &self.races[key];
+            let mut racers: Vec<_> =
+                race.rides.iter().filter(|(_, ride)| ride.is_dirty()).collect();
+            racers.sort_unstable_by_key(|(racer, _)| **racer);
+            rides.extend(racers.into_iter().map(|(&racer, ride)| db::StoredRide {
+                race: key.0,
+                class: key.1,
+                racer,
+                outputs: ride.to_blob(),
+                summary: ride.summary(),
+            }));
+        }
+        let ride_count = rides.len();
         self.db.commit(rides, self.pending.clone()).await?;
         let objects = self.pending.len() as u64;
         self.progress.send_modify(|p| {
@@ -303,12 +348,17 @@ impl Merger {
         debug!(
             objects,
             records = self.pending_records,
-            rides = keys.len(),
+            rides = ride_count,
             classes = ?written,
             "Merged."
         );
         self.pending.clear();
-        self.dirty_rides.clear();
+        for key in self.dirty_races.drain(..) {
+            if let Some(race) = self.races.get_mut(&key) {
+                race.dirty = false;
+                race.rides.values_mut().for_each(Ride::mark_clean);
+            }
+        }
         self.pending_records = 0;
         self.pending_skipped = 0;
         // Races older than the previous one are over: late records for them reload from the
@@ -428,7 +478,7 @@ impl Merger {
     /// Drops everything folded but not committed, and the cached state it may have touched.
     fn reset_uncommitted(&mut self) {
         self.pending.clear();
-        self.dirty_rides.clear();
+        self.dirty_races.clear();
         self.pending_records = 0;
         self.pending_skipped = 0;
         self.races.clear();

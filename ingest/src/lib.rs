@@ -9,4 +9,5 @@
 pub mod delivery;
 pub mod merge;
 pub mod objects;
+pub mod pipeline;
 pub mod stream;

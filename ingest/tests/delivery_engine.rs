@@ -190,3 +190,49 @@ async fn through_the_engine_a_crash_before_the_checkpoint_redelivers_and_the_mer
         assert!((r.total - expected).abs() < 1e-6);
     }
 }
+
+#[tokio::test]
+async fn the_pipeline_delivers_merges_and_shuts_down_and_rebuild_reproduces_its_history() {
+    use alleycat_ingest::pipeline::{self, Pipeline, PipelineConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let stream = open(&Disk::Real(tempfile::tempdir().unwrap()));
+    let (store, database) = pipeline::open_local(dir.path()).await.unwrap();
+    let config = PipelineConfig {
+        delivery: DeliveryConfig { interval: Duration::from_millis(200), ..Default::default() },
+        ..Default::default()
+    };
+    let running = Pipeline::start(stream.clone(), store.clone(), database.clone(), config);
+    let total = put(&stream, 1..=12, 1..=15).await;
+    let mut merged = running.merge_progress();
+    merged.wait_for(|p| p.records == total).await.unwrap();
+    // More records, read but maybe not yet flushed: shutdown delivers and merges them too.
+    let more = put(&stream, 1..=12, 16..=16).await;
+    running.delivery_progress().wait_for(|p| p.read == total + more).await.unwrap();
+    running.shutdown().await.unwrap();
+    assert_eq!(database.race_results(40, 3).await.unwrap()[0].seconds, 16);
+    assert_eq!(merged.borrow().records, total + more);
+
+    let mut live = Vec::new();
+    for class in 1..=6 {
+        live.push(merge::history_file(store.as_ref(), class).await.unwrap().unwrap().bytes);
+    }
+    let leaderboard = database.leaderboard(4, 100).await.unwrap();
+    database.close().await;
+    let stats = pipeline::rebuild_local(dir.path(), MergeConfig::default()).await.unwrap();
+    assert_eq!(stats.records, total + more);
+    let (store, database) = pipeline::open_local(dir.path()).await.unwrap();
+    for class in 1..=6 {
+        let rebuilt = merge::history_file(store.as_ref(), class).await.unwrap().unwrap().bytes;
+        assert_eq!(rebuilt, live[class as usize - 1], "class {class}");
+    }
+    assert_eq!(database.leaderboard(4, 100).await.unwrap(), leaderboard);
+
+    let original = br#"{"1":{"999":321.5}}"#;
+    database.close().await;
+    assert_eq!(
+        pipeline::import_local(dir.path(), 5, original, MergeConfig::default()).await.unwrap(),
+        1
+    );
+    let file = merge::history_file(store.as_ref(), 5).await.unwrap().unwrap();
+    assert_eq!(alleycat_domain::history::decode(&file.bytes).unwrap().best(999, 1), Some(32150));
+}

@@ -1,0 +1,156 @@
+//! Delivery and merge wired together, for `alleycat serve`, `alleycat rebuild` and
+//! `alleycat history import`.
+//!
+//! The data goes one way: the stream → [`Delivery`] → objects (+ a channel carrying each new
+//! object's path) → [`Merger`] → history files and the results [`Database`]. Shutdown stops
+//! delivery first (it flushes what it buffered and checkpoints), then lets the merge finish
+//! the objects delivery announced, then stops it.
+
+use std::{path::Path, sync::Arc};
+
+use alleycat_domain::ClassId;
+use object_store::ObjectStore;
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryProgress},
+    merge::{
+        self, Database, MergeConfig, MergeError, MergeProgress, Merger, RebuildStats, DATABASE_FILE,
+    },
+    objects,
+    stream::Stream,
+};
+
+/// How the pipeline runs: each stage's settings (see their defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Delivery's buffering hints, names and retries.
+    pub delivery: DeliveryConfig,
+    /// The merge's race length and batching.
+    pub merge: MergeConfig,
+}
+
+/// Why the pipeline stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Delivery gave up (storage or checkpoints failing past their limits).
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    /// The merge failed.
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// A stage's task panicked or was cancelled.
+    #[error("the {stage} task ended abnormally: {reason}")]
+    Task {
+        /// `delivery` or `merge`.
+        stage: &'static str,
+        /// The join error.
+        reason: String,
+    },
+}
+
+/// The running delivery and merge stages.
+pub struct Pipeline {
+    store: Arc<dyn ObjectStore>,
+    database: Database,
+    delivery_progress: watch::Receiver<DeliveryProgress>,
+    merge_progress: watch::Receiver<MergeProgress>,
+    stop: oneshot::Sender<()>,
+    delivery: JoinHandle<Result<(), DeliveryError>>,
+    merge: JoinHandle<Result<(), MergeError>>,
+}
+
+/// The object store (the local filesystem under `data_dir`, fsynced) and the results database
+/// (`data_dir/results.sqlite`) of a data directory.
+pub async fn open_local(data_dir: &Path) -> Result<(Arc<dyn ObjectStore>, Database), MergeError> {
+    let store = objects::local_store(data_dir)?;
+    let database = Database::open(&data_dir.join(DATABASE_FILE)).await?;
+    Ok((store, database))
+}
+
+impl Pipeline {
+    /// Starts delivery from `stream` into `store` and the merge into `store` and `database`.
+    /// The merge first catches up with every object not yet merged.
+    pub fn start(
+        stream: Arc<dyn Stream>,
+        store: Arc<dyn ObjectStore>,
+        database: Database,
+        config: PipelineConfig,
+    ) -> Self {
+        let (notify, notifications) = mpsc::unbounded_channel();
+        let merger = Merger::new(store.clone(), database.clone(), config.merge);
+        let merge_progress = merger.progress();
+        // The merge stops when delivery drops its end of the channel, after the last object.
+        let merge = tokio::spawn(merge::run(merger, notifications, std::future::pending()));
+        let delivery = Delivery::new(stream, store.clone(), config.delivery).notify(notify);
+        let delivery_progress = delivery.progress();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let delivery = tokio::spawn(delivery.run(async {
+            let _ = stopped.await;
+        }));
+        Self { store, database, delivery_progress, merge_progress, stop, delivery, merge }
+    }
+
+    /// The object store (history files: [`merge::history_file`]).
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The results database (the server's queries).
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Delivery's counters (for `/metrics`).
+    pub fn delivery_progress(&self) -> watch::Receiver<DeliveryProgress> {
+        self.delivery_progress.clone()
+    }
+
+    /// The merge's counters (for `/metrics`, and to wait until something is merged).
+    pub fn merge_progress(&self) -> watch::Receiver<MergeProgress> {
+        self.merge_progress.clone()
+    }
+
+    /// Stops delivery (flushing and checkpointing what it holds), lets the merge fold what was
+    /// delivered, and waits for both.
+    pub async fn shutdown(self) -> Result<(), PipelineError> {
+        let _ = self.stop.send(());
+        let delivered = self.delivery.await;
+        let merged = self.merge.await;
+        delivered
+            .map_err(|e| PipelineError::Task { stage: "delivery", reason: e.to_string() })??;
+        merged.map_err(|e| PipelineError::Task { stage: "merge", reason: e.to_string() })??;
+        Ok(())
+    }
+}
+
+/// `alleycat rebuild`: recomputes the history files and the results database of `data_dir`
+/// from every delivered and imported object (run with the server stopped).
+pub async fn rebuild_local(
+    data_dir: &Path,
+    config: MergeConfig,
+) -> Result<RebuildStats, MergeError> {
+    let (store, database) = open_local(data_dir).await?;
+    let stats = merge::rebuild(store, database.clone(), config).await?;
+    database.close().await;
+    Ok(stats)
+}
+
+/// `alleycat history import --class N FILE`: merges `bytes`, a history in the original Alleycat
+/// format (gzipped or not), into class `class`'s history in `data_dir` (run with the server
+/// stopped). Returns how many racers it held.
+pub async fn import_local(
+    data_dir: &Path,
+    class: ClassId,
+    bytes: &[u8],
+    config: MergeConfig,
+) -> Result<usize, MergeError> {
+    let (store, database) = open_local(data_dir).await?;
+    let mut merger = Merger::new(store, database.clone(), config);
+    let racers = merge::import_original(&mut merger, class, bytes).await?;
+    database.close().await;
+    Ok(racers)
+}

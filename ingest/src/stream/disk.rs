@@ -40,7 +40,7 @@
 //!   synced, and its directory synced, before any record goes in; it is synced once more before
 //!   the next one is created.
 //! - A record is acknowledged (and visible to readers) only after the `pwrite` of its group and,
-//!   under [`SyncPolicy::Always`], the `fdatasync` that follows. A failed write or fsync fails the
+//!   under [`super::SyncPolicy::Always`], the `fdatasync` that follows. A failed write or fsync fails the
 //!   whole group, and the bytes it may have left are cut off (`ftruncate` + fsync) before the next
 //!   write; counters of a failed group are given again.
 //!

@@ -17,6 +17,10 @@
 //! - Named consumers keep durable per-shard checkpoints ([`Stream::checkpoint`]), so independent
 //!   consumers each read the whole stream at their own pace and resume after a restart:
 //!   at-least-once delivery.
+//!
+//! The embedded engine is [`DiskStream`] (module [`disk`], whose docs give the on-disk format,
+//! its invariants and recovery), configured by [`StreamConfig`], on a filesystem behind [`Fs`]
+//! ([`RealFs`], or [`MemFs`] for tests that crash or inject faults) and a [`Clock`].
 
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 

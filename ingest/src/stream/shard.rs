@@ -680,6 +680,8 @@ impl Writer {
             }
             if !group.is_empty() {
                 self.commit(&mut group);
+                // Under steady load the receive never times out, so check the interval here too.
+                self.sync_if_due();
             }
             if stop {
                 break;

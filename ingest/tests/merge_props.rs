@@ -184,3 +184,18 @@ async fn importing_a_file_that_is_not_the_original_format_fails_with_a_typed_err
         Err(merge::MergeError::InvalidClass(7))
     ));
 }
+
+#[tokio::test]
+async fn an_object_that_is_not_gzip_ndjson_is_skipped_and_does_not_block_the_rest() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let db = Database::in_memory().await.unwrap();
+    let bad = Path::from("delivery/2025/11/25/18/alleycat-1-2025-11-25-18-00-00-bad.gz");
+    store.put(&bad, PutPayload::from_static(b"not gzip at all")).await.unwrap();
+    let mut paths = vec![bad];
+    paths.extend(store_objects(store.as_ref(), &[vec![event(3, 300, 6, 7)]], "ok").await);
+    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    merger.merge_objects(&paths).await.unwrap();
+    assert_eq!(merger.progress().borrow().objects, 2);
+    assert_eq!(db.race_results(300, 6).await.unwrap().len(), 1);
+    assert!(merger.unmerged().await.unwrap().is_empty(), "the bad object is not retried forever");
+}

@@ -146,6 +146,15 @@ impl Database {
         Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
+    /// Whether the object at `path` is already merged.
+    pub async fn is_merged(&self, path: &str) -> Result<bool, MergeError> {
+        let row = sqlx::query("SELECT 1 FROM merged_objects WHERE path = ?")
+            .bind(path)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// The stored rides of one race and class, by racer.
     pub(crate) async fn load_rides(
         &self,

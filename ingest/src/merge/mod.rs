@@ -465,8 +465,14 @@ async fn retrying(merger: &mut Merger, batch: Option<Vec<Path>>) -> usize {
 async fn attempt(merger: &mut Merger, batch: Option<Vec<Path>>) -> Result<usize, MergeError> {
     let paths: Vec<Path> = match batch {
         Some(batch) => {
-            let merged = merger.db.merged_objects().await?;
-            batch.into_iter().filter(|p| !merged.contains(p.as_ref())).collect()
+            // One indexed look-up per announced object (not the whole table, which grows).
+            let mut fresh = Vec::with_capacity(batch.len());
+            for path in batch {
+                if !merger.db.is_merged(path.as_ref()).await? {
+                    fresh.push(path);
+                }
+            }
+            fresh
         }
         None => merger.unmerged().await?,
     };

@@ -317,12 +317,13 @@ async fn a_power_cut_under_the_relaxed_policy_leaves_a_clean_prefix() {
 async fn the_relaxed_policy_syncs_once_its_interval_has_passed_even_under_steady_load() {
     let env = Env::mem();
     let mem = env.mem.clone().unwrap();
-    // A zero interval: every group is synced right after it is acknowledged.
+    // A zero interval: every group is synced right after it is acknowledged, before the writer
+    // takes the next group; so once a put returns, every earlier put is durable.
     let config = StreamConfig { sync: SyncPolicy::Interval(Duration::ZERO), ..small_config(1) };
     let stream = env.open(config.clone());
     let acked = put_n(&stream, 30, "record").await;
     mem.crash(|_, _| 0);
     drop(stream);
     let stream = env.open(config);
-    assert_all_present(&stream, &acked).await;
+    assert_all_present(&stream, &acked[..acked.len() - 1]).await;
 }

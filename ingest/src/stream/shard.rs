@@ -639,12 +639,7 @@ impl Writer {
                 Ok(command) => command,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.sync_if_due();
-                    if last_retention.elapsed() >= RETENTION_CHECK_INTERVAL {
-                        last_retention = Instant::now();
-                        if let Err(error) = self.retention() {
-                            error!(shard = %self.shard.id, %error, "Retention failed.");
-                        }
-                    }
+                    self.retention_if_due(&mut last_retention);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -680,8 +675,9 @@ impl Writer {
             }
             if !group.is_empty() {
                 self.commit(&mut group);
-                // Under steady load the receive never times out, so check the interval here too.
+                // Under steady load the receive never times out, so check the timers here too.
                 self.sync_if_due();
+                self.retention_if_due(&mut last_retention);
             }
             if stop {
                 break;
@@ -821,6 +817,15 @@ impl Writer {
                     error!(shard = %self.shard.id, %error,
                         "Background fsync failed; acknowledged records may be lost on power loss.");
                 }
+            }
+        }
+    }
+
+    fn retention_if_due(&mut self, last: &mut Instant) {
+        if last.elapsed() >= RETENTION_CHECK_INTERVAL {
+            *last = Instant::now();
+            if let Err(error) = self.retention() {
+                error!(shard = %self.shard.id, %error, "Retention failed.");
             }
         }
     }

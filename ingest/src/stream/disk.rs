@@ -87,7 +87,7 @@ use super::{
     checkpoint::{self, Checkpoints},
     config::{Clock, StreamConfig, SystemClock},
     fs::{Fs, RealFs},
-    hash_key, hash_ranges, route,
+    hash_key, hash_ranges,
     shard::{self, sequence, split_sequence, Command, ReadError, Shard},
     GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError, RecordErrorCode,
     SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition, Stream,
@@ -327,37 +327,51 @@ impl Stream for DiskStream {
                 "a put is {total} bytes; the limit is {MAX_PUT_BYTES}"
             )));
         }
-        let shard_count = self.config.shards;
         let now = if self.config.throttle { self.clock.now_ms() } else { 0 };
         let mut results: Vec<Result<PutRecordOk, RecordError>> = Vec::with_capacity(records.len());
-        // Per shard: the records to append and their places in the call.
-        let mut batches: Vec<(Vec<PutRecord>, Vec<usize>)> =
-            (0..shard_count).map(|_| (Vec::new(), Vec::new())).collect();
-        for (i, record) in records.into_iter().enumerate() {
-            if let Some(message) = invalid_record(&record) {
+        // First route every record (and count per shard), so each shard's batch is allocated once.
+        let mut routes: Vec<Option<u32>> = Vec::with_capacity(records.len());
+        let mut counts = vec![0usize; self.shards.len()];
+        for record in &records {
+            if let Some(message) = invalid_record(record) {
                 results.push(record_error(RecordErrorCode::InvalidArgument, message));
+                routes.push(None);
                 continue;
             }
             let key = record.explicit_hash_key.unwrap_or_else(|| hash_key(&record.partition_key));
-            let shard_id = route(key, shard_count);
+            // The same shard as `route`, by the precomputed ranges instead of u128 divisions.
+            let shard = self.ranges.partition_point(|&(start, _)| start <= key) - 1;
+            let shard_id = ShardId(shard as u32);
             if self.config.throttle {
                 let size = record.partition_key.len() + record.data.len();
-                let shard = &self.shards[shard_id.0 as usize];
-                let admitted =
-                    shard.throttle.lock().unwrap_or_else(|p| p.into_inner()).admit(now, size);
+                let admitted = self.shards[shard]
+                    .throttle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .admit(now, size);
                 if !admitted {
                     results.push(record_error(
                         RecordErrorCode::ProvisionedThroughputExceeded,
                         format!("rate exceeded for {shard_id}"),
                     ));
+                    routes.push(None);
                     continue;
                 }
             }
             // A placeholder, replaced once the shard answers.
             results.push(Ok(PutRecordOk { shard_id, sequence_number: SequenceNumber(0) }));
-            let batch = &mut batches[shard_id.0 as usize];
-            batch.0.push(record);
-            batch.1.push(i);
+            routes.push(Some(shard as u32));
+            counts[shard] += 1;
+        }
+        // Per shard: the records to append and their places in the call.
+        let mut batches: Vec<(Vec<PutRecord>, Vec<usize>)> =
+            counts.iter().map(|&n| (Vec::with_capacity(n), Vec::with_capacity(n))).collect();
+        for (i, (record, shard)) in records.into_iter().zip(routes).enumerate() {
+            if let Some(shard) = shard {
+                let batch = &mut batches[shard as usize];
+                batch.0.push(record);
+                batch.1.push(i);
+            }
         }
         let mut waiting = Vec::new();
         for (shard, (batch, places)) in batches.into_iter().enumerate() {

@@ -86,11 +86,14 @@ pub fn frame_len(partition_key: &[u8], data: &[u8]) -> usize {
 pub fn encode_frame(buf: &mut Vec<u8>, counter: u64, arrival_ms: u64, key: &[u8], data: &[u8]) {
     let start = buf.len();
     let body_len = (BODY_FIXED + key.len() + data.len()) as u32;
-    buf.extend_from_slice(&body_len.to_le_bytes());
-    buf.extend_from_slice(&[0; 4]);
-    buf.extend_from_slice(&counter.to_le_bytes());
-    buf.extend_from_slice(&arrival_ms.to_le_bytes());
-    buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    // The fixed fields in one copy; the CRC is patched in below.
+    let mut head = [0u8; FRAME_PREFIX + BODY_FIXED];
+    head[0..4].copy_from_slice(&body_len.to_le_bytes());
+    head[8..16].copy_from_slice(&counter.to_le_bytes());
+    head[16..24].copy_from_slice(&arrival_ms.to_le_bytes());
+    head[24..26].copy_from_slice(&(key.len() as u16).to_le_bytes());
+    buf.reserve(head.len() + key.len() + data.len());
+    buf.extend_from_slice(&head);
     buf.extend_from_slice(key);
     buf.extend_from_slice(data);
     let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[start..start + 4]), &buf[start + 8..]);

@@ -8,11 +8,12 @@ use uuid::Uuid;
 
 use crate::stream::Record;
 
-/// One delivered line: the racer event as sent, plus `output` with two decimals.
+/// One delivered line: the racer event as sent (its own bytes when it was already on one line,
+/// else re-printed on one line), plus `output` with two decimals.
 ///
 /// ```json
 /// {"uuid":"8d6f…","event":"update","deviceTimestamp":1764093600123,"second":12,
-///  "raceId":5880312,"racerId":42,"classId":3,"cadence":82.5,"resistance":55.0,"output":141.0}
+///  "raceId":5880312,"racerId":42,"classId":3,"cadence":82.5,"resistance":55,"output":141.00}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -74,20 +75,29 @@ pub fn transform(
 ) -> Result<(), Box<FailedRecord>> {
     match RacerEvent::from_json(&record.data, race_seconds) {
         Ok(event) => {
-            let line = DeliveredEvent {
-                uuid: event.uuid,
-                event: event.event,
-                device_timestamp: event.device_timestamp,
-                second: event.second,
-                race_id: event.race_id,
-                racer_id: event.racer_id,
-                class_id: event.class_id,
-                cadence: event.cadence,
-                resistance: event.resistance,
-                output: from_centi(to_centi(event.output())),
-            };
-            serde_json::to_writer(&mut *out, &line).expect("writing to memory");
-            out.push(b'\n');
+            let centi = to_centi(event.output());
+            let raw = record.data.trim_ascii();
+            if raw.last() == Some(&b'}') && !raw.iter().any(|&b| b == b'\n' || b == b'\r') {
+                // The event parsed as exactly one object with no unknown or repeated field, so
+                // its own bytes plus the output are the line: no need to print it again.
+                out.extend_from_slice(&raw[..raw.len() - 1]);
+                write_output(out, centi);
+            } else {
+                let line = DeliveredEvent {
+                    uuid: event.uuid,
+                    event: event.event,
+                    device_timestamp: event.device_timestamp,
+                    second: event.second,
+                    race_id: event.race_id,
+                    racer_id: event.racer_id,
+                    class_id: event.class_id,
+                    cadence: event.cadence,
+                    resistance: event.resistance,
+                    output: from_centi(centi),
+                };
+                serde_json::to_writer(&mut *out, &line).expect("writing to memory");
+                out.push(b'\n');
+            }
             Ok(())
         }
         Err(error) => Err(Box::new(FailedRecord {
@@ -101,6 +111,12 @@ pub fn transform(
             sequence_number: record.sequence_number.to_string(),
         })),
     }
+}
+
+/// Appends `,"output":<whole>.<hundredths>}` and the newline.
+fn write_output(out: &mut Vec<u8>, centi: u32) {
+    use std::io::Write;
+    write!(out, ",\"output\":{}.{:02}}}\n", centi / 100, centi % 100).expect("writing to memory");
 }
 
 #[cfg(test)]
@@ -129,6 +145,16 @@ mod tests {
         let line: DeliveredEvent = serde_json::from_slice(&out).unwrap();
         assert_eq!(line.output, 141.0);
         assert_eq!((line.racer_id, line.second, line.class_id), (42, 12, 3));
+    }
+
+    #[test]
+    fn a_pretty_printed_event_is_delivered_on_one_line() {
+        let pretty = VALID.replace(",", ",\n  ");
+        let mut out = Vec::new();
+        transform(&record(&pretty), 300, 0, &mut out).unwrap();
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        let line: DeliveredEvent = serde_json::from_slice(&out).unwrap();
+        assert_eq!((line.output, line.cadence), (141.0, 82.5));
     }
 
     #[test]

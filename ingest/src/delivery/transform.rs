@@ -116,7 +116,7 @@ pub fn transform(
 /// Appends `,"output":<whole>.<hundredths>}` and the newline.
 fn write_output(out: &mut Vec<u8>, centi: u32) {
     use std::io::Write;
-    write!(out, ",\"output\":{}.{:02}}}\n", centi / 100, centi % 100).expect("writing to memory");
+    writeln!(out, ",\"output\":{}.{:02}}}", centi / 100, centi % 100).expect("writing to memory");
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-stream cargo bench -p alleycat-ingest --bench stream -- \
-//!     [--seconds 10] [--runs 3] [--writers 8] [--dir /path/on/the/disk/to/measure]
+//!     [--seconds 10] [--runs 3] [--writers 8] [--shards 4] [--dir /path/on/the/disk/to/measure]
 //! ```
 //!
 //! Each run opens a fresh stream (4 shards, durable sync policy) in a temporary directory,
@@ -27,17 +27,19 @@ struct Args {
     seconds: u64,
     runs: usize,
     writers: usize,
+    shards: u32,
     dir: Option<String>,
 }
 
 fn args() -> Args {
-    let mut out = Args { seconds: 10, runs: 3, writers: 8, dir: None };
+    let mut out = Args { seconds: 10, runs: 3, writers: 8, shards: 4, dir: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--seconds" => out.seconds = it.next().and_then(|v| v.parse().ok()).unwrap_or(10),
             "--runs" => out.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(3),
             "--writers" => out.writers = it.next().and_then(|v| v.parse().ok()).unwrap_or(8),
+            "--shards" => out.shards = it.next().and_then(|v| v.parse().ok()).unwrap_or(4),
             "--dir" => out.dir = it.next(),
             _ => {} // cargo bench passes --bench
         }
@@ -92,7 +94,13 @@ async fn one_run(args: &Args) -> Run {
         None => tempfile::tempdir(),
     }
     .expect("temp dir");
-    let stream = Arc::new(DiskStream::open(tmp.path(), StreamConfig::default()).expect("open"));
+    let stream = Arc::new(
+        DiskStream::open(
+            tmp.path(),
+            StreamConfig { shards: args.shards, ..StreamConfig::default() },
+        )
+        .expect("open"),
+    );
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();

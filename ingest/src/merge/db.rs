@@ -20,7 +20,7 @@ use alleycat_domain::{ClassId, RaceId};
 use serde::Serialize;
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Row, SqlitePool,
+    QueryBuilder, Row, Sqlite, SqlitePool,
 };
 
 use super::{
@@ -30,6 +30,9 @@ use super::{
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "results.sqlite";
+
+/// Rows per multi-row INSERT (9 parameters each, well under SQLite's 32,766).
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// The embedded migrations.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/merge/migrations");
@@ -184,53 +187,79 @@ impl Database {
         rides: Vec<StoredRide>,
         objects: Vec<String>,
     ) -> Result<(), MergeError> {
+        // Each ride's best claim to its racer's class record, one row per (class, racer): the
+        // highest total, the earlier race on a tie (so the answer does not depend on order).
+        let mut records: std::collections::BTreeMap<(ClassId, u64), (u64, RaceId)> =
+            std::collections::BTreeMap::new();
+        for ride in &rides {
+            let claim = (ride.summary.total_centi, ride.race);
+            records
+                .entry((ride.class, ride.racer))
+                .and_modify(|best| {
+                    if claim.0 > best.0 || (claim.0 == best.0 && claim.1 < best.1) {
+                        *best = claim;
+                    }
+                })
+                .or_insert(claim);
+        }
         let mut tx = self.pool.begin().await?;
-        for StoredRide { race, class, racer, outputs, summary } in rides {
-            let RideSummary { seconds, total_centi, best_centi, final_second, final_centi } =
-                summary;
-            sqlx::query(
+        // Many rows per statement: one statement per row costs a round trip to SQLite's
+        // thread each.
+        for chunk in rides.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO rides (class_id, race_id, racer_id, outputs, seconds, total_centi,
-                     best_centi, final_second, final_centi)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
+                     best_centi, final_second, final_centi) ",
+            );
+            insert.push_values(chunk, |mut row, ride| {
+                let RideSummary { seconds, total_centi, best_centi, final_second, final_centi } =
+                    ride.summary;
+                row.push_bind(i64::from(ride.class))
+                    .push_bind(ride.race as i64)
+                    .push_bind(ride.racer as i64)
+                    .push_bind(ride.outputs.clone())
+                    .push_bind(i64::from(seconds))
+                    .push_bind(total_centi as i64)
+                    .push_bind(i64::from(best_centi))
+                    .push_bind(i64::from(final_second))
+                    .push_bind(i64::from(final_centi));
+            });
+            insert.push(
+                " ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
                      outputs = excluded.outputs, seconds = excluded.seconds,
                      total_centi = excluded.total_centi, best_centi = excluded.best_centi,
                      final_second = excluded.final_second, final_centi = excluded.final_centi",
-            )
-            .bind(i64::from(class))
-            .bind(race as i64)
-            .bind(racer as i64)
-            .bind(outputs)
-            .bind(i64::from(seconds))
-            .bind(total_centi as i64)
-            .bind(i64::from(best_centi))
-            .bind(i64::from(final_second))
-            .bind(i64::from(final_centi))
-            .execute(&mut *tx)
-            .await?;
+            );
+            insert.build().execute(&mut *tx).await?;
+        }
+        let records: Vec<_> = records.into_iter().collect();
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO class_records (class_id, racer_id, race_id, total_centi) ",
+            );
+            insert.push_values(chunk, |mut row, &((class, racer), (total, race))| {
+                row.push_bind(i64::from(class))
+                    .push_bind(racer as i64)
+                    .push_bind(race as i64)
+                    .push_bind(total as i64);
+            });
             // Totals only grow as seconds are merged, so keeping the maximum (earlier race on a
             // tie) gives the same record whatever the order.
-            sqlx::query(
-                "INSERT INTO class_records (class_id, racer_id, race_id, total_centi)
-                 VALUES (?, ?, ?, ?)
-                 ON CONFLICT (class_id, racer_id) DO UPDATE SET
+            insert.push(
+                " ON CONFLICT (class_id, racer_id) DO UPDATE SET
                      race_id = excluded.race_id, total_centi = excluded.total_centi
                  WHERE excluded.total_centi > class_records.total_centi
                     OR (excluded.total_centi = class_records.total_centi
                         AND excluded.race_id < class_records.race_id)",
-            )
-            .bind(i64::from(class))
-            .bind(racer as i64)
-            .bind(race as i64)
-            .bind(total_centi as i64)
-            .execute(&mut *tx)
-            .await?;
+            );
+            insert.build().execute(&mut *tx).await?;
         }
-        for path in &objects {
-            sqlx::query("INSERT OR IGNORE INTO merged_objects (path) VALUES (?)")
-                .bind(path)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in objects.chunks(ROWS_PER_STATEMENT) {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO merged_objects (path) ");
+            insert.push_values(chunk, |mut row, path| {
+                row.push_bind(path.clone());
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -861,6 +861,14 @@ impl History {
         (centi != NO_BEST).then_some(centi)
     }
 
+    /// `racer`'s bests, second 1 first, in hundredths ([`NO_BEST`] where none): the chart of
+    /// their personal bests.
+    pub fn row(&self, racer: u64) -> Option<&[u32]> {
+        let i = self.racers.binary_search(&racer).ok()?;
+        let seconds = self.race_seconds as usize;
+        Some(&self.bests[i * seconds..(i + 1) * seconds])
+    }
+
     /// How many racers have a best at `second`.
     pub fn field(&self, second: u32) -> usize {
         self.column(second).map_or(0, |(_, r)| r.len())
@@ -932,6 +940,8 @@ mod tests {
         assert_eq!(h.best(42, 1), Some(13225));
         assert_eq!(h.best(42, 3), None);
         assert_eq!(h.best(5, 1), None);
+        assert_eq!(h.row(42), Some(&[13225, 13000, 0, 0, 0][..]));
+        assert_eq!(h.row(5), None);
         assert_eq!(h.field(1), 3);
         assert_eq!(h.rank(1, 15000), 1);
         assert_eq!(h.rank(1, 14000), 1);

@@ -1,37 +1,94 @@
-//! The root component: loads the server's configuration, then shows the lobby.
+//! The root component: loads the server's configuration, then shows the set-up screen or the
+//! ride.
 
+use alleycat_domain::{
+    api::{ClassInfo, RacerInfo},
+    RaceId,
+};
 use leptos::prelude::*;
 
-use super::{class_list::ClassList, countdown::Countdown};
-use crate::{api, time};
+use super::{avatar::Avatar, ride::Ride, setup::Setup};
+use crate::{api, logic::ride::race_to_join, storage, time};
+
+/// What the app shows.
+#[derive(Debug, Clone, PartialEq)]
+enum Screen {
+    /// Choosing a racer and a class.
+    Setup,
+    /// Riding race `race_id`.
+    Ride {
+        /// Who rides.
+        racer: RacerInfo,
+        /// In which class.
+        class: ClassInfo,
+        /// Which race.
+        race_id: RaceId,
+    },
+}
 
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(api::config);
+    let screen = RwSignal::new(Screen::Setup);
+    let header_racer = move || match screen.get() {
+        Screen::Ride { racer, class, .. } => Some((racer, class.name)),
+        Screen::Setup => None,
+    };
     view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
             <a class="brand" href="/">
                 <img src="/favicon.svg" alt="" width="28" height="28"/>
                 <span>"Alleycat"</span>
             </a>
-            <span class="tagline">"Five-minute races. Every five minutes."</span>
+            <span class="tagline">"Virtual bike races, live and all-time"</span>
+            {move || header_racer().map(|(r, class)| view! {
+                <span class="rider-chip">
+                    <Avatar racer_id=r.id name=r.name.clone() size=26/>
+                    <span>{r.name.clone()}</span>
+                    <span class="muted small">{class}</span>
+                </span>
+            })}
         </header>
-        <main class="page">
+        <main class="page" id="main">
             <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the race clock…"</p> }>
                 {move || config.get().map(|loaded| match loaded {
                     Ok(config) => {
-                        let offset = time::clock_offset_ms(config.server_time_ms, time::browser_now_ms());
+                        let clock = time::Clock::new(config.race_seconds, config.server_time_ms, time::browser_now_ms());
+                        let classes = config.classes.clone();
+                        let on_start = Callback::new(move |(racer, class): (RacerInfo, ClassInfo)| {
+                            storage::set_class(class.id);
+                            let race_id = race_to_join(clock.race, clock.now_ms());
+                            screen.set(Screen::Ride { racer, class, race_id });
+                            scroll_to_top();
+                        });
+                        let on_leave = Callback::new(move |()| {
+                            screen.set(Screen::Setup);
+                            scroll_to_top();
+                        });
                         view! {
-                            <Countdown race_seconds=config.race_seconds clock_offset_ms=offset/>
-                            <ClassList classes=config.classes.clone()/>
+                            {move || match screen.get() {
+                                Screen::Setup => view! {
+                                    <Setup classes=classes.clone() clock=clock on_start=on_start/>
+                                }.into_any(),
+                                Screen::Ride { racer, class, race_id } => view! {
+                                    <Ride racer=racer class=class race_id=race_id clock=clock on_leave=on_leave/>
+                                }.into_any(),
+                            }}
                         }.into_any()
                     }
                     Err(message) => view! {
-                        <p class="error" role="alert">{message}</p>
+                        <p class="note warn" role="alert">{format!("Alleycat cannot start: {message}")}</p>
                     }.into_any(),
                 })}
             </Suspense>
         </main>
+    }
+}
+
+fn scroll_to_top() {
+    if let Some(w) = web_sys::window() {
+        w.scroll_to_with_x_and_y(0.0, 0.0);
     }
 }

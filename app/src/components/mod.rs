@@ -1,7 +1,15 @@
 //! The app's components, one file each.
 
 mod app;
-mod class_list;
+mod avatar;
+mod bike;
+mod board;
+mod chart;
 mod countdown;
+mod finish;
+mod message_log;
+mod records;
+mod ride;
+mod setup;
 
 pub use app::App;

@@ -1,0 +1,69 @@
+//! The live chart: the rider's output second by second against their personal best.
+
+use leptos::prelude::*;
+
+use crate::logic::chart::{area, line, x_of, y_max, y_of, Frame};
+
+const FRAME: Frame = Frame { width: 600.0, height: 180.0 };
+
+/// Output so far against the personal best at each second, drawn in SVG.
+#[component]
+pub fn OutputChart(
+    /// The rider's output at each second (index 0 is second 1).
+    #[prop(into)]
+    outputs: Signal<Vec<Option<f64>>>,
+    /// Their personal best at each second, where the history has one.
+    #[prop(into)]
+    bests: Signal<Vec<Option<f64>>>,
+    /// The race length.
+    race_seconds: u32,
+    /// The current second, marked with a line.
+    #[prop(into)]
+    second: Signal<u32>,
+) -> impl IntoView {
+    let max = Memo::new(move |_| outputs.with(|o| bests.with(|b| y_max(&[o, b]))));
+    let grid = move || {
+        let m = max.get();
+        (1..=4)
+            .map(|i| {
+                let v = m * f64::from(i) / 4.0;
+                let y = y_of(FRAME, m, v);
+                view! {
+                    <line x1="0" x2=FRAME.width y1=y y2=y class="chart-grid"/>
+                    <text x="4" y=y + 14.0 class="chart-label">{format!("{v:.0}")}</text>
+                }
+            })
+            .collect_view()
+    };
+    let summary = move || {
+        let mine = outputs.with(|o| o.iter().flatten().count());
+        let ahead = outputs.with(|o| {
+            bests.with(|b| {
+                o.iter()
+                    .zip(b)
+                    .filter(|(o, b)| matches!((o, b), (Some(o), Some(b)) if o > b))
+                    .count()
+            })
+        });
+        format!("{mine} seconds ridden, {ahead} of them above your personal best.")
+    };
+    view! {
+        <figure class="chart">
+            <svg viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) preserveAspectRatio="none"
+                role="img" aria-label="Your output each second against your personal best">
+                {grid}
+                <path class="chart-best" d=move || bests.with(|b| line(FRAME, race_seconds, max.get(), b))/>
+                <path class="chart-area" d=move || outputs.with(|o| area(FRAME, race_seconds, max.get(), o))/>
+                <path class="chart-mine" d=move || outputs.with(|o| line(FRAME, race_seconds, max.get(), o))/>
+                <line class="chart-now" y1="0" y2=FRAME.height
+                    x1=move || x_of(FRAME, race_seconds, second.get())
+                    x2=move || x_of(FRAME, race_seconds, second.get())/>
+            </svg>
+            <figcaption>
+                <span class="legend mine">"You"</span>
+                <span class="legend best">"Your personal best"</span>
+                <span class="muted small">{summary}</span>
+            </figcaption>
+        </figure>
+    }
+}

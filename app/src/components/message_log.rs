@@ -1,0 +1,87 @@
+//! The messages log: each second's event and its fate.
+
+use leptos::prelude::*;
+
+use crate::logic::format;
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// On its way.
+    Sent,
+    /// Stored durably.
+    Acknowledged {
+        /// The shard that stored it.
+        shard: String,
+        /// Its sequence number there.
+        sequence: String,
+    },
+    /// Refused by the server.
+    Rejected {
+        /// The server's code.
+        code: String,
+        /// The server's sentence.
+        message: String,
+    },
+    /// Never reached the server.
+    Failed(String),
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// The second of the race.
+    pub second: u32,
+    /// Whether it was the `final` event.
+    pub last: bool,
+    /// The output sent.
+    pub output: f64,
+    /// What became of it.
+    pub fate: Fate,
+}
+
+/// The events sent this race, newest first.
+#[component]
+pub fn MessageLog(
+    /// The entries, newest first.
+    #[prop(into)]
+    entries: Signal<Vec<LogEntry>>,
+) -> impl IntoView {
+    let counts = move || {
+        entries.with(|e| {
+            let ok = e.iter().filter(|x| matches!(x.fate, Fate::Acknowledged { .. })).count();
+            let bad = e
+                .iter()
+                .filter(|x| matches!(x.fate, Fate::Rejected { .. } | Fate::Failed(_)))
+                .count();
+            format!("{ok} acknowledged · {bad} refused")
+        })
+    };
+    view! {
+        <section class="panel log-panel" aria-labelledby="log-title">
+            <div class="panel-head">
+                <h2 class="panel-title" id="log-title">"Messages"</h2>
+                <span class="muted small">{counts}</span>
+            </div>
+            <ol class="log" role="log" aria-live="off" aria-label="Messages sent to the server">
+                <For each=move || entries.get() key=|e| (e.second, format!("{:?}", e.fate)) let:e>
+                    <li class=format!("log-entry {}", match e.fate {
+                        Fate::Sent => "sent",
+                        Fate::Acknowledged { .. } => "ok",
+                        Fate::Rejected { .. } | Fate::Failed(_) => "bad",
+                    })>
+                        <span class="log-second num">{format!("s{}", e.second)}</span>
+                        <span class="log-kind">{if e.last { "final" } else { "update" }}</span>
+                        <span class="log-out num">{format::output(e.output)}</span>
+                        <span class="log-fate">{match e.fate.clone() {
+                            Fate::Sent => "sent…".to_owned(),
+                            Fate::Acknowledged { shard, sequence } => format!("acknowledged · {shard} · seq {sequence}"),
+                            Fate::Rejected { code, message } => format!("rejected · {code}: {message}"),
+                            Fate::Failed(message) => format!("not delivered: {message}"),
+                        }}</span>
+                    </li>
+                </For>
+            </ol>
+        </section>
+    }
+}

@@ -1,0 +1,169 @@
+//! Downloading a class's all-time history with progress, then gunzipping, decoding and indexing
+//! it with the shared codec.
+
+use std::sync::Arc;
+
+use alleycat_domain::{history, ClassId, History};
+use gloo_net::http::Request;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::{api, time::perf_now};
+
+/// How long each stage took and what it produced, for the screen and the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadStats {
+    /// Bytes downloaded (gzipped).
+    pub bytes: u64,
+    /// Racers in the history.
+    pub racers: usize,
+    /// From the request to the last byte, ms.
+    pub download_ms: f64,
+    /// Gunzip, parse and index, ms.
+    pub decode_ms: f64,
+    /// From the request to ready to rank, ms.
+    pub total_ms: f64,
+    /// WebAssembly memory after loading, bytes.
+    pub wasm_memory_bytes: f64,
+}
+
+/// Why there is no all-time board.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadError {
+    /// The class has no history yet (404).
+    Missing,
+    /// Anything else, as a sentence.
+    Failed(String),
+}
+
+/// Downloads, decodes and indexes `/api/history/class-N.gz`, reporting `(received, expected)`
+/// bytes as they arrive.
+pub async fn load(
+    class_id: ClassId,
+    progress: impl Fn(u64, Option<u64>),
+) -> Result<(Arc<History>, LoadStats), LoadError> {
+    let started = perf_now();
+    let response = Request::get(&format!("/api/history/class-{class_id}.gz"))
+        .send()
+        .await
+        .map_err(|e| LoadError::Failed(format!("Cannot reach the Alleycat server ({e}).")))?;
+    if response.status() == 404 {
+        return Err(LoadError::Missing);
+    }
+    if !response.ok() {
+        return Err(LoadError::Failed(api::error_message(response).await));
+    }
+    let expected = response.headers().get("content-length").and_then(|v| v.parse::<u64>().ok());
+    let bytes = match response.body() {
+        Some(body) => read_body(body, expected, &progress).await.map_err(LoadError::Failed)?,
+        None => Vec::new(),
+    };
+    let downloaded = perf_now();
+    let history = history::decode(&bytes)
+        .map_err(|e| LoadError::Failed(format!("The all-time history could not be read ({e}).")))?;
+    let done = perf_now();
+    let stats = LoadStats {
+        bytes: bytes.len() as u64,
+        racers: history.racer_count(),
+        download_ms: downloaded - started,
+        decode_ms: done - downloaded,
+        total_ms: done - started,
+        wasm_memory_bytes: wasm_memory_bytes(),
+    };
+    publish(&stats);
+    Ok((Arc::new(history), stats))
+}
+
+async fn read_body(
+    body: web_sys::ReadableStream,
+    expected: Option<u64>,
+    progress: &impl Fn(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
+    let failed = |e: JsValue| format!("The download broke off ({e:?}).");
+    let reader: web_sys::ReadableStreamDefaultReader =
+        body.get_reader().dyn_into().map_err(|e: js_sys::Object| failed(e.into()))?;
+    let mut bytes = Vec::with_capacity(expected.unwrap_or(0).min(64 << 20) as usize);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(failed)?;
+        if done.as_bool().unwrap_or(true) {
+            break;
+        }
+        let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(failed)?;
+        let array: js_sys::Uint8Array = value.dyn_into().map_err(failed)?;
+        let at = bytes.len();
+        bytes.resize(at + array.length() as usize, 0);
+        array.copy_to(&mut bytes[at..]);
+        progress(bytes.len() as u64, expected);
+    }
+    Ok(bytes)
+}
+
+/// Whether the page was opened with `?bench` (the benchmark in `tests/e2e/bench/`).
+pub fn bench_requested() -> bool {
+    web_sys::window().and_then(|w| w.location().search().ok()).is_some_and(|s| s.contains("bench"))
+}
+
+/// Times the all-time ranking step as the board runs it each second (the rider's rank and the
+/// rows on screen) over every second of the race and many outputs, and publishes the mean on
+/// `window.__alleycatStep`.
+pub fn bench_steps(history: &History, me: u64) {
+    const ROUNDS: u32 = 20;
+    let seconds = history.race_seconds();
+    let started = perf_now();
+    let mut checksum = 0usize;
+    for round in 0..ROUNDS {
+        for second in 1..=seconds {
+            let output = 60.0 + f64::from((second * 7 + round * 13) % 140);
+            let rank = history.rank(second, history::to_centi(output));
+            let first = rank.saturating_sub(6);
+            let step = crate::logic::alltime::step(
+                history,
+                second,
+                me,
+                "Me",
+                output,
+                first..first + 20,
+                |id| format!("Racer #{id}"),
+            );
+            checksum += step.rows.len() + step.place;
+        }
+    }
+    let steps = f64::from(ROUNDS * seconds);
+    let mean_ms = (perf_now() - started) / steps;
+    let object = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&object, &"meanMs".into(), &mean_ms.into());
+    let _ = js_sys::Reflect::set(&object, &"steps".into(), &steps.into());
+    let _ = js_sys::Reflect::set(&object, &"checksum".into(), &(checksum as f64).into());
+    if let Some(window) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&window, &"__alleycatStep".into(), &object);
+    }
+}
+
+/// The size of the app's WebAssembly memory, bytes.
+pub fn wasm_memory_bytes() -> f64 {
+    let memory = wasm_bindgen::memory();
+    js_sys::Reflect::get(&memory, &"buffer".into())
+        .and_then(|b| js_sys::Reflect::get(&b, &"byteLength".into()))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0)
+}
+
+/// Puts the figures on `window.__alleycatHistory` for the benchmark to read.
+fn publish(stats: &LoadStats) {
+    let object = js_sys::Object::new();
+    for (key, value) in [
+        ("bytes", stats.bytes as f64),
+        ("racers", stats.racers as f64),
+        ("downloadMs", stats.download_ms),
+        ("decodeMs", stats.decode_ms),
+        ("totalMs", stats.total_ms),
+        ("wasmMemoryBytes", stats.wasm_memory_bytes),
+    ] {
+        let _ = js_sys::Reflect::set(&object, &key.into(), &value.into());
+    }
+    if let Some(window) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&window, &"__alleycatHistory".into(), &object);
+    }
+}

@@ -1,0 +1,79 @@
+// Benchmark: the all-time history of one class (6,667 racers x 300 s) made ready to rank in the
+// browser (download over loopback, gunzip, decode, index), its memory, one ranking step, and the
+// release .wasm's gzipped size. Prints one JSON line per figure; BENCHMARKS.md records them.
+//
+// Needs the history file first:
+//   CARGO_TARGET_DIR=/work/target-app cargo run --release -p alleycat-app --example seed_history \
+//     --target x86_64-unknown-linux-gnu -- /tmp/alleycat-bench-class-3.gz
+import { expect, test } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { find } from '../helpers/app';
+import { Server } from '../helpers/server';
+
+const seeded = process.env.ALLEYCAT_BENCH_HISTORY ?? '/tmp/alleycat-bench-class-3.gz';
+const runs = Number(process.env.ALLEYCAT_BENCH_RUNS ?? 7);
+const server = new Server(Number(process.env.ALLEYCAT_BENCH_PORT ?? 3937), 300);
+
+test.beforeAll(async () => {
+  fs.mkdirSync(path.join(server.dataDir, 'objects', 'history'), { recursive: true });
+  fs.copyFileSync(seeded, path.join(server.dataDir, 'objects', 'history', 'class-3.gz'));
+  await server.start();
+});
+test.afterAll(async () => server.stop());
+
+function median(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+test('history ready to rank, memory and one ranking step', async ({ browser }) => {
+  const totals: number[] = [];
+  const downloads: number[] = [];
+  const decodes: number[] = [];
+  const memories: number[] = [];
+  const steps: number[] = [];
+  let racers = 0;
+  let bytes = 0;
+  for (let i = 0; i < runs; i++) {
+    // A fresh context each run: nothing cached, a fresh WebAssembly memory.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?bench`);
+    await page.evaluate(() =>
+      localStorage.setItem('alleycat.racer', JSON.stringify({ id: 42, name: 'Bench Rider', avatarSeed: 42 })),
+    );
+    await page.goto(`${server.url}/?bench`);
+    await find.classRadio(page, 'Gravel').check();
+    await find.start(page).click();
+    await page.waitForFunction(() => (window as any).__alleycatStep !== undefined, null, { timeout: 60_000 });
+    const h = await page.evaluate(() => (window as any).__alleycatHistory);
+    const s = await page.evaluate(() => (window as any).__alleycatStep);
+    totals.push(h.totalMs);
+    downloads.push(h.downloadMs);
+    decodes.push(h.decodeMs);
+    memories.push(h.wasmMemoryBytes);
+    steps.push(s.meanMs);
+    racers = h.racers;
+    bytes = h.bytes;
+    await context.close();
+  }
+  const wasm = fs.readdirSync(path.resolve(__dirname, '../../../dist')).find((f) => f.endsWith('.wasm'))!;
+  const wasmBytes = fs.readFileSync(path.resolve(__dirname, '../../../dist', wasm));
+  const result = {
+    racers,
+    historyBytes: bytes,
+    runs,
+    readyMsMedian: median(totals),
+    readyMsAll: totals.map((x) => Math.round(x)),
+    downloadMsMedian: median(downloads),
+    decodeMsMedian: median(decodes),
+    wasmMemoryMBMedian: median(memories) / (1024 * 1024),
+    stepMsMedian: median(steps),
+    wasmBytes: wasmBytes.length,
+    wasmGzipBytes: zlib.gzipSync(wasmBytes, { level: 9 }).length,
+  };
+  console.log(JSON.stringify(result));
+  expect(racers).toBe(6667);
+});

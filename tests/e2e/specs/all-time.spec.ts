@@ -1,0 +1,53 @@
+// The all-time board ranks the rider's output this second against every racer's personal best
+// at that second, from a seeded history, with a trophy when the rider beats their own best.
+import { expect, test } from '@playwright/test';
+import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
+import { config, dataDir, searchRacers } from '../helpers/api';
+import { seedHistory } from '../helpers/history';
+
+test('the all-time board ranks against the history and shows the trophy on a personal best', async ({ page, request }, testInfo) => {
+  test.setTimeout(120_000);
+  const [me] = await searchRacers(request, '2718');
+  const { raceSeconds } = await config(request);
+  const flat = (v: number) => Array.from({ length: raceSeconds }, () => v);
+  // Climber's history: two racers above the rider's 126.5, one below, and the rider's own best of 60.
+  seedHistory(dataDir(), 5, raceSeconds, new Map([
+    [301, flat(300)],
+    [302, flat(200)],
+    [303, flat(100)],
+    [me.id, flat(60)],
+  ]));
+
+  await startRide(page, { query: '2718', racer: me.name, className: 'Climber' });
+  await find.boardToggle(page, 'All time').click();
+  await expect(find.boardToggle(page, 'All time')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('history-ready')).toContainText('4 racers');
+  await waitForRaceToStart(page);
+
+  // 126.5 beats 100 and the rider's own 60: third of five, with the trophy.
+  await expect(find.myRank(page)).toHaveText('#3 of 5');
+  await expect(find.trophy(page)).toBeVisible();
+  const board = find.allTimeBoard(page);
+  await expect(board.getByRole('listitem')).toHaveCount(5);
+  await expect(board.getByRole('listitem').filter({ hasText: 'Your best' })).toContainText('60.0');
+  await snapshot(page, 'all-time-trophy', testInfo);
+
+  // Soft-pedalling below the personal best: last, no trophy.
+  const cadence = find.cadence(page);
+  await cadence.focus();
+  await cadence.press('Home');
+  const resistance = find.resistance(page);
+  await resistance.focus();
+  await resistance.press('Home');
+  await expect(find.output(page)).toHaveText('22.8');
+  await expect(find.myRank(page)).toHaveText('#5 of 5');
+  await expect(find.trophy(page)).toHaveCount(0);
+});
+
+test('a class without history says so and the ride goes on', async ({ page, request }) => {
+  const [me] = await searchRacers(request, '99');
+  await startRide(page, { query: '99', racer: me.name, className: 'Sprinter' });
+  await find.boardToggle(page, 'All time').click();
+  await expect(page.getByText(/No all-time history for Sprinter yet/)).toBeVisible();
+  await expect(find.output(page)).toHaveText(/\d/);
+});

@@ -57,6 +57,41 @@ pub struct Cli {
 pub enum Command {
     /// Serve the app and the API (the default).
     Serve(ServeConfig),
+    /// Recompute the history files and the results database from every delivered object
+    /// (run it with the server stopped).
+    Rebuild(DataArgs),
+    /// Work with history files.
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+/// What the offline commands need: where the data is and how long races are.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory holding all of Alleycat's data.
+    #[arg(long, env = "ALLEYCAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Length of each race in seconds (as the server runs with).
+    #[arg(long, env = "ALLEYCAT_RACE_SECONDS", default_value_t = DEFAULT_RACE_SECONDS,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub race_seconds: u32,
+}
+
+/// `alleycat history …`.
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Merge a history file in the original Alleycat format (`{"<second>": {"<racerId>":
+    /// output}}`, JSON, gzipped or not) into a class's history.
+    Import {
+        /// The class to import into, 1 to 6.
+        #[arg(long = "class", value_parser = clap::value_parser!(u8).range(1..=6))]
+        class: u8,
+        /// The file to import.
+        file: PathBuf,
+        /// Where the data is.
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 impl Cli {
@@ -165,9 +200,16 @@ impl Default for ServeConfig {
 mod tests {
     use super::*;
 
+    fn serve(cli: Cli) -> ServeConfig {
+        match cli.into_command() {
+            Command::Serve(config) => config,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
     #[test]
     fn no_command_means_serve_with_the_defaults() {
-        let Command::Serve(config) = Cli::parse_from(["alleycat"]).into_command();
+        let config = serve(Cli::parse_from(["alleycat"]));
         assert_eq!(config.port, DEFAULT_PORT);
         assert_eq!(config.race_seconds, 300);
         assert_eq!(config.data_dir, PathBuf::from("./data"));
@@ -175,12 +217,23 @@ mod tests {
 
     #[test]
     fn flags_work_with_and_without_the_serve_command() {
-        let Command::Serve(config) =
-            Cli::parse_from(["alleycat", "--port", "8080", "--race-seconds", "20"]).into_command();
+        let config = serve(Cli::parse_from(["alleycat", "--port", "8080", "--race-seconds", "20"]));
         assert_eq!((config.port, config.race_seconds), (8080, 20));
-        let Command::Serve(config) =
-            Cli::parse_from(["alleycat", "serve", "--dist", "/x"]).into_command();
+        let config = serve(Cli::parse_from(["alleycat", "serve", "--dist", "/x"]));
         assert_eq!(config.dist, PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn history_import_takes_a_class_and_a_file() {
+        let cli = Cli::parse_from(["alleycat", "history", "import", "--class", "3", "old.json.gz"]);
+        let Command::History(HistoryCommand::Import { class, file, .. }) = cli.into_command()
+        else {
+            panic!("expected history import");
+        };
+        assert_eq!((class, file), (3, PathBuf::from("old.json.gz")));
+        assert!(
+            Cli::try_parse_from(["alleycat", "history", "import", "--class", "7", "f"]).is_err()
+        );
     }
 
     #[test]

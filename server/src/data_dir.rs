@@ -1,9 +1,9 @@
 //! The data directory: everything Alleycat stores, owned by one process at a time.
 //!
-//! Layout: `stream/` (the event stream's shards and consumer checkpoints), `objects/` (the
-//! object store: `delivery/`, `processing-failed/`, `imports/`, `history/`), `results.sqlite`
-//! (race results, class records, the roster), `secret` and `api-key` (see [`crate::auth`]),
-//! and `.lock`, held while a server runs.
+//! Layout: `stream/` (the event stream's shards and consumer checkpoints); the object store's
+//! prefixes `delivery/`, `processing-failed/`, `imports/` and `history/` (see
+//! `alleycat_ingest::objects`); `results.sqlite` (race results, class records, the roster);
+//! `secret` and `api-key` (see [`crate::auth`]); and `.lock`, held while a process uses it.
 
 use std::{fs::File, path::Path};
 
@@ -11,10 +11,6 @@ use anyhow::Context;
 
 /// The stream's folder.
 pub const STREAM_DIR: &str = "stream";
-/// The object store's root.
-pub const OBJECTS_DIR: &str = "objects";
-/// The results database.
-pub const DATABASE_FILE: &str = alleycat_ingest::merge::DATABASE_FILE;
 
 /// Creates `dir` if needed and takes its lock; refuses when another process holds it. The lock
 /// is released when the returned file is dropped (or the process dies).

@@ -14,6 +14,7 @@ mod data_dir;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod offline;
 mod pipeline;
 pub mod roster;
 pub mod shutdown;

@@ -1,6 +1,6 @@
 //! The `alleycat` binary: parse settings, set up logging, bind, run.
 
-use alleycat_server::config::{Cli, Command};
+use alleycat_server::config::{Cli, Command, HistoryCommand};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_env("ALLEYCAT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -16,6 +17,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(config) => {
             let listener = TcpListener::bind((config.host, config.port)).await?;
             alleycat_server::run(listener, config, alleycat_server::shutdown::signal()).await
+        }
+        Command::Rebuild(data) => alleycat_server::offline::rebuild(&data).await,
+        Command::History(HistoryCommand::Import { class, file, data }) => {
+            alleycat_server::offline::import(&data, class, &file).await
         }
     }
 }

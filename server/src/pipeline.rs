@@ -5,14 +5,14 @@ use std::{sync::Arc, time::Duration};
 
 use alleycat_domain::RaceClock;
 use alleycat_ingest::{
-    delivery::{Delivery, DeliveryConfig},
-    merge::{self, Database, MergeConfig, Merger},
-    objects,
+    delivery::DeliveryConfig,
+    merge::{Database, MergeConfig},
+    pipeline::{open_local, Pipeline, PipelineConfig},
     stream::{DiskStream, ShardIterator, Stream, StreamConfig},
 };
 use anyhow::Context;
 use object_store::ObjectStore;
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::task::JoinHandle;
 
 use crate::{
     admission::Admission,
@@ -69,11 +69,8 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
             .await?
             .context("cannot open the event stream")?,
     );
-    let store = objects::local_store(&dir.join(data_dir::OBJECTS_DIR))
-        .context("cannot open the object store")?;
-    let db = Database::open(&dir.join(data_dir::DATABASE_FILE))
-        .await
-        .context("cannot open the results database")?;
+    let (store, db) =
+        open_local(dir).await.context("cannot open the object store and results database")?;
     let roster = Arc::new(
         Roster::load_or_create(db.pool(), config.roster_size, config.roster_seed)
             .await
@@ -90,11 +87,8 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
 
 /// The background stages, running.
 pub struct Running {
-    stop_delivery: watch::Sender<bool>,
-    delivery: JoinHandle<()>,
-    merge: JoinHandle<()>,
+    pipeline: Pipeline,
     live: Vec<JoinHandle<()>>,
-    stream: Arc<dyn Stream>,
 }
 
 /// Starts the here-now readers and ticker, delivery and merge.
@@ -105,49 +99,34 @@ pub fn start(state: &AppState, iterators: Vec<ShardIterator>) -> Running {
         tokio::spawn(live::follow(state.stream().clone(), board.clone(), iterators)),
         tokio::spawn(live::tick(board)),
     ];
-    let (to_merge, notifications) = tokio::sync::mpsc::unbounded_channel();
-    let delivery_config = DeliveryConfig {
-        buffer_bytes: config.delivery_buffer_bytes,
-        interval: Duration::from_millis(config.delivery_interval_ms),
-        race_seconds: config.race_seconds,
-        ..DeliveryConfig::default()
+    let pipeline_config = PipelineConfig {
+        delivery: DeliveryConfig {
+            buffer_bytes: config.delivery_buffer_bytes,
+            interval: Duration::from_millis(config.delivery_interval_ms),
+            race_seconds: config.race_seconds,
+            ..DeliveryConfig::default()
+        },
+        merge: MergeConfig { race_seconds: config.race_seconds, ..MergeConfig::default() },
     };
-    let delivery = Delivery::new(state.stream().clone(), state.store().clone(), delivery_config)
-        .notify(to_merge);
-    state.metrics().watch_delivery(delivery.progress());
-    let (stop_delivery, mut stopped) = watch::channel(false);
-    let delivery = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        if let Err(error) = delivery.run(shutdown).await {
-            tracing::error!(%error, "Delivery stopped with an error.");
-        }
-    });
-    let merger = Merger::new(
+    let pipeline = Pipeline::start(
+        state.stream().clone(),
         state.store().clone(),
         state.db().clone(),
-        MergeConfig { race_seconds: config.race_seconds, ..MergeConfig::default() },
+        pipeline_config,
     );
-    state.metrics().watch_merge(merger.progress());
-    // The merge ends when delivery, its only notifier, has stopped and it has merged the rest.
-    let merge = tokio::spawn(async move {
-        if let Err(error) = merge::run(merger, notifications, std::future::pending()).await {
-            tracing::error!(%error, "Merge stopped with an error.");
-        }
-    });
-    Running { stop_delivery, delivery, merge, live, stream: state.stream().clone() }
+    state.metrics().watch_delivery(pipeline.delivery_progress());
+    state.metrics().watch_merge(pipeline.merge_progress());
+    Running { pipeline, live }
 }
 
 impl Running {
     /// Flushes delivery, waits for the merge to fold what it delivered, stops the readers.
     pub async fn stop(self) {
-        let _ = self.stop_delivery.send(true);
-        let _ = self.delivery.await;
-        let _ = self.merge.await;
+        if let Err(error) = self.pipeline.shutdown().await {
+            tracing::error!(%error, "The pipeline stopped with an error.");
+        }
         for task in self.live {
             task.abort();
         }
-        drop(self.stream);
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /api/history/class-N.gz`: a class's history file as stored (gzip, which the app
 //! decompresses itself), with `ETag`, `Last-Modified` and `304` on `If-None-Match`.
 
-use alleycat_ingest::objects::history_path;
+use alleycat_ingest::merge;
 use axum::{
     extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -9,7 +9,6 @@ use axum::{
     routing::get,
     Router,
 };
-use object_store::ObjectStoreExt;
 
 use super::error::ApiError;
 use crate::AppState;
@@ -34,38 +33,28 @@ async fn history(
             "There is no history file {file:?}; they are class-1.gz to class-6.gz."
         ))
     })?;
-    let path = history_path(class);
-    let object = match state.store().get(&path).await {
-        Ok(object) => object,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(ApiError::NotFound(format!(
-                "Class {class} has no history yet: nobody has finished a race in it."
-            )))
-        }
-        Err(error) => return Err(ApiError::Internal(error.into())),
+    let Some(history) = merge::history_file(state.store().as_ref(), class).await? else {
+        return Err(ApiError::NotFound(format!(
+            "Class {class} has no history yet: nobody has finished a race in it."
+        )));
     };
-    let meta = object.meta.clone();
-    let etag = format!(
-        "\"{}\"",
-        meta.e_tag.clone().unwrap_or_else(|| meta.last_modified.timestamp_millis().to_string())
-    );
-    let last_modified = meta.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == history.etag || tag.trim() == "*"));
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let bytes = object.bytes().await.map_err(anyhow::Error::from)?;
-        ([(header::CONTENT_TYPE, "application/gzip")], bytes).into_response()
+        ([(header::CONTENT_TYPE, "application/gzip")], history.bytes).into_response()
     };
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(&history.etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&last_modified) {
+    let modified = chrono::DateTime::from_timestamp_millis(history.last_modified_ms)
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&m).ok()) {
         h.insert(header::LAST_MODIFIED, v);
     }
     Ok(response)

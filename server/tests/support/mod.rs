@@ -1,0 +1,145 @@
+//! A real server on port 0 with a temporary data directory, and helpers to talk to it.
+#![allow(dead_code, missing_docs)]
+
+use std::path::Path;
+
+use alleycat_domain::{EventKind, RaceClock, RacerEvent};
+use alleycat_server::ServeConfig;
+use serde_json::{json, Value};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub const API_KEY: &str = "test-producer-key";
+/// Long races, so that no test straddles a race boundary in practice.
+pub const RACE_SECONDS: u32 = 3600;
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: ServeConfig,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+pub fn test_config(data: &Path, dist: &Path) -> ServeConfig {
+    ServeConfig {
+        port: 0,
+        data_dir: data.to_owned(),
+        dist: dist.to_owned(),
+        race_seconds: RACE_SECONDS,
+        roster_size: 100,
+        api_key: Some(API_KEY.into()),
+        delivery_interval_ms: 200,
+        ..ServeConfig::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let dist = tempfile::tempdir().unwrap();
+        write_fake_dist(dist.path());
+        let mut config = test_config(data.path(), dist.path());
+        adjust(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(alleycat_server::run(listener, config.clone(), async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        // Wait until it answers (opening the data directory takes a moment).
+        for _ in 0..200 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Self { base, client, config, stop: Some(stop), task: Some(task), _dirs: vec![data, dist] }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn token(&self, racer: u64) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/session"))
+            .json(&json!({ "racerId": racer }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn post_events(&self, credential: &str, events: &[Value]) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/api/events"))
+            .bearer_auth(credential)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+pub fn write_fake_dist(dist: &Path) {
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Alleycat</title><script type=\"module\">start()</script>",
+    )
+    .unwrap();
+    std::fs::write(dist.join("alleycat-app-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    std::fs::write(dist.join("alleycat-app-0123456789abcdef.js"), "export {}").unwrap();
+    std::fs::write(dist.join("alleycat-app-0123456789abcdef.js.gz"), b"gz!").unwrap();
+}
+
+pub fn now_ms() -> u64 {
+    alleycat_server::now_ms()
+}
+
+/// The current race and second under the test clock.
+pub fn race_now() -> (u64, u32) {
+    let clock = RaceClock::new(RACE_SECONDS);
+    let now = now_ms();
+    (clock.race_at(now), clock.second_at(now))
+}
+
+/// An event of `racer` in class `class` for `second` of `race`.
+pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> RacerEvent {
+    RacerEvent {
+        uuid: uuid::Uuid::new_v4(),
+        event: EventKind::Update,
+        device_timestamp: now_ms(),
+        second,
+        race_id: race,
+        racer_id: racer,
+        class_id: class,
+        cadence,
+        resistance: 50.0,
+    }
+}
+
+pub fn to_json(event: &RacerEvent) -> Value {
+    serde_json::to_value(event).unwrap()
+}

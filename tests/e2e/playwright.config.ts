@@ -53,6 +53,8 @@ export default defineConfig({
       ALLEYCAT_DATA_DIR: process.env.ALLEYCAT_E2E_DATA,
       ALLEYCAT_DIST: path.join(root, 'dist'),
       ALLEYCAT_RACE_SECONDS: '20',
+      // Issue 6's e2e runs with a 1-second delivery interval, so results follow a race at once.
+      ALLEYCAT_DELIVERY_INTERVAL_MS: '1000',
       ALLEYCAT_LOG: 'info',
     },
   },

@@ -28,10 +28,18 @@ pub fn OutputChart(
             .map(|i| {
                 let v = m * f64::from(i) / 4.0;
                 let y = y_of(FRAME, m, v);
-                view! {
-                    <line x1="0" x2=FRAME.width y1=y y2=y class="chart-grid"/>
-                    <text x="4" y=y + 14.0 class="chart-label">{format!("{v:.0}")}</text>
-                }
+                view! { <line x1="0" x2=FRAME.width y1=y y2=y class="chart-grid"/> }
+            })
+            .collect_view()
+    };
+    // Axis labels in HTML: the SVG stretches to its box, which would squash text drawn in it.
+    let labels = move || {
+        let m = max.get();
+        (1..=4)
+            .map(|i| {
+                let v = m * f64::from(i) / 4.0;
+                let top = y_of(FRAME, m, v) / FRAME.height * 100.0;
+                view! { <span class="chart-label" aria-hidden="true" style:top=format!("{top:.1}%")>{format!("{v:.0}")}</span> }
             })
             .collect_view()
     };
@@ -49,6 +57,8 @@ pub fn OutputChart(
     };
     view! {
         <figure class="chart">
+            <div class="chart-plot">
+            {labels}
             <svg viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) preserveAspectRatio="none"
                 role="img" aria-label="Your output each second against your personal best">
                 {grid}
@@ -59,6 +69,7 @@ pub fn OutputChart(
                     x1=move || x_of(FRAME, race_seconds, second.get())
                     x2=move || x_of(FRAME, race_seconds, second.get())/>
             </svg>
+            </div>
             <figcaption>
                 <span class="legend mine">"You"</span>
                 <span class="legend best">"Your personal best"</span>

@@ -29,6 +29,10 @@ pub fn Finish(
     /// The rider's last here-now place and field, if the live board knew it.
     #[prop(into)]
     live_place: Signal<Option<(u32, u32)>>,
+    /// How many of the rider's seconds the server acknowledged: the results are complete once
+    /// they count as many.
+    #[prop(into)]
+    acknowledged: Signal<u32>,
     /// Ride again.
     on_again: Callback<()>,
 ) -> impl IntoView {
@@ -38,7 +42,11 @@ pub fn Finish(
     spawn_local(async move {
         for attempt in 0..RESULT_ATTEMPTS {
             match api::race_results(race_id, class.id).await {
-                Ok(r) if r.results.iter().any(|row| row.racer_id == me) => {
+                Ok(r)
+                    if r.results.iter().any(|row| {
+                        row.racer_id == me && row.seconds >= acknowledged.get_untracked()
+                    }) =>
+                {
                     results.set(Some(Ok(r.results)));
                     refresh.update(|n| *n += 1);
                     return;
@@ -51,6 +59,7 @@ pub fn Finish(
         }
         if results.get_untracked().is_none() {
             results.set(Some(Err("your result has not come through yet".into())));
+            // Keep the place from the live board, which the headline already shows.
         }
     });
     let place = move || {
@@ -102,9 +111,19 @@ pub fn Finish(
             {move || match results.get() {
                 None => view! { <p class="muted" role="status">"Tallying the results…"</p> }.into_any(),
                 Some(Ok(rows)) => view! { <ResultsTable rows=rows highlight=Some(me)/> }.into_any(),
-                Some(Err(message)) => view! { <p class="note warn" role="alert">{format!("The official results are not available: {message}.")}</p> }.into_any(),
+                Some(Err(message)) => view! { <p class="note warn" role="alert">{format!("The official results are not available: {}", sentence(&message))}</p> }.into_any(),
             }}
         </section>
         <ClassRecords class=class.clone() highlight=Some(me) refresh=Signal::from(refresh) race=race_id/>
+    }
+}
+
+/// `text` ending with a full stop.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }

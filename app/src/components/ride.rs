@@ -98,6 +98,7 @@ pub fn Ride(
     let history = RwSignal::new(HistoryState::Downloading(0, None));
     let live_ranking = RwSignal::new(None::<LiveRanking>);
     let live_status = RwSignal::new(LiveStatus::Connecting);
+    let last_place = RwSignal::new(None::<(u32, u32)>);
     let mode = RwSignal::new(Mode::HereNow);
     let names = RwSignal::new(HashMap::<u64, String>::new());
     let alive = Arc::new(AtomicBool::new(true));
@@ -121,7 +122,23 @@ pub fn Ride(
                             n.entry(e.racer_id).or_insert_with(|| e.name.clone());
                         }
                     });
-                    live_ranking.set(Some(ranking));
+                    // Before the start the board shows the race now running; once the rider's
+                    // race has begun it shows that race only, and keeps its last state after.
+                    let mine = ranking.race_id == race_id;
+                    let before_start = ranking.race_id < race_id;
+                    if mine
+                        || (before_start
+                            && live_ranking.with_untracked(|l| {
+                                l.as_ref().is_none_or(|l| l.race_id != race_id)
+                            }))
+                    {
+                        if mine {
+                            if let Some(m) = &ranking.me {
+                                last_place.set(Some((m.rank, ranking.racer_count)));
+                            }
+                        }
+                        live_ranking.set(Some(ranking));
+                    }
                 },
                 move |status| live_status.set(status),
             )
@@ -191,15 +208,19 @@ pub fn Ride(
                 }
             })
         };
-        let Some(Ok(bearer)) = token.get_untracked() else {
-            let why = match token.get_untracked() {
-                Some(Err(e)) => format!("no racer session ({e})"),
-                _ => "no racer session yet".to_owned(),
-            };
-            settle(Fate::Failed(why));
-            return;
-        };
         spawn_local(async move {
+            // The session may still be on its way when the first second comes: wait briefly.
+            for _ in 0..30 {
+                if token.get_untracked().is_some() {
+                    break;
+                }
+                gloo_timers::future::sleep(Duration::from_millis(100)).await;
+            }
+            let bearer = match token.get_untracked() {
+                Some(Ok(bearer)) => bearer,
+                Some(Err(e)) => return settle(Fate::Failed(format!("no racer session ({e})"))),
+                None => return settle(Fate::Failed("no racer session yet".into())),
+            };
             let fate = match api::post_events(&bearer, vec![event]).await {
                 Ok(answer) => match answer.records.into_iter().next() {
                     Some(r) if r.error_code.is_none() => Fate::Acknowledged {
@@ -354,6 +375,11 @@ pub fn Ride(
         _ => vec![None; race_seconds as usize],
     });
     let total = Signal::derive(move || outputs.with(|o| o.total()));
+    let acknowledged = Signal::derive(move || {
+        log.with(|l| {
+            l.iter().filter(|e| matches!(e.fate, Fate::Acknowledged { .. })).count() as u32
+        })
+    });
 
     let class_name = class.name.clone();
     let class_name_for_note = {
@@ -445,11 +471,11 @@ pub fn Ride(
             </div>
             {session_note}
             <Show when=move || phase_now.get() == Phase::Finished>
-                <Finish racer=racer.clone() class=class.clone() race_id=race_id total=total live_place=live_me on_again=on_leave/>
+                <Finish racer=racer.clone() class=class.clone() race_id=race_id total=total live_place=last_place acknowledged=acknowledged on_again=on_leave/>
             </Show>
             <div class="ride-grid">
                 <BikePanel bike=bike autopilot=autopilot total=total second=second race_seconds=race_seconds personal_best=personal_best/>
-                <section class="panel boards" aria-labelledby="boards-title">
+                <section class="panel boards" class:alltime=move || mode.get() == Mode::AllTime aria-labelledby="boards-title">
                     <div class="panel-head">
                         <h2 class="panel-title" id="boards-title">"Leaderboard"</h2>
                         <div class="segmented" role="group" aria-label="Leaderboard to show">

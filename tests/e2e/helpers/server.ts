@@ -28,6 +28,7 @@ export class Server {
         ALLEYCAT_DATA_DIR: this.dataDir,
         ALLEYCAT_DIST: path.join(root, 'dist'),
         ALLEYCAT_RACE_SECONDS: String(this.raceSeconds),
+        ALLEYCAT_DELIVERY_INTERVAL_MS: '1000',
         ALLEYCAT_LOG: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,21 +2,30 @@
 // at that second, from a seeded history, with a trophy when the rider beats their own best.
 import { expect, test } from '@playwright/test';
 import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
-import { config, dataDir, searchRacers } from '../helpers/api';
-import { seedHistory } from '../helpers/history';
+import { config, output, postSecond, searchRacers } from '../helpers/api';
 
 test('the all-time board ranks against the history and shows the trophy on a personal best', async ({ page, request }, testInfo) => {
   test.setTimeout(120_000);
   const [me] = await searchRacers(request, '2718');
   const { raceSeconds } = await config(request);
-  const flat = (v: number) => Array.from({ length: raceSeconds }, () => v);
-  // Climber's history: two racers above the rider's 126.5, one below, and the rider's own best of 60.
-  seedHistory(dataDir(), 5, raceSeconds, new Map([
-    [301, flat(300)],
-    [302, flat(200)],
-    [303, flat(100)],
-    [me.id, flat(60)],
-  ]));
+  // Climber's history, backfilled the way a producer would (a past race, with the API key) and
+  // merged by the server: two racers above the rider's 126.5, one below, and the rider's own
+  // best of 58.5 at every second.
+  const rides = [
+    { racerId: 301, cadence: 150, resistance: 97 }, // 299.7
+    { racerId: 302, cadence: 110, resistance: 73 }, // 200.1
+    { racerId: 303, cadence: 40, resistance: 65 }, // 97.5
+    { racerId: me.id, cadence: 10, resistance: 65 }, // 58.5
+  ];
+  expect(output(10, 65)).toBe(58.5);
+  const { currentRaceId } = await config(request);
+  for (let second = 1; second <= raceSeconds; second++) {
+    const answer = await postSecond(request, { raceId: currentRaceId - 3, classId: 5, second, raceSeconds, readings: rides });
+    expect(answer.failedRecordCount).toBe(0);
+  }
+  await expect
+    .poll(async () => (await request.get('/api/history/class-5.gz')).status(), { timeout: 30_000 })
+    .toBe(200);
 
   await startRide(page, { query: '2718', racer: me.name, className: 'Climber' });
   await find.boardToggle(page, 'All time').click();
@@ -24,12 +33,12 @@ test('the all-time board ranks against the history and shows the trophy on a per
   await expect(page.getByTestId('history-ready')).toContainText('4 racers');
   await waitForRaceToStart(page);
 
-  // 126.5 beats 100 and the rider's own 60: third of five, with the trophy.
+  // 126.5 beats 97.5 and the rider's own 58.5: third of five, with the trophy.
   await expect(find.myRank(page)).toHaveText('#3 of 5');
   await expect(find.trophy(page)).toBeVisible();
   const board = find.allTimeBoard(page);
   await expect(board.getByRole('listitem')).toHaveCount(5);
-  await expect(board.getByRole('listitem').filter({ hasText: 'Your best' })).toContainText('60.0');
+  await expect(board.getByRole('listitem').filter({ hasText: 'Your best' })).toContainText('58.5');
   await snapshot(page, 'all-time-trophy', testInfo);
 
   // Soft-pedalling below the personal best: last, no trophy.

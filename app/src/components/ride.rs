@@ -456,10 +456,6 @@ pub fn Ride(
         }.into_any(),
     }
     };
-    let live_me = Signal::derive(move || {
-        live_ranking
-            .with(|l| l.as_ref().and_then(|l| l.me.as_ref().map(|m| (m.rank, l.racer_count))))
-    });
     view! {
         <section class="ride" aria-label="Race">
             <div class="ride-head">

@@ -117,7 +117,7 @@ fn BoardLine(
             <span class="place">{move || r().place}</span>
             <Avatar racer_id=initial.racer_id name=initial.name.clone()/>
             <span class="name">
-                {move || r().name}
+                <span class="name-text">{move || r().name}</span>
                 {move || r().is_me.then(|| view! { <span class="tag you">"You"</span> })}
                 {move || r().is_my_best.then(|| view! { <span class="tag">"Your best"</span> })}
             </span>

@@ -65,7 +65,10 @@ pub fn MessageLog(
             </div>
             <ol class="log" role="log" aria-live="off" aria-label="Messages sent to the server">
                 <For each=move || entries.get() key=|e| (e.second, format!("{:?}", e.fate)) let:e>
-                    <li class=format!("log-entry {}", match e.fate {
+                    <li title=match &e.fate {
+                        Fate::Acknowledged { shard, sequence } => format!("{shard}, sequence number {sequence}"),
+                        _ => String::new(),
+                    } class=format!("log-entry {}", match e.fate {
                         Fate::Sent => "sent",
                         Fate::Acknowledged { .. } => "ok",
                         Fate::Rejected { .. } | Fate::Failed(_) => "bad",
@@ -75,7 +78,7 @@ pub fn MessageLog(
                         <span class="log-out num">{format::output(e.output)}</span>
                         <span class="log-fate">{match e.fate.clone() {
                             Fate::Sent => "sent…".to_owned(),
-                            Fate::Acknowledged { shard, sequence } => format!("acknowledged · {shard} · seq {sequence}"),
+                            Fate::Acknowledged { shard, sequence } => format!("acknowledged · {} · seq {}", short_shard(&shard), short_sequence(&sequence)),
                             Fate::Rejected { code, message } => format!("rejected · {code}: {message}"),
                             Fate::Failed(message) => format!("not delivered: {message}"),
                         }}</span>
@@ -83,5 +86,39 @@ pub fn MessageLog(
                 </For>
             </ol>
         </section>
+    }
+}
+
+/// `shardId-000000000003` as `shard 3`.
+pub fn short_shard(shard: &str) -> String {
+    match shard.rsplit('-').next().and_then(|n| n.parse::<u64>().ok()) {
+        Some(n) => format!("shard {n}"),
+        None => shard.to_owned(),
+    }
+}
+
+/// A Kinesis-style sequence number (dozens of digits) as its last eight, which is what tells
+/// neighbours apart; the full number is in the entry's tooltip.
+pub fn short_sequence(sequence: &str) -> String {
+    if sequence.len() > 10 {
+        format!("…{}", &sequence[sequence.len() - 8..])
+    } else {
+        sequence.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_and_sequence_numbers_read_short() {
+        assert_eq!(short_shard("shardId-000000000003"), "shard 3");
+        assert_eq!(short_shard("odd"), "odd");
+        assert_eq!(
+            short_sequence("49590338271490256608559692538361571095921575989136588898"),
+            "…36588898"
+        );
+        assert_eq!(short_sequence("1002"), "1002");
     }
 }

@@ -26,7 +26,7 @@ export class Server {
         ALLEYCAT_HOST: '127.0.0.1',
         ALLEYCAT_PORT: String(this.port),
         ALLEYCAT_DATA_DIR: this.dataDir,
-        ALLEYCAT_DIST: path.join(root, 'dist'),
+        ALLEYCAT_DIST: process.env.ALLEYCAT_E2E_DIST ?? path.join(root, 'dist'),
         ALLEYCAT_RACE_SECONDS: String(this.raceSeconds),
         ALLEYCAT_DELIVERY_INTERVAL_MS: '1000',
         ALLEYCAT_LOG: 'info',

@@ -24,7 +24,7 @@ test('a racer rides a whole race from the set-up screen to the results', async (
   await snapshot(page, 'ride-waiting', testInfo);
 
   await waitForRaceToStart(page);
-  const acknowledged = find.messages(page).getByRole('listitem').filter({ hasText: /acknowledged · \S+ · seq \d+/ });
+  const acknowledged = find.messages(page).getByRole('listitem').filter({ hasText: /acknowledged · shard \d+ · seq …?\d+/ });
   await expect(acknowledged.first()).toBeVisible();
   await expect(find.progress(page)).not.toHaveAttribute('aria-valuenow', '0');
   await expect(find.output(page)).toHaveText(/^\d+\.\d$/);

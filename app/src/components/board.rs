@@ -78,7 +78,8 @@ pub fn Board(
     };
     let region_label = format!("{label} (scrollable)");
     view! {
-        <div class="board-viewport" node_ref=viewport tabindex="0" role="region" aria-label=region_label
+        <div class="board-viewport" node_ref=viewport
+            style:height=move || format!("min({}px, clamp(320px, 58vh, 640px))", total.get().max(4) as f64 * ROW_HEIGHT) tabindex="0" role="region" aria-label=region_label
             on:scroll=move |_| update_window()>
             <ol class="board-list" aria-label=label style:height=move || format!("{}px", total.get() as f64 * ROW_HEIGHT)>
                 <For each=visible key=|r| r.key let:first>

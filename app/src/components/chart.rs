@@ -53,7 +53,11 @@ pub fn OutputChart(
                     .count()
             })
         });
-        format!("{mine} seconds ridden, {ahead} of them above your personal best.")
+        if bests.with(|b| b.iter().all(Option::is_none)) {
+            format!("{mine} seconds ridden. No personal best in this class yet: this race sets it.")
+        } else {
+            format!("{mine} seconds ridden, {ahead} of them above your personal best.")
+        }
     };
     view! {
         <figure class="chart">

@@ -423,7 +423,7 @@ pub fn Ride(
         LiveStatus::Disconnected { retry_in_ms, attempt } => Some(view! {
             <p class="note warn" role="status" data-testid="live-disconnected">
                 <span class="dot bad" aria-hidden="true"></span>
-                {format!("Live board disconnected. Reconnecting in {} s (attempt {attempt})…", retry_in_ms.div_ceil(1000))}
+                <span class="note-text">{format!("Live board disconnected. Reconnecting in {} s (attempt {attempt})…", retry_in_ms.div_ceil(1000))}</span>
             </p>
         }.into_any()),
     }

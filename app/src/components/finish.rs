@@ -97,6 +97,16 @@ pub fn Finish(
             </div>
         }
     });
+    // Take keyboard and screen-reader focus to the result, once it is on screen.
+    request_animation_frame(|| {
+        let heading = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("finish-title"))
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok());
+        if let Some(heading) = heading {
+            let _ = heading.focus();
+        }
+    });
     view! {
         {confetti}
         <section class="panel finish" aria-labelledby="finish-title">

@@ -8,6 +8,7 @@ pub mod api;
 pub mod class;
 pub mod clock;
 pub mod event;
+pub mod hash;
 pub mod history;
 pub mod output;
 pub mod ride;

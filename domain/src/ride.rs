@@ -15,19 +15,12 @@
 //!
 //! Readings are whole numbers, as bikes report them, so outputs have at most two decimals.
 
+use crate::hash::splitmix64 as mix;
+
 /// Cadence bounds every simulated racer rides within, rpm.
 pub const SIM_CADENCE: (u32, u32) = (30, 90);
 /// Resistance bounds every simulated racer rides within, percent.
 pub const SIM_RESISTANCE: (u32, u32) = (33, 86);
-
-/// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`. Stateless (unlike a seeded RNG), so
-/// each second of a ride is computed independently.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// A uniform number in `[0, 1)` drawn from the given inputs.
 fn unit(parts: &[u64]) -> f64 {

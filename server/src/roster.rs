@@ -1,6 +1,8 @@
 //! The roster: every racer's name and avatar seed, generated deterministically from a seed on
 //! first start, stored in the database (`roster` table) and held in memory for lookups.
 
+use alleycat_domain::hash::splitmix64 as mix;
+
 use alleycat_domain::api::RacerInfo;
 use sqlx::{Row, SqlitePool};
 
@@ -83,14 +85,6 @@ const LAST: &[&str] = &[
     "Zhou",
     "Ziegler",
 ];
-
-/// SplitMix64's finaliser: spreads `(seed, racer)` into well-mixed bits.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// The generated name and avatar seed of `racer_id` under `seed`.
 pub fn generate(seed: u64, racer_id: u64) -> RacerInfo {

@@ -1,6 +1,8 @@
 //! Avatars drawn from a racer id: a symmetric 5×5 pattern on a coloured tile, so every racer is
 //! recognisable at a glance without any image from outside the server.
 
+use alleycat_domain::hash::splitmix64 as mix;
+
 /// What an avatar looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Avatar {
@@ -10,13 +12,6 @@ pub struct Avatar {
     pub cells: Vec<(u8, u8)>,
     /// The initial shown for screen readers and as a fallback, from the name.
     pub initial: char,
-}
-
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 impl Avatar {

@@ -17,6 +17,8 @@ cargo clippy -p alleycat-app --target wasm32-unknown-unknown --locked -- -D warn
 
 step "Rust tests"
 cargo test --workspace --exclude alleycat-app --locked
+step "The app's pure logic, natively"
+cargo test -p alleycat-app --locked
 
 scripts/build-app.sh
 step "Server binary for the browser tests"

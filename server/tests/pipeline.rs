@@ -158,6 +158,18 @@ fn spawn_server(data: &Path, dist: &Path) -> (Child, String) {
     (child, format!("http://{address}"))
 }
 
+/// Posts `events` with the API key to the server at `base`; returns the answer's body.
+async fn post_events(client: &reqwest::Client, base: &str, events: &[Value]) -> Value {
+    let response = client
+        .post(format!("{base}/api/events"))
+        .bearer_auth(API_KEY)
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 /// Every (race, racer, second) in the delivered objects under `data`.
 fn delivered(data: &Path) -> Vec<(u64, u64, u64)> {
     let mut found = Vec::new();
@@ -203,16 +215,7 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
         // One racer in the current race, for the live board.
         if round == 0 {
             let live = [to_json(&event(race, 150, 4, second, 70.0))];
-            let body: Value = client
-                .post(format!("{base}/api/events"))
-                .bearer_auth(API_KEY)
-                .json(&serde_json::json!({"events": live}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body = post_events(&client, &base, &live).await;
             assert_eq!(body["failedRecordCount"], 0, "{body}");
         }
         // Post batches of backfill; kill the server while a batch is in flight.
@@ -227,16 +230,7 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
                 })
                 .collect();
             sent += events.len();
-            let body: Value = client
-                .post(format!("{base}/api/events"))
-                .bearer_auth(API_KEY)
-                .json(&serde_json::json!({"events": events}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body = post_events(&client, &base, &events).await;
             for (record, event) in body["records"].as_array().unwrap().iter().zip(&events) {
                 if record["sequenceNumber"].is_string() {
                     acked.insert((

@@ -10,6 +10,8 @@
 //! - `imports/class-<id>/<md5>.json.gz`: histories imported from the original Alleycat format, in
 //!   our history format, kept so that a rebuild includes them.
 //! - `history/class-<id>.gz`: the per-class history files (see `alleycat_domain::history`).
+//! - `quarantine/history/class-<id>-<ms>.gz`: history files the merge found unreadable and set
+//!   aside (a rebuild restores the class; these stay for inspection).
 //!
 //! Every write is a single `put`, which object_store makes atomic (the local store writes a
 //! staging file and renames it; S3 publishes an object whole), so readers never see half a file.
@@ -28,6 +30,8 @@ pub const FAILED_PREFIX: &str = "processing-failed";
 pub const IMPORTS_PREFIX: &str = "imports";
 /// Where the history files go.
 pub const HISTORY_PREFIX: &str = "history";
+/// Where unreadable history files are set aside.
+pub const QUARANTINE_PREFIX: &str = "quarantine";
 
 /// The default store: the local filesystem rooted at `dir` (created if missing), with fsync on
 /// every write so that a stored object survives a crash, as S3's would.

@@ -199,3 +199,30 @@ async fn an_object_that_is_not_gzip_ndjson_is_skipped_and_does_not_block_the_res
     assert_eq!(db.race_results(300, 6).await.unwrap().len(), 1);
     assert!(merger.unmerged().await.unwrap().is_empty(), "the bad object is not retried forever");
 }
+
+#[tokio::test]
+async fn an_unreadable_history_file_is_set_aside_and_does_not_stop_the_merge() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let db = Database::in_memory().await.unwrap();
+    let corrupt = Path::from("history/class-6.gz");
+    store.put(&corrupt, PutPayload::from_static(b"not a history file")).await.unwrap();
+    let paths =
+        store_objects(store.as_ref(), &[vec![event(3, 300, 6, 7), event(4, 300, 2, 7)]], "q").await;
+    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    merger.merge_objects(&paths).await.unwrap();
+
+    assert_eq!(db.race_results(300, 6).await.unwrap().len(), 1);
+    assert_eq!(db.race_results(300, 2).await.unwrap().len(), 1);
+    let file = merge::history_file(store.as_ref(), 6).await.unwrap().expect("rewritten");
+    let decoded = history::decode(&file.bytes).expect("a readable history file again");
+    assert_eq!(decoded.racer_count(), 1);
+    let set_aside: Vec<_> = {
+        use futures::TryStreamExt;
+        store.list(Some(&Path::from("quarantine/history"))).try_collect().await.unwrap()
+    };
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(
+        store.get(&set_aside[0].location).await.unwrap().bytes().await.unwrap().as_ref(),
+        b"not a history file"
+    );
+}

@@ -13,7 +13,12 @@ use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::MergeError;
-use crate::objects::history_path;
+use crate::objects::{history_path, QUARANTINE_PREFIX};
+
+/// Where an unreadable history file of `class` found at `millis` is kept.
+fn quarantine_path(class: ClassId, millis: u128) -> object_store::path::Path {
+    object_store::path::Path::from(format!("{QUARANTINE_PREFIX}/history/class-{class}-{millis}.gz"))
+}
 
 /// A history file as served: its bytes and cache validators.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,13 +74,44 @@ impl Bests {
         }
         let mut bests = ClassBests::new(class, self.race_seconds);
         if let Some(file) = history_file(self.store.as_ref(), class).await? {
-            let json = history::gunzip(&file.bytes, history::MAX_DECODED_BYTES)
-                .map_err(|source| MergeError::CorruptHistory { class, source })?;
-            let stored = ClassBests::from_json(&json)
-                .map_err(|source| MergeError::CorruptHistory { class, source })?;
-            bests.merge(&stored);
+            let stored = history::gunzip(&file.bytes, history::MAX_DECODED_BYTES)
+                .and_then(|json| ClassBests::from_json(&json));
+            match stored {
+                Ok(stored) => {
+                    bests.merge(&stored);
+                }
+                // Retrying cannot mend a file that does not decode, and waiting on it would
+                // stop the merge of every class: keep it aside and carry on from empty bests.
+                // The file is derived data; `alleycat rebuild` restores it from the objects.
+                Err(source) => self.quarantine(class, file.bytes, &source).await?,
+            }
         }
         self.classes.insert(class, bests);
+        Ok(())
+    }
+
+    /// Moves an unreadable history file of `class` to `quarantine/history/` and says so loudly.
+    async fn quarantine(
+        &self,
+        class: ClassId,
+        bytes: Bytes,
+        cause: &history::HistoryError,
+    ) -> Result<(), MergeError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let path = quarantine_path(class, now);
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map_err(|source| MergeError::Store { path: path.to_string(), source })?;
+        tracing::error!(
+            class,
+            error = %cause,
+            moved_to = %path,
+            "The history file of this class is unreadable: moved aside, merging goes on from empty \
+             bests. Run `alleycat rebuild` (server stopped) to restore the bests it held."
+        );
         Ok(())
     }
 

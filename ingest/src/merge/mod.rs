@@ -91,7 +91,8 @@ pub enum MergeError {
     /// The database's migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A stored history file could not be read.
+    /// A stored history file could not be read (the merge sets such a file aside and goes on;
+    /// see `Bests::load`).
     #[error("history file of class {class} is corrupt: {source}")]
     CorruptHistory {
         /// The class.

@@ -76,9 +76,6 @@ async fn main() {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     // 1. Paced (first, on a quiet server): racers of the current race, one event a second each, spread over the second.
     let tokens: Vec<String> = (1..=paced).map(|_| "bench".to_owned()).collect();

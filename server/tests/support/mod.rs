@@ -51,15 +51,9 @@ impl TestServer {
         let task = tokio::spawn(alleycat_server::run(listener, config.clone(), async {
             let _ = stopped.await;
         }));
+        // The listener is already bound: requests queue until the server has opened its data
+        // directory and starts accepting, so no waiting is needed here.
         let client = reqwest::Client::new();
-        // Wait until it answers (opening the data directory takes a moment).
-        for _ in 0..200 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::task::yield_now().await;
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
         Self { base, client, config, stop: Some(stop), task: Some(task), _dirs: vec![data, dist] }
     }
 

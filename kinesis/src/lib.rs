@@ -1,0 +1,259 @@
+//! The Amazon Kinesis Data Streams API over Alleycat's streams, so that AWS SDKs, the AWS CLI
+//! and agents work unchanged against Alleycat.
+//!
+//! # Wire protocol
+//!
+//! Every call is `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>` and a body in the
+//! JSON protocol (`Content-Type: application/x-amz-json-1.1`; 1.0 is accepted too). Answers
+//! are 200 with the action's output, or the error's status with
+//! `{"__type": "<Name>", "message": "<sentence>"}` ([`KinesisError`]). Field names, limits,
+//! validation messages and error names follow the Kinesis API reference. Blobs (`Data`) are
+//! base64 strings, timestamps epoch seconds with a fraction ([`model`]).
+//!
+//! # Actions
+//!
+//! CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, ListStreams, ListShards
+//! ([`streams`]); PutRecord, PutRecords, GetShardIterator, GetRecords ([`records`]);
+//! Increase/DecreaseStreamRetentionPeriod ([`streams`]); AddTagsToStream, ListTagsForStream,
+//! RemoveTagsFromStream ([`tags`]). Streams are found by name in the [`Registry`], where the
+//! stream `alleycat` is the racing pipeline's.
+//!
+//! Differences from Amazon Kinesis, by design: streams are ACTIVE as soon as CreateStream
+//! answers and gone as soon as DeleteStream does; shards are never split or merged; GetRecords
+//! has no per-shard call rate limit.
+
+pub mod error;
+pub mod iterator;
+pub mod model;
+pub mod records;
+pub mod registry;
+pub mod streams;
+pub mod tags;
+pub mod validate;
+
+use std::{future::Future, sync::Arc};
+
+use alleycat_ingest::stream::Clock;
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{header, HeaderMap, HeaderValue, Method, Uri},
+    response::{IntoResponse, Response},
+    routing::post,
+    Router,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+pub use error::KinesisError;
+pub use registry::{CreatedStreams, PipelineStream, Registry, PIPELINE_STREAM};
+
+/// The account id in ARNs and messages (Alleycat has no accounts).
+pub const ACCOUNT_ID: &str = "000000000000";
+/// The region in ARNs when the request names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The largest request body read: a full PutRecords (5 MiB of data) in base64 with its JSON.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// The `X-Amz-Target` prefix of every action.
+pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+const JSON_1_0: &str = "application/x-amz-json-1.0";
+
+/// The Kinesis service: the streams and the clock. Cheap to share.
+pub struct Kinesis {
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Kinesis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kinesis").field("registry", &self.registry).finish_non_exhaustive()
+    }
+}
+
+impl Kinesis {
+    /// A service over `registry`, reading the time (iterator ages) from `clock`.
+    pub fn new(registry: Arc<Registry>, clock: Arc<dyn Clock>) -> Self {
+        Self { registry, clock }
+    }
+
+    /// The streams.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+}
+
+/// One call in progress: the service, the caller's region and the time it arrived.
+#[derive(Debug)]
+pub struct Call<'a> {
+    service: &'a Kinesis,
+    /// The region the request was signed for (ARNs use it).
+    pub region: String,
+    /// When the call arrived, epoch ms.
+    pub now_ms: u64,
+}
+
+impl Call<'_> {
+    /// The streams.
+    pub fn registry(&self) -> &Registry {
+        &self.service.registry
+    }
+}
+
+/// The Kinesis API as a router: `POST /` for every action.
+pub fn router(service: Arc<Kinesis>) -> Router {
+    Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(service)
+}
+
+/// The protocol of a request, which its answer uses too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Json(&'static str),
+}
+
+impl Protocol {
+    fn of(headers: &HeaderMap) -> Option<Self> {
+        let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+        match content_type.split(';').next()?.trim() {
+            JSON_1_1 => Some(Self::Json(JSON_1_1)),
+            JSON_1_0 => Some(Self::Json(JSON_1_0)),
+            _ => None,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, KinesisError> {
+        match self {
+            Self::Json(_) => {
+                serde_json::from_slice(body).map_err(|e| KinesisError::Serialization(e.to_string()))
+            }
+        }
+    }
+
+    fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, KinesisError> {
+        match self {
+            Self::Json(_) => serde_json::to_vec(value).map_err(|e| {
+                tracing::error!(error = %e, "Could not encode a Kinesis answer.");
+                KinesisError::InternalFailure
+            }),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::Json(content_type) => content_type,
+        }
+    }
+
+    fn answer(self, status: axum::http::StatusCode, body: Vec<u8>) -> Response {
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type()));
+        if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            headers.insert("x-amzn-requestid", id);
+        }
+        response
+    }
+
+    fn error(self, error: &KinesisError) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(rename = "__type")]
+            kind: &'a str,
+            message: String,
+        }
+        let body = Body { kind: error.type_name(), message: error.message() };
+        let bytes = self.encode(&body).unwrap_or_default();
+        self.answer(error.status(), bytes)
+    }
+}
+
+impl IntoResponse for KinesisError {
+    fn into_response(self) -> Response {
+        Protocol::Json(JSON_1_1).error(&self)
+    }
+}
+
+async fn handle(
+    State(service): State<Arc<Kinesis>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let _ = (&method, &uri);
+    let Some(protocol) = Protocol::of(&headers) else {
+        return KinesisError::UnsupportedContentType.into_response();
+    };
+    let action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix(TARGET_PREFIX))
+        .unwrap_or_default()
+        .to_owned();
+    let call = Call {
+        service: &service,
+        region: DEFAULT_REGION.to_owned(),
+        now_ms: service.clock.now_ms(),
+    };
+    let result = dispatch(&call, protocol, &action, &body).await;
+    match result {
+        Ok(bytes) => protocol.answer(axum::http::StatusCode::OK, bytes),
+        Err(error) => {
+            tracing::debug!(action, error = error.type_name(), message = %error.message(), "Kinesis call refused.");
+            protocol.error(&error)
+        }
+    }
+}
+
+/// Decodes the input, runs the action, encodes its output.
+async fn run<'c, I, O, Fut>(
+    protocol: Protocol,
+    body: &[u8],
+    action: impl FnOnce(I) -> Fut,
+) -> Result<Vec<u8>, KinesisError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    Fut: Future<Output = Result<O, KinesisError>> + 'c,
+{
+    if body.is_empty() {
+        return Err(KinesisError::Serialization("The request body is empty.".into()));
+    }
+    let input = protocol.decode(body)?;
+    protocol.encode(&action(input).await?)
+}
+
+async fn dispatch(
+    call: &Call<'_>,
+    protocol: Protocol,
+    action: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, KinesisError> {
+    match action {
+        "CreateStream" => run(protocol, body, |i| streams::create(call, i)).await,
+        "DeleteStream" => run(protocol, body, |i| streams::delete(call, i)).await,
+        "DescribeStream" => run(protocol, body, |i| streams::describe(call, i)).await,
+        "DescribeStreamSummary" => {
+            run(protocol, body, |i| streams::describe_summary(call, i)).await
+        }
+        "ListStreams" => run(protocol, body, |i| streams::list_streams(call, i)).await,
+        "ListShards" => run(protocol, body, |i| streams::list_shards(call, i)).await,
+        "IncreaseStreamRetentionPeriod" => {
+            run(protocol, body, |i| streams::retention(call, i, true)).await
+        }
+        "DecreaseStreamRetentionPeriod" => {
+            run(protocol, body, |i| streams::retention(call, i, false)).await
+        }
+        "PutRecord" => run(protocol, body, |i| records::put_record(call, i)).await,
+        "PutRecords" => run(protocol, body, |i| records::put_records(call, i)).await,
+        "GetShardIterator" => run(protocol, body, |i| records::get_shard_iterator(call, i)).await,
+        "GetRecords" => run(protocol, body, |i| records::get_records(call, i)).await,
+        "AddTagsToStream" => run(protocol, body, |i| tags::add(call, i)).await,
+        "ListTagsForStream" => run(protocol, body, |i| tags::list(call, i)).await,
+        "RemoveTagsFromStream" => run(protocol, body, |i| tags::remove(call, i)).await,
+        _ => Err(KinesisError::UnknownOperation),
+    }
+}

@@ -1,0 +1,519 @@
+//! The stream actions: CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary,
+//! ListStreams, ListShards, Increase/DecreaseStreamRetentionPeriod.
+
+use alleycat_ingest::stream::ShardDescription;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::KinesisError,
+    iterator::{PageToken, ITERATOR_TTL_MS},
+    model::Timestamp,
+    registry::{Entry, StreamMeta, MAX_SHARDS_PER_STREAM},
+    validate::{is_name, Checks},
+    Call, ACCOUNT_ID,
+};
+
+/// The shards a created stream gets when neither ShardCount nor a mode says otherwise, and in
+/// ON_DEMAND mode (Kinesis starts on-demand streams with 4 shards).
+pub const DEFAULT_SHARD_COUNT: u32 = 4;
+/// Retention bounds, hours (Kinesis: 24 hours to 365 days).
+pub const MIN_RETENTION_HOURS: i64 = 24;
+/// See [`MIN_RETENTION_HOURS`].
+pub const MAX_RETENTION_HOURS: i64 = 8760;
+
+/// The stream named by `StreamName`, or by the name part of `StreamARN`.
+pub fn stream_name(
+    checks: &mut Checks,
+    name: &Option<String>,
+    arn: &Option<String>,
+) -> Option<String> {
+    if let Some(name) = name {
+        checks.stream_name("streamName", Some(name));
+        return Some(name.clone());
+    }
+    if let Some(arn) = arn {
+        checks.length("streamARN", Some(arn), 1, 2048);
+        let name = arn.rsplit_once(":stream/").map(|(_, name)| name.to_owned());
+        if name.as_deref().is_none_or(|n| !is_name(n)) {
+            checks.pattern(
+                "streamARN",
+                Some(arn),
+                "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
+                |_| false,
+            );
+        }
+        return name;
+    }
+    checks.required::<()>("streamName", &None);
+    None
+}
+
+/// A stream's ARN in the caller's region.
+pub fn arn(call: &Call<'_>, name: &str) -> String {
+    format!("arn:aws:kinesis:{}:{ACCOUNT_ID}:stream/{name}", call.region)
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HashKeyRange {
+    starting_hash_key: String,
+    ending_hash_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SequenceNumberRange {
+    starting_sequence_number: String,
+}
+
+/// A shard as Kinesis describes it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Shard {
+    shard_id: String,
+    hash_key_range: HashKeyRange,
+    sequence_number_range: SequenceNumberRange,
+}
+
+impl From<&ShardDescription> for Shard {
+    fn from(shard: &ShardDescription) -> Self {
+        Self {
+            shard_id: shard.shard_id.to_string(),
+            hash_key_range: HashKeyRange {
+                starting_hash_key: shard.starting_hash_key.to_string(),
+                ending_hash_key: shard.ending_hash_key.to_string(),
+            },
+            sequence_number_range: SequenceNumberRange {
+                starting_sequence_number: shard.starting_sequence_number.0.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamModeDetails {
+    stream_mode: &'static str,
+}
+
+fn mode(on_demand: bool) -> StreamModeDetails {
+    StreamModeDetails { stream_mode: if on_demand { "ON_DEMAND" } else { "PROVISIONED" } }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnhancedMetrics {
+    shard_level_metrics: Vec<String>,
+}
+
+/// The fields every description of a stream starts with (ListStreams' summaries are only these).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamHeader {
+    stream_name: String,
+    #[serde(rename = "StreamARN")]
+    stream_arn: String,
+    stream_status: &'static str,
+    stream_mode_details: StreamModeDetails,
+    stream_creation_timestamp: Timestamp,
+}
+
+fn header(call: &Call<'_>, entry: &Entry, meta: &StreamMeta) -> StreamHeader {
+    StreamHeader {
+        stream_name: entry.name().to_owned(),
+        stream_arn: arn(call, entry.name()),
+        stream_status: "ACTIVE",
+        stream_mode_details: mode(meta.on_demand),
+        stream_creation_timestamp: Timestamp(meta.created_ms),
+    }
+}
+
+/// No output fields.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+/// CreateStream's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateStreamInput {
+    stream_name: Option<String>,
+    shard_count: Option<i64>,
+    stream_mode_details: Option<StreamModeInput>,
+}
+
+/// `StreamModeDetails` in a request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamModeInput {
+    stream_mode: Option<String>,
+}
+
+/// CreateStream: a new stream of `ShardCount` shards (default [`DEFAULT_SHARD_COUNT`]),
+/// ACTIVE at once.
+pub async fn create(call: &Call<'_>, input: CreateStreamInput) -> Result<Empty, KinesisError> {
+    let mut checks = Checks::new();
+    checks.required("streamName", &input.stream_name);
+    checks.stream_name("streamName", input.stream_name.as_deref());
+    checks.range("shardCount", input.shard_count, 1, i64::from(i32::MAX));
+    let stream_mode = input.stream_mode_details.as_ref().and_then(|m| m.stream_mode.as_deref());
+    if let Some(details) = &input.stream_mode_details {
+        checks.required("streamModeDetails.streamMode", &details.stream_mode);
+    }
+    checks.one_of("streamModeDetails.streamMode", stream_mode, &["PROVISIONED", "ON_DEMAND"]);
+    checks.finish()?;
+    let name = input.stream_name.unwrap_or_default();
+    let on_demand = stream_mode == Some("ON_DEMAND");
+    if on_demand && input.shard_count.is_some() {
+        return Err(KinesisError::InvalidArgument(
+            "ShardCount must not be specified for a stream in ON_DEMAND mode.".into(),
+        ));
+    }
+    let shards = input.shard_count.unwrap_or(i64::from(DEFAULT_SHARD_COUNT));
+    if shards > i64::from(MAX_SHARDS_PER_STREAM) {
+        return Err(KinesisError::LimitExceeded(format!(
+            "This request would exceed the shard limit for the account {ACCOUNT_ID} in {}. \
+             Current provisioned shard count for the stream: 0. Limit: {MAX_SHARDS_PER_STREAM}. \
+             Number of additional shards that would have resulted from this request: {shards}.",
+            call.region
+        )));
+    }
+    call.registry().create(&name, shards as u32, on_demand).await?;
+    Ok(Empty {})
+}
+
+/// DeleteStream's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteStreamInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    enforce_consumer_deletion: Option<bool>,
+}
+
+/// DeleteStream: removes the stream and its records at once.
+pub async fn delete(call: &Call<'_>, input: DeleteStreamInput) -> Result<Empty, KinesisError> {
+    let _ = input.enforce_consumer_deletion; // no registered consumers to delete
+    let name = named(&input.stream_name, &input.stream_arn)?;
+    call.registry().delete(&name).await?;
+    Ok(Empty {})
+}
+
+/// Validates a request that names only its stream, and returns the name.
+pub fn named(name: &Option<String>, arn: &Option<String>) -> Result<String, KinesisError> {
+    let mut checks = Checks::new();
+    let name = stream_name(&mut checks, name, arn);
+    checks.finish()?;
+    Ok(name.unwrap_or_default())
+}
+
+/// DescribeStream's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    limit: Option<i64>,
+    exclusive_start_shard_id: Option<String>,
+}
+
+/// DescribeStream's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamOutput {
+    stream_description: StreamDescription,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamDescription {
+    #[serde(flatten)]
+    header: StreamHeader,
+    shards: Vec<Shard>,
+    has_more_shards: bool,
+    retention_period_hours: u32,
+    enhanced_monitoring: Vec<EnhancedMetrics>,
+    encryption_type: &'static str,
+}
+
+/// The shards after `exclusive_start` (a shard id), as Kinesis orders them.
+fn shards_after(all: &[ShardDescription], exclusive_start: Option<&str>) -> usize {
+    match exclusive_start {
+        // Kinesis compares shard ids as strings; ours sort the same way (fixed width).
+        Some(start) => all.iter().take_while(|s| s.shard_id.to_string().as_str() <= start).count(),
+        None => 0,
+    }
+}
+
+/// DescribeStream: the stream and up to `Limit` (default 100) of its shards.
+pub async fn describe(
+    call: &Call<'_>,
+    input: DescribeStreamInput,
+) -> Result<DescribeStreamOutput, KinesisError> {
+    let mut checks = Checks::new();
+    let name = stream_name(&mut checks, &input.stream_name, &input.stream_arn);
+    checks.range("limit", input.limit, 1, 10_000);
+    checks.stream_name("exclusiveStartShardId", input.exclusive_start_shard_id.as_deref());
+    checks.finish()?;
+    let entry = call.registry().get(&name.unwrap_or_default())?;
+    let all = entry.stream().await?.shards();
+    let start = shards_after(&all, input.exclusive_start_shard_id.as_deref());
+    let limit = input.limit.unwrap_or(100) as usize;
+    let page: Vec<Shard> = all[start..].iter().take(limit).map(Shard::from).collect();
+    let meta = entry.meta();
+    Ok(DescribeStreamOutput {
+        stream_description: StreamDescription {
+            header: header(call, &entry, &meta),
+            has_more_shards: start + page.len() < all.len(),
+            shards: page,
+            retention_period_hours: meta.retention_hours,
+            enhanced_monitoring: vec![EnhancedMetrics { shard_level_metrics: vec![] }],
+            encryption_type: "NONE",
+        },
+    })
+}
+
+/// DescribeStreamSummary's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NamedInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+/// DescribeStreamSummary's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamSummaryOutput {
+    stream_description_summary: StreamDescriptionSummary,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamDescriptionSummary {
+    #[serde(flatten)]
+    header: StreamHeader,
+    retention_period_hours: u32,
+    enhanced_monitoring: Vec<EnhancedMetrics>,
+    encryption_type: &'static str,
+    open_shard_count: usize,
+    consumer_count: usize,
+}
+
+/// DescribeStreamSummary: the stream without its shards.
+pub async fn describe_summary(
+    call: &Call<'_>,
+    input: NamedInput,
+) -> Result<DescribeStreamSummaryOutput, KinesisError> {
+    let entry = call.registry().get(&named(&input.stream_name, &input.stream_arn)?)?;
+    let shards = entry.stream().await?.shards().len();
+    let meta = entry.meta();
+    Ok(DescribeStreamSummaryOutput {
+        stream_description_summary: StreamDescriptionSummary {
+            header: header(call, &entry, &meta),
+            retention_period_hours: meta.retention_hours,
+            enhanced_monitoring: vec![EnhancedMetrics { shard_level_metrics: vec![] }],
+            encryption_type: "NONE",
+            open_shard_count: shards,
+            consumer_count: 0,
+        },
+    })
+}
+
+/// ListStreams' input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsInput {
+    limit: Option<i64>,
+    exclusive_start_stream_name: Option<String>,
+    next_token: Option<String>,
+}
+
+/// ListStreams' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsOutput {
+    stream_names: Vec<String>,
+    has_more_streams: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+    stream_summaries: Vec<StreamHeader>,
+}
+
+/// ListStreams: stream names in order, `Limit` (default 100) at a time, after
+/// `ExclusiveStartStreamName` or the `NextToken` of the previous page.
+pub async fn list_streams(
+    call: &Call<'_>,
+    input: ListStreamsInput,
+) -> Result<ListStreamsOutput, KinesisError> {
+    let mut checks = Checks::new();
+    checks.range("limit", input.limit, 1, 10_000);
+    checks.stream_name("exclusiveStartStreamName", input.exclusive_start_stream_name.as_deref());
+    checks.length("nextToken", input.next_token.as_deref(), 1, 1_048_576);
+    checks.finish()?;
+    let after = match &input.next_token {
+        Some(token) => Some(
+            decode_name_token(token)
+                .ok_or_else(|| KinesisError::InvalidArgument("Invalid NextToken.".into()))?,
+        ),
+        None => input.exclusive_start_stream_name.clone(),
+    };
+    let limit = input.limit.unwrap_or(100) as usize;
+    let all = call.registry().list();
+    let rest: Vec<&Entry> = all
+        .iter()
+        .map(|e| &**e)
+        .filter(|e| after.as_deref().is_none_or(|a| e.name() > a))
+        .collect();
+    let page = &rest[..rest.len().min(limit)];
+    let has_more = rest.len() > page.len();
+    Ok(ListStreamsOutput {
+        stream_names: page.iter().map(|e| e.name().to_owned()).collect(),
+        has_more_streams: has_more,
+        next_token: has_more.then(|| encode_name_token(page.last().map_or("", |e| e.name()))),
+        stream_summaries: page.iter().map(|e| header(call, e, &e.meta())).collect(),
+    })
+}
+
+fn encode_name_token(name: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("streams|{name}"))
+}
+
+fn decode_name_token(token: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(token).ok()?;
+    String::from_utf8(bytes).ok()?.strip_prefix("streams|").map(str::to_owned)
+}
+
+/// ListShards' input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListShardsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    next_token: Option<String>,
+    exclusive_start_shard_id: Option<String>,
+    max_results: Option<i64>,
+    stream_creation_timestamp: Option<Timestamp>,
+    shard_filter: Option<serde_json::Value>,
+}
+
+/// ListShards' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListShardsOutput {
+    shards: Vec<Shard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// ListShards: `MaxResults` (default 1000) shards at a time, after `ExclusiveStartShardId`
+/// or the `NextToken` of the previous page (valid five minutes, and given without the
+/// stream's name, as in Kinesis).
+pub async fn list_shards(
+    call: &Call<'_>,
+    input: ListShardsInput,
+) -> Result<ListShardsOutput, KinesisError> {
+    let _ = (&input.stream_creation_timestamp, &input.shard_filter); // every shard is open
+    let mut checks = Checks::new();
+    checks.range("maxResults", input.max_results, 1, 10_000);
+    checks.length("nextToken", input.next_token.as_deref(), 1, 1_048_576);
+    checks.stream_name("exclusiveStartShardId", input.exclusive_start_shard_id.as_deref());
+    let (name, start) = if let Some(token) = &input.next_token {
+        checks.finish()?;
+        if input.stream_name.is_some() || input.stream_arn.is_some() {
+            return Err(KinesisError::InvalidArgument(
+                "NextToken and StreamName cannot be provided together.".into(),
+            ));
+        }
+        if input.exclusive_start_shard_id.is_some() {
+            return Err(KinesisError::InvalidArgument(
+                "NextToken and ExclusiveStartShardId cannot be provided together.".into(),
+            ));
+        }
+        let token = PageToken::decode(token)
+            .ok_or_else(|| KinesisError::InvalidArgument("Invalid NextToken.".into()))?;
+        if call.now_ms.saturating_sub(token.issued_ms) > ITERATOR_TTL_MS {
+            return Err(KinesisError::ExpiredNextToken(
+                "The timestamp of the NextToken is more than 300 seconds old; call ListShards again with the stream name.".into(),
+            ));
+        }
+        (token.stream, Some(token.next as usize))
+    } else {
+        let name = stream_name(&mut checks, &input.stream_name, &input.stream_arn);
+        checks.finish()?;
+        (name.unwrap_or_default(), None)
+    };
+    let entry = call.registry().get(&name)?;
+    let all = entry.stream().await?.shards();
+    let start = start
+        .unwrap_or_else(|| shards_after(&all, input.exclusive_start_shard_id.as_deref()))
+        .min(all.len());
+    let limit = input.max_results.unwrap_or(1000) as usize;
+    let end = (start + limit).min(all.len());
+    Ok(ListShardsOutput {
+        shards: all[start..end].iter().map(Shard::from).collect(),
+        next_token: (end < all.len())
+            .then(|| PageToken { stream: name, next: end as u32, issued_ms: call.now_ms }.encode()),
+    })
+}
+
+/// Increase/DecreaseStreamRetentionPeriod's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetentionInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    retention_period_hours: Option<i64>,
+}
+
+/// IncreaseStreamRetentionPeriod (`increase`) or DecreaseStreamRetentionPeriod.
+pub async fn retention(
+    call: &Call<'_>,
+    input: RetentionInput,
+    increase: bool,
+) -> Result<Empty, KinesisError> {
+    let mut checks = Checks::new();
+    let name = stream_name(&mut checks, &input.stream_name, &input.stream_arn);
+    checks.required("retentionPeriodHours", &input.retention_period_hours);
+    checks.range("retentionPeriodHours", input.retention_period_hours, 1, MAX_RETENTION_HOURS);
+    checks.finish()?;
+    let hours = input.retention_period_hours.unwrap_or_default();
+    let entry = call.registry().get(&name.unwrap_or_default())?;
+    if hours < MIN_RETENTION_HOURS {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too short."
+        )));
+    }
+    let current = i64::from(entry.meta().retention_hours);
+    if increase && hours < current {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Requested retention period ({hours} hours) for stream {} can not be shorter than existing retention period ({current} hours). Use DecreaseRetentionPeriod API.",
+            entry.name()
+        )));
+    }
+    if !increase && hours > current {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Requested retention period ({hours} hours) for stream {} can not be longer than existing retention period ({current} hours). Use IncreaseRetentionPeriod API.",
+            entry.name()
+        )));
+    }
+    if entry.is_pipeline() && hours != current {
+        return Err(KinesisError::ResourceInUse(format!(
+            "The retention of stream {} is the server's --retention-hours ({current} hours); change it there.",
+            entry.name()
+        )));
+    }
+    call.registry()
+        .update(&entry, |meta| {
+            meta.retention_hours = hours as u32;
+            Ok(())
+        })
+        .await?;
+    Ok(Empty {})
+}

@@ -8,7 +8,8 @@
 //! are 200 with the action's output, or the error's status with
 //! `{"__type": "<Name>", "message": "<sentence>"}` ([`KinesisError`]). Field names, limits,
 //! validation messages and error names follow the Kinesis API reference. Blobs (`Data`) are
-//! base64 strings, timestamps epoch seconds with a fraction ([`model`]).
+//! base64 strings, timestamps epoch seconds with a fraction ([`model`]). Every request must be
+//! signed with AWS Signature Version 4 for the configured credentials ([`sigv4`]).
 //!
 //! # Actions
 //!
@@ -27,6 +28,7 @@ pub mod iterator;
 pub mod model;
 pub mod records;
 pub mod registry;
+pub mod sigv4;
 pub mod streams;
 pub mod tags;
 pub mod validate;
@@ -49,8 +51,6 @@ pub use registry::{CreatedStreams, PipelineStream, Registry, PIPELINE_STREAM};
 
 /// The account id in ARNs and messages (Alleycat has no accounts).
 pub const ACCOUNT_ID: &str = "000000000000";
-/// The region in ARNs when the request names none.
-pub const DEFAULT_REGION: &str = "us-east-1";
 /// The largest request body read: a full PutRecords (5 MiB of data) in base64 with its JSON.
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 /// The `X-Amz-Target` prefix of every action.
@@ -59,10 +59,12 @@ pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 const JSON_1_0: &str = "application/x-amz-json-1.0";
 
-/// The Kinesis service: the streams and the clock. Cheap to share.
+/// The Kinesis service: the streams, the clock and the credentials requests must be signed
+/// with.
 pub struct Kinesis {
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
+    credentials: sigv4::Credentials,
 }
 
 impl std::fmt::Debug for Kinesis {
@@ -72,9 +74,14 @@ impl std::fmt::Debug for Kinesis {
 }
 
 impl Kinesis {
-    /// A service over `registry`, reading the time (iterator ages) from `clock`.
-    pub fn new(registry: Arc<Registry>, clock: Arc<dyn Clock>) -> Self {
-        Self { registry, clock }
+    /// A service over `registry` that accepts requests signed (SigV4) with `credentials`,
+    /// reading the time (iterator ages, signature dates) from `clock`.
+    pub fn new(
+        registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+        credentials: sigv4::Credentials,
+    ) -> Self {
+        Self { registry, clock, credentials }
     }
 
     /// The streams.
@@ -183,7 +190,6 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let _ = (&method, &uri);
     let Some(protocol) = Protocol::of(&headers) else {
         return KinesisError::UnsupportedContentType.into_response();
     };
@@ -193,12 +199,14 @@ async fn handle(
         .and_then(|v| v.strip_prefix(TARGET_PREFIX))
         .unwrap_or_default()
         .to_owned();
-    let call = Call {
-        service: &service,
-        region: DEFAULT_REGION.to_owned(),
-        now_ms: service.clock.now_ms(),
+    let now_ms = service.clock.now_ms();
+    let result = match sigv4::verify(&service.credentials, &method, &uri, &headers, &body, now_ms) {
+        Ok(signed) => {
+            let call = Call { service: &service, region: signed.region, now_ms };
+            dispatch(&call, protocol, &action, &body).await
+        }
+        Err(error) => Err(error),
     };
-    let result = dispatch(&call, protocol, &action, &body).await;
     match result {
         Ok(bytes) => protocol.answer(axum::http::StatusCode::OK, bytes),
         Err(error) => {

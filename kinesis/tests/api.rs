@@ -5,7 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use alleycat_ingest::stream::{DiskStream, ManualClock, Stream, StreamConfig, SyncPolicy};
-use alleycat_kinesis::{CreatedStreams, Kinesis, PipelineStream, Registry};
+use alleycat_kinesis::{
+    sigv4::{self, Credentials},
+    CreatedStreams, Kinesis, PipelineStream, Registry,
+};
 use axum::{body::Body, http::Request, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use http_body_util::BodyExt;
@@ -40,8 +43,12 @@ fn fixture_with(throttle: bool) -> Fixture {
         Arc::new(clock.clone()),
     )
     .unwrap();
-    let service = Kinesis::new(Arc::new(registry), Arc::new(clock.clone()));
+    let service = Kinesis::new(Arc::new(registry), Arc::new(clock.clone()), credentials());
     Fixture { app: alleycat_kinesis::router(Arc::new(service)), clock, pipeline, _dir: dir }
+}
+
+fn credentials() -> Credentials {
+    Credentials { access_key_id: "AKIDTEST".into(), secret_access_key: "secret".into() }
 }
 
 fn fixture() -> Fixture {
@@ -50,12 +57,33 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     async fn raw(&self, target: Option<&str>, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let mut request = Request::post("/").header("content-type", content_type);
+        self.signed_as(&credentials(), target, content_type, body).await
+    }
+
+    /// A request signed as an SDK signs it, with `credentials`, at the fixture's time.
+    async fn signed_as(
+        &self,
+        credentials: &Credentials,
+        target: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        use alleycat_ingest::stream::Clock;
+        let mut request =
+            Request::post("/").header("content-type", content_type).header("host", "localhost");
         if let Some(target) = target {
             request = request.header("x-amz-target", target);
         }
-        let response =
-            self.app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let mut request = request.body(Body::empty()).unwrap();
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let now = self.clock.now_ms();
+        sigv4::sign(credentials, "us-east-1", &method, &uri, request.headers_mut(), &body, now);
+        *request.body_mut() = Body::from(body);
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> (u16, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -461,4 +489,48 @@ async fn retention_and_tags_change_as_kinesis_allows() {
     let tags = k.ok("ListTagsForStream", json!({"StreamName": "r"})).await;
     assert_eq!(tags["Tags"].as_array().unwrap().len(), 2);
     assert_eq!(tags["HasMoreTags"], false);
+}
+
+#[tokio::test]
+async fn unsigned_foreign_and_forged_requests_are_refused_with_kinesis_errors() {
+    let k = fixture();
+    let target = Some("Kinesis_20131202.ListStreams");
+    let json = "application/x-amz-json-1.1";
+    let unsigned = Request::post("/")
+        .header("content-type", json)
+        .header("x-amz-target", target.unwrap())
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, answer) = k.send(unsigned).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer,
+        json!({"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"})
+    );
+    let stranger = Credentials { access_key_id: "AKIDOTHER".into(), ..credentials() };
+    let (status, answer) = k.signed_as(&stranger, target, json, b"{}".to_vec()).await;
+    assert_eq!((status, answer["__type"].as_str()), (400, Some("UnrecognizedClientException")));
+    let forger = Credentials { secret_access_key: "guess".into(), ..credentials() };
+    let (status, answer) = k.signed_as(&forger, target, json, b"{}".to_vec()).await;
+    assert_eq!((status, answer["__type"].as_str()), (400, Some("InvalidSignatureException")));
+    // A signature made ten minutes ago is outside the allowed skew.
+    let mut old = Request::post("/")
+        .header("content-type", json)
+        .header("host", "localhost")
+        .header("x-amz-target", target.unwrap())
+        .body(Body::from("{}"))
+        .unwrap();
+    let (method, uri) = (old.method().clone(), old.uri().clone());
+    sigv4::sign(
+        &credentials(),
+        "us-east-1",
+        &method,
+        &uri,
+        old.headers_mut(),
+        b"{}",
+        START_MS - 600_000,
+    );
+    let (status, answer) = k.send(old).await;
+    assert_eq!((status, answer["__type"].as_str()), (400, Some("InvalidSignatureException")));
+    assert!(answer["message"].as_str().unwrap().starts_with("Signature expired: "), "{answer}");
 }

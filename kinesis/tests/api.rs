@@ -494,11 +494,12 @@ async fn retention_and_tags_change_as_kinesis_allows() {
 #[tokio::test]
 async fn unsigned_foreign_and_forged_requests_are_refused_with_kinesis_errors() {
     let k = fixture();
-    let target = Some("Kinesis_20131202.ListStreams");
+    let name = "Kinesis_20131202.ListStreams";
+    let target = Some(name);
     let json = "application/x-amz-json-1.1";
     let unsigned = Request::post("/")
         .header("content-type", json)
-        .header("x-amz-target", target.unwrap())
+        .header("x-amz-target", name)
         .body(Body::from("{}"))
         .unwrap();
     let (status, answer) = k.send(unsigned).await;
@@ -517,7 +518,7 @@ async fn unsigned_foreign_and_forged_requests_are_refused_with_kinesis_errors() 
     let mut old = Request::post("/")
         .header("content-type", json)
         .header("host", "localhost")
-        .header("x-amz-target", target.unwrap())
+        .header("x-amz-target", name)
         .body(Body::from("{}"))
         .unwrap();
     let (method, uri) = (old.method().clone(), old.uri().clone());

@@ -39,6 +39,14 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 4096;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
 /// Default lifetime of a racer token, hours.
 pub const DEFAULT_TOKEN_HOURS: u64 = 12;
+/// Default port of the Kinesis API when it is enabled (kinesalite's, so local Kinesis tooling
+/// finds it where it expects it).
+pub const DEFAULT_KINESIS_PORT: u16 = 4567;
+/// Default access key id that Kinesis clients sign with. Public, like the secret below: fine on
+/// loopback, refused on any other address (see [`ServeConfig::kinesis_credentials`]).
+pub const DEFAULT_KINESIS_ACCESS_KEY_ID: &str = "AKIDALLEYCATLOCAL";
+/// Default secret access key of [`DEFAULT_KINESIS_ACCESS_KEY_ID`].
+pub const DEFAULT_KINESIS_SECRET_ACCESS_KEY: &str = "alleycat-local-secret";
 
 /// Alleycat: virtual exercise-bike racing.
 #[derive(Debug, Parser)]
@@ -168,6 +176,44 @@ pub struct ServeConfig {
     /// Hours a racer token stays valid.
     #[arg(long, env = "ALLEYCAT_TOKEN_HOURS", default_value_t = DEFAULT_TOKEN_HOURS)]
     pub token_hours: u64,
+    /// Serve the Kinesis Data Streams API (on `--kinesis-port`, default 4567). Off by default:
+    /// it is a second listener with a write path into the racing pipeline.
+    #[arg(long, env = "ALLEYCAT_KINESIS")]
+    pub kinesis: bool,
+    /// Port of the Kinesis API, on `--host`; giving it turns the API on (0 picks a free port).
+    #[arg(long, env = "ALLEYCAT_KINESIS_PORT")]
+    pub kinesis_port: Option<u16>,
+    /// Access key id that Kinesis clients must sign their requests with (SigV4).
+    #[arg(long, env = "ALLEYCAT_KINESIS_ACCESS_KEY_ID", default_value = DEFAULT_KINESIS_ACCESS_KEY_ID)]
+    pub kinesis_access_key_id: String,
+    /// Secret access key of that key id.
+    #[arg(long, env = "ALLEYCAT_KINESIS_SECRET_ACCESS_KEY", hide_env_values = true,
+          hide_default_value = true, default_value = DEFAULT_KINESIS_SECRET_ACCESS_KEY)]
+    pub kinesis_secret_access_key: String,
+}
+
+impl ServeConfig {
+    /// The Kinesis API's port, when it is on.
+    pub fn kinesis_port(&self) -> Option<u16> {
+        self.kinesis_port.or(self.kinesis.then_some(DEFAULT_KINESIS_PORT))
+    }
+
+    /// The credentials Kinesis requests are verified against. The published defaults are
+    /// refused unless the server listens on loopback only.
+    pub fn kinesis_credentials(&self) -> anyhow::Result<alleycat_kinesis::sigv4::Credentials> {
+        if !self.host.is_loopback()
+            && self.kinesis_secret_access_key == DEFAULT_KINESIS_SECRET_ACCESS_KEY
+        {
+            anyhow::bail!(
+                "the Kinesis API would listen on {} with the default secret; set --kinesis-secret-access-key",
+                self.host
+            );
+        }
+        Ok(alleycat_kinesis::sigv4::Credentials {
+            access_key_id: self.kinesis_access_key_id.clone(),
+            secret_access_key: self.kinesis_secret_access_key.clone(),
+        })
+    }
 }
 
 impl Default for ServeConfig {
@@ -192,6 +238,10 @@ impl Default for ServeConfig {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
             token_hours: DEFAULT_TOKEN_HOURS,
+            kinesis: false,
+            kinesis_port: None,
+            kinesis_access_key_id: DEFAULT_KINESIS_ACCESS_KEY_ID.into(),
+            kinesis_secret_access_key: DEFAULT_KINESIS_SECRET_ACCESS_KEY.into(),
         }
     }
 }
@@ -234,6 +284,37 @@ mod tests {
         assert!(
             Cli::try_parse_from(["alleycat", "history", "import", "--class", "7", "f"]).is_err()
         );
+    }
+
+    #[test]
+    fn the_kinesis_api_is_off_unless_asked_for() {
+        assert_eq!(serve(Cli::parse_from(["alleycat"])).kinesis_port(), None);
+        assert_eq!(serve(Cli::parse_from(["alleycat", "--kinesis"])).kinesis_port(), Some(4567));
+        let config = serve(Cli::parse_from(["alleycat", "--kinesis-port", "0"]));
+        assert_eq!(config.kinesis_port(), Some(0));
+        assert_eq!(
+            config.kinesis_credentials().unwrap().access_key_id,
+            DEFAULT_KINESIS_ACCESS_KEY_ID
+        );
+    }
+
+    #[test]
+    fn the_default_kinesis_secret_is_refused_off_loopback() {
+        let exposed = serve(Cli::parse_from(["alleycat", "--host", "0.0.0.0", "--kinesis"]));
+        assert!(exposed
+            .kinesis_credentials()
+            .unwrap_err()
+            .to_string()
+            .contains("--kinesis-secret-access-key"));
+        let configured = serve(Cli::parse_from([
+            "alleycat",
+            "--host",
+            "0.0.0.0",
+            "--kinesis",
+            "--kinesis-secret-access-key",
+            "s3cret",
+        ]));
+        assert_eq!(configured.kinesis_credentials().unwrap().secret_access_key, "s3cret");
     }
 
     #[test]

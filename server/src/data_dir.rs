@@ -1,6 +1,7 @@
 //! The data directory: everything Alleycat stores, owned by one process at a time.
 //!
-//! Layout: `stream/` (the event stream's shards and consumer checkpoints); the object store's
+//! Layout: `stream/` (the event stream's shards and consumer checkpoints); `kinesis/` (streams
+//! created through the Kinesis API, see `alleycat_kinesis::registry`); the object store's
 //! prefixes `delivery/`, `processing-failed/`, `imports/` and `history/` (see
 //! `alleycat_ingest::objects`); `results.sqlite` (race results, class records, the roster);
 //! `secret` and `api-key` (see [`crate::auth`]); and `.lock`, held while a process uses it.

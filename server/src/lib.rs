@@ -19,7 +19,10 @@ mod pipeline;
 pub mod roster;
 pub mod shutdown;
 
-use std::{future::Future, sync::Arc};
+use std::{
+    future::{Future, IntoFuture},
+    sync::Arc,
+};
 
 use alleycat_domain::RaceClock;
 use alleycat_ingest::{merge::Database, stream::Stream};
@@ -121,15 +124,33 @@ pub fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
-/// Opens the data directory, starts the pipeline and serves on `listener` until `shutdown`
-/// resolves; then stops accepting, closes WebSockets, finishes in-flight requests, flushes
-/// delivery, lets the merge fold the last objects, and closes the stream.
+/// Opens the data directory, starts the pipeline and serves on `listener` (and the Kinesis API
+/// on `--kinesis-port` when it is on) until `shutdown` resolves; then stops accepting, closes
+/// WebSockets, finishes in-flight requests, flushes delivery, lets the merge fold the last
+/// objects, and closes the streams.
 pub async fn run(
     listener: TcpListener,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let kinesis = match config.kinesis_port() {
+        Some(port) => Some(TcpListener::bind((config.host, port)).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen for the Kinesis API on {}:{port}: {e}", config.host)
+        })?),
+        None => None,
+    };
+    run_with_kinesis(listener, kinesis, config, shutdown).await
+}
+
+/// [`run`], with the Kinesis API on an already bound listener (tests bind port 0) or off.
+pub async fn run_with_kinesis(
+    listener: TcpListener,
+    kinesis: Option<TcpListener>,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let _lock = data_dir::lock(&config.data_dir)?;
+    let kinesis_credentials = kinesis.as_ref().map(|_| config.kinesis_credentials()).transpose()?;
     if !config.dist.join("index.html").is_file() {
         tracing::warn!(dist = %config.dist.display(), "The app is not built here; only the API is served. Build it with scripts/build-app.sh.");
     }
@@ -151,6 +172,12 @@ pub async fn run(
         }),
     };
     let running = pipeline::start(&state, parts.iterators);
+    let kinesis = match (kinesis, kinesis_credentials) {
+        (Some(listener), Some(credentials)) => {
+            Some(serve_kinesis(listener, &state, credentials).await?)
+        }
+        _ => None,
+    };
     let address = listener.local_addr()?;
     tracing::info!(%address, "Alleycat is listening: open http://{address}/ in a browser.");
     let stop_http = async move {
@@ -160,8 +187,51 @@ pub async fn run(
     axum::serve(listener, http::app(state.clone()).into_make_service())
         .with_graceful_shutdown(stop_http)
         .await?;
+    if let Some((task, registry)) = kinesis {
+        task.await??;
+        registry.close().await;
+    }
     tracing::info!("HTTP stopped; flushing the pipeline.");
     running.stop().await;
     tracing::info!("Alleycat stopped.");
     Ok(())
+}
+
+/// Serves the Kinesis API on `listener` over the pipeline's stream (as `alleycat`) and the
+/// streams created through it (under `<data-dir>/kinesis/`), until the server starts closing.
+async fn serve_kinesis(
+    listener: TcpListener,
+    state: &AppState,
+    credentials: alleycat_kinesis::sigv4::Credentials,
+) -> anyhow::Result<(tokio::task::JoinHandle<std::io::Result<()>>, Arc<alleycat_kinesis::Registry>)>
+{
+    use alleycat_ingest::stream::{Clock, SyncPolicy, SystemClock};
+    use alleycat_kinesis::{CreatedStreams, Kinesis, PipelineStream, Registry};
+    let config = state.config();
+    let pipeline = PipelineStream {
+        stream: state.stream().clone(),
+        retention_hours: config.retention_hours as u32,
+    };
+    let created = CreatedStreams { throttle: config.throttle, sync: SyncPolicy::Always };
+    let dir = config.data_dir.join("kinesis");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let registry_clock = clock.clone();
+    let registry = Arc::new(
+        tokio::task::spawn_blocking(move || Registry::open(dir, pipeline, created, registry_clock))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot open the Kinesis streams: {e}"))?,
+    );
+    let app =
+        alleycat_kinesis::router(Arc::new(Kinesis::new(registry.clone(), clock, credentials)));
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "The Kinesis API is listening: use --endpoint-url http://{address}");
+    let mut closing = state.closing();
+    let task = tokio::spawn(
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(async move {
+                let _ = closing.wait_for(|closing| *closing).await;
+            })
+            .into_future(),
+    );
+    Ok((task, registry))
 }

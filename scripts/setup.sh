@@ -53,4 +53,24 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The Python virtual environment shared by the tests that drive real AWS clients (.tools/ is
+# gitignored). Each user of it installs its own packages in its own step below.
+VENV=.tools/venv
+step "Python virtual environment $VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
+  fi
+  python3 -m venv "$VENV"
+fi
+
+step "Kinesis client tests: boto3, awscli and pytest (tests/kinesis/requirements.txt)"
+kinesis_stamp=$VENV/.alleycat-kinesis.sha256
+kinesis_want=$(sha256sum tests/kinesis/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$kinesis_stamp" 2>/dev/null)" != "$kinesis_want" ]; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/kinesis/requirements.txt
+  echo "$kinesis_want" > "$kinesis_stamp"
+fi
+
 echo "Set-up is complete."

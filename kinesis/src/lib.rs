@@ -4,11 +4,13 @@
 //! # Wire protocol
 //!
 //! Every call is `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>` and a body in the
-//! JSON protocol (`Content-Type: application/x-amz-json-1.1`; 1.0 is accepted too). Answers
-//! are 200 with the action's output, or the error's status with
+//! JSON protocol (`Content-Type: application/x-amz-json-1.1`; 1.0 is accepted too) or the CBOR
+//! protocol (`application/x-amz-cbor-1.1`, the Java SDK's and the KCL's default); the answer
+//! uses the request's. Answers are 200 with the action's output, or the error's status with
 //! `{"__type": "<Name>", "message": "<sentence>"}` ([`KinesisError`]). Field names, limits,
 //! validation messages and error names follow the Kinesis API reference. Blobs (`Data`) are
-//! base64 strings, timestamps epoch seconds with a fraction ([`model`]). Every request must be
+//! base64 strings in JSON and byte strings in CBOR; timestamps are epoch seconds with a
+//! fraction, under CBOR tag 1 in CBOR ([`model`]). Every request must be
 //! signed with AWS Signature Version 4 for the configured credentials ([`sigv4`]).
 //!
 //! # Actions
@@ -58,6 +60,7 @@ pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 const JSON_1_0: &str = "application/x-amz-json-1.0";
+const CBOR_1_1: &str = "application/x-amz-cbor-1.1";
 
 /// The Kinesis service: the streams, the clock and the credentials requests must be signed
 /// with.
@@ -119,6 +122,7 @@ pub fn router(service: Arc<Kinesis>) -> Router {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {
     Json(&'static str),
+    Cbor,
 }
 
 impl Protocol {
@@ -127,6 +131,7 @@ impl Protocol {
         match content_type.split(';').next()?.trim() {
             JSON_1_1 => Some(Self::Json(JSON_1_1)),
             JSON_1_0 => Some(Self::Json(JSON_1_0)),
+            CBOR_1_1 => Some(Self::Cbor),
             _ => None,
         }
     }
@@ -135,6 +140,9 @@ impl Protocol {
         match self {
             Self::Json(_) => {
                 serde_json::from_slice(body).map_err(|e| KinesisError::Serialization(e.to_string()))
+            }
+            Self::Cbor => {
+                ciborium::from_reader(body).map_err(|e| KinesisError::Serialization(e.to_string()))
             }
         }
     }
@@ -145,12 +153,21 @@ impl Protocol {
                 tracing::error!(error = %e, "Could not encode a Kinesis answer.");
                 KinesisError::InternalFailure
             }),
+            Self::Cbor => {
+                let mut bytes = Vec::new();
+                ciborium::into_writer(value, &mut bytes).map_err(|e| {
+                    tracing::error!(error = %e, "Could not encode a Kinesis answer.");
+                    KinesisError::InternalFailure
+                })?;
+                Ok(bytes)
+            }
         }
     }
 
     fn content_type(self) -> &'static str {
         match self {
             Self::Json(content_type) => content_type,
+            Self::Cbor => CBOR_1_1,
         }
     }
 

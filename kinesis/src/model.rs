@@ -55,15 +55,52 @@ impl Timestamp {
     }
 }
 
+/// CBOR's tag for epoch-based date/time (RFC 8949, 3.4.2).
+const EPOCH_TAG: u64 = 1;
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_f64(self.seconds())
+        if serializer.is_human_readable() {
+            serializer.serialize_f64(self.seconds())
+        } else {
+            ciborium::tag::Required::<f64, EPOCH_TAG>(self.seconds()).serialize(serializer)
+        }
+    }
+}
+
+/// Epoch seconds as a float or an integer (SDKs send either).
+struct Seconds(f64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Seconds;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("epoch seconds")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {
+                Ok(Seconds(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seconds, E> {
+                Ok(Seconds(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
+                Ok(Seconds(v as f64))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let seconds = f64::deserialize(deserializer)?;
+        let seconds = if deserializer.is_human_readable() {
+            Seconds::deserialize(deserializer)?.0
+        } else {
+            // Tag 1 when the SDK sets it; a bare number is taken too.
+            ciborium::tag::Captured::<Seconds>::deserialize(deserializer)?.1 .0
+        };
         if !seconds.is_finite() || seconds < 0.0 {
             return Err(de::Error::custom(format_args!("{seconds} is not a timestamp")));
         }

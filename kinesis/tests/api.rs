@@ -11,6 +11,7 @@ use alleycat_kinesis::{
 };
 use axum::{body::Body, http::Request, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
+use ciborium::Value as Cbor;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -61,13 +62,13 @@ impl Fixture {
     }
 
     /// A request signed as an SDK signs it, with `credentials`, at the fixture's time.
-    async fn signed_as(
+    fn signed(
         &self,
         credentials: &Credentials,
         target: Option<&str>,
         content_type: &str,
         body: Vec<u8>,
-    ) -> (u16, Value) {
+    ) -> Request<Body> {
         use alleycat_ingest::stream::Clock;
         let mut request =
             Request::post("/").header("content-type", content_type).header("host", "localhost");
@@ -79,14 +80,42 @@ impl Fixture {
         let now = self.clock.now_ms();
         sigv4::sign(credentials, "us-east-1", &method, &uri, request.headers_mut(), &body, now);
         *request.body_mut() = Body::from(body);
-        self.send(request).await
+        request
+    }
+
+    /// Status, content type and body of the answer to `request`.
+    async fn exchange(&self, request: Request<Body>) -> (u16, String, Vec<u8>) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, content_type, bytes.to_vec())
     }
 
     async fn send(&self, request: Request<Body>) -> (u16, Value) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let (status, _, bytes) = self.exchange(request).await;
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn signed_as(
+        &self,
+        credentials: &Credentials,
+        target: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        self.send(self.signed(credentials, target, content_type, body)).await
+    }
+
+    /// A CBOR call: the answer's status, content type and decoded body.
+    async fn cbor(&self, action: &str, body: &Cbor) -> (u16, String, Cbor) {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(body, &mut bytes).unwrap();
+        let target = format!("Kinesis_20131202.{action}");
+        let request =
+            self.signed(&credentials(), Some(&target), "application/x-amz-cbor-1.1", bytes);
+        let (status, content_type, answer) = self.exchange(request).await;
+        (status, content_type, ciborium::from_reader(&answer[..]).unwrap())
     }
 
     async fn call(&self, action: &str, body: Value) -> (u16, Value) {
@@ -534,4 +563,76 @@ async fn unsigned_foreign_and_forged_requests_are_refused_with_kinesis_errors() 
     let (status, answer) = k.send(old).await;
     assert_eq!((status, answer["__type"].as_str()), (400, Some("InvalidSignatureException")));
     assert!(answer["message"].as_str().unwrap().starts_with("Signature expired: "), "{answer}");
+}
+
+fn cbor_map(entries: &[(&str, Cbor)]) -> Cbor {
+    Cbor::Map(entries.iter().map(|(k, v)| (Cbor::Text((*k).to_owned()), v.clone())).collect())
+}
+
+fn field<'a>(map: &'a Cbor, name: &str) -> &'a Cbor {
+    map.as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some(name)))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} in {map:?}"))
+}
+
+#[tokio::test]
+async fn the_cbor_protocol_carries_data_as_bytes_and_timestamps_under_tag_1() {
+    let k = fixture();
+    let text = |s: &str| Cbor::Text(s.to_owned());
+    let (status, content_type, _) = k
+        .cbor(
+            "CreateStream",
+            &cbor_map(&[("StreamName", text("c")), ("ShardCount", Cbor::Integer(1.into()))]),
+        )
+        .await;
+    assert_eq!((status, content_type.as_str()), (200, "application/x-amz-cbor-1.1"));
+    let binary = vec![0u8, 0xff, b'b', b'i', b'n'];
+    let put = cbor_map(&[
+        ("StreamName", text("c")),
+        ("PartitionKey", text("p")),
+        ("Data", Cbor::Bytes(binary.clone())),
+    ]);
+    let (status, _, answer) = k.cbor("PutRecord", &put).await;
+    assert_eq!(status, 200, "{answer:?}");
+    assert_eq!(field(&answer, "ShardId"), &text("shardId-000000000000"));
+
+    // AT_TIMESTAMP with the timestamp as SDKs send it in CBOR: tag 1 over epoch seconds, as an
+    // integer or a float.
+    for stamp in [Cbor::Integer((START_MS / 1000).into()), Cbor::Float(START_MS as f64 / 1000.0)] {
+        let request = cbor_map(&[
+            ("StreamName", text("c")),
+            ("ShardId", text("shardId-000000000000")),
+            ("ShardIteratorType", text("AT_TIMESTAMP")),
+            ("Timestamp", Cbor::Tag(1, Box::new(stamp))),
+        ]);
+        let (status, _, iterator) = k.cbor("GetShardIterator", &request).await;
+        assert_eq!(status, 200, "{iterator:?}");
+        let read = cbor_map(&[("ShardIterator", field(&iterator, "ShardIterator").clone())]);
+        let (status, _, records) = k.cbor("GetRecords", &read).await;
+        assert_eq!(status, 200, "{records:?}");
+        let record = &field(&records, "Records").as_array().unwrap()[0];
+        assert_eq!(field(record, "Data"), &Cbor::Bytes(binary.clone()));
+        assert_eq!(
+            field(record, "ApproximateArrivalTimestamp"),
+            &Cbor::Tag(1, Box::new(Cbor::Float(START_MS as f64 / 1000.0)))
+        );
+        assert_eq!(field(&records, "MillisBehindLatest"), &Cbor::Integer(0.into()));
+    }
+
+    let (status, _, summary) =
+        k.cbor("DescribeStreamSummary", &cbor_map(&[("StreamName", text("c"))])).await;
+    assert_eq!(status, 200, "{summary:?}");
+    let summary = field(&summary, "StreamDescriptionSummary");
+    assert_eq!(field(summary, "StreamName"), &text("c"));
+    assert!(matches!(field(summary, "StreamCreationTimestamp"), Cbor::Tag(1, _)));
+
+    let (status, content_type, error) =
+        k.cbor("GetRecords", &cbor_map(&[("ShardIterator", text("bm9wZQ=="))])).await;
+    assert_eq!((status, content_type.as_str()), (400, "application/x-amz-cbor-1.1"));
+    assert_eq!(field(&error, "__type"), &text("InvalidArgumentException"));
+    assert_eq!(field(&error, "message"), &text("Invalid ShardIterator."));
+    let (status, _, error) = k.cbor("PutRecord", &cbor_map(&[("StreamName", text("c"))])).await;
+    assert_eq!(status, 400);
+    assert_eq!(field(&error, "__type"), &text("ValidationException"));
 }

@@ -73,4 +73,12 @@ if [ "$(cat "$kinesis_stamp" 2>/dev/null)" != "$kinesis_want" ]; then
   echo "$kinesis_want" > "$kinesis_stamp"
 fi
 
+step "Kinesis client tests and benchmark: @aws-sdk/client-kinesis and kinesalite (npm)"
+kinesis_js_stamp=tests/kinesis/js/node_modules/.alleycat-lock.sha256
+kinesis_js_want=$(sha256sum tests/kinesis/js/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$kinesis_js_stamp" 2>/dev/null)" != "$kinesis_js_want" ]; then
+  (cd tests/kinesis/js && npm ci --no-audit --no-fund)
+  echo "$kinesis_js_want" > "$kinesis_js_stamp"
+fi
+
 echo "Set-up is complete."

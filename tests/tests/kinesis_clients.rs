@@ -1,7 +1,8 @@
 //! Real Kinesis clients against a real Alleycat: boto3 and the AWS CLI (from PyPI, in the
-//! repository's `.tools/venv`, installed by `scripts/setup.sh`) run
-//! `tests/kinesis/test_kinesis.py` against `alleycat serve` on free ports, configured with
-//! nothing but the endpoint URL and the credentials.
+//! repository's `.tools/venv`) run `tests/kinesis/test_kinesis.py`, and
+//! `@aws-sdk/client-kinesis` (from npm, in `tests/kinesis/js/node_modules`) runs
+//! `tests/kinesis/js/client.test.mjs`, against `alleycat serve` on free ports, configured with
+//! nothing but the endpoint URL and the credentials. `scripts/setup.sh` installs both.
 //!
 //! Missing clients are a failure, not a skip: CI must run these.
 #![allow(missing_docs)]
@@ -25,7 +26,7 @@ fn repo_root() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn boto3_and_the_aws_cli_work_against_alleycat_unchanged() {
+async fn boto3_the_aws_cli_and_the_js_sdk_work_against_alleycat_unchanged() {
     let root = repo_root();
     let bin = root.join(".tools/venv/bin");
     for tool in ["python", "aws"] {
@@ -35,6 +36,12 @@ async fn boto3_and_the_aws_cli_work_against_alleycat_unchanged() {
             bin.join(tool).display()
         );
     }
+    let js = root.join("tests/kinesis/js");
+    assert!(
+        js.join("node_modules/@aws-sdk/client-kinesis").exists(),
+        "{} has no node_modules: the Kinesis client tests need @aws-sdk/client-kinesis; run scripts/setup.sh",
+        js.display()
+    );
     let data = tempfile::tempdir().unwrap();
     let dist = tempfile::tempdir().unwrap();
     std::fs::write(dist.path().join("index.html"), "<!doctype html><title>Alleycat</title>")
@@ -63,33 +70,45 @@ async fn boto3_and_the_aws_cli_work_against_alleycat_unchanged() {
             let _ = stopped.await;
         }));
 
-    let suite = Command::new(bin.join("python"))
+    let env = [
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("HOME", data.path().display().to_string()),
+        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ("KINESIS_ENDPOINT", endpoint),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
+        ("ALLEYCAT_URL", base),
+        ("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string()),
+    ];
+    let mut python = Command::new(bin.join("python"));
+    python
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/kinesis/test_kinesis.py"])
-        .current_dir(&root)
+        .current_dir(&root);
+    run_suite("boto3 and awscli", python, &env, " passed").await;
+    let mut node = Command::new("node");
+    node.args(["--no-warnings", "--test", "client.test.mjs"]).current_dir(&js);
+    run_suite("@aws-sdk/client-kinesis", node, &env, "# fail 0").await;
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// Runs one client suite with only `env`, and fails with its output unless it passed.
+async fn run_suite(name: &str, mut command: Command, env: &[(&str, String)], passed: &str) {
+    command
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", data.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("KINESIS_ENDPOINT", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .env("ALLEYCAT_URL", &base)
-        .env("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(SUITE_DEADLINE, suite)
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(SUITE_DEADLINE, command.output())
         .await
-        .expect("the Kinesis client suite did not finish in time")
-        .expect("cannot run the venv's python");
+        .unwrap_or_else(|_| panic!("the {name} suite did not finish in time"))
+        .unwrap_or_else(|e| panic!("cannot run the {name} suite: {e}"));
     let report = format!(
         "{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "the Kinesis client suite failed:\n{report}");
-    assert!(report.contains(" passed"), "{report}");
-
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    assert!(output.status.success(), "the {name} suite failed:\n{report}");
+    assert!(report.contains(passed), "{report}");
 }

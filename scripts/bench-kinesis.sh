@@ -26,7 +26,7 @@ ALLEYCAT_LOG=info target/release/alleycat serve --port 0 --kinesis-port 0 --data
   --dist "$data/dist" --roster-size 100 >"$log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do
-  endpoint=$(sed -n 's/.*The Kinesis API is listening.*address=\([0-9.:]*\).*/\1/p' "$log" | head -1)
+  endpoint=$(sed -n 's/.*--endpoint-url http:\/\/\([0-9.:]*\).*/\1/p' "$log" | head -1)
   [ -n "$endpoint" ] && break
   sleep 0.1 # waiting for the server's log line, with a deadline
 done

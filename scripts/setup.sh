@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Alleycat needs to build, run and test, from the registries this machine
-# reaches (crates.io, Debian, npm). Idempotent: each step checks first and is quick when done.
+# reaches (crates.io, Debian, npm, PyPI). Idempotent: each step checks first and is quick when
+# done.
 # Nothing here or later downloads tools from anywhere else (Trunk runs offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
+MOTO_VERSION=5.2.5
 
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 wasm_bindgen_version() {
@@ -51,6 +53,20 @@ want=$(sha256sum tests/e2e/package-lock.json | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   echo "$want" > "$stamp"
+fi
+
+step "moto $MOTO_VERSION (an S3-compatible server for the S3 tests) in .tools/venv"
+# Debian blocks pip outside a virtual environment; this one lives in the repository (ignored by
+# git) and the tests find its moto_server there (or at ALLEYCAT_MOTO_SERVER).
+venv=.tools/venv
+if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 \
+  || [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
+  fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
 echo "Set-up is complete."

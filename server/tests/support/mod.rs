@@ -1,7 +1,12 @@
 //! A real server on port 0 with a temporary data directory, and helpers to talk to it.
 #![allow(dead_code, missing_docs)]
 
-use std::path::Path;
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use alleycat_domain::{EventKind, RaceClock, RacerEvent};
 use alleycat_server::ServeConfig;
@@ -136,4 +141,77 @@ pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> Rac
 
 pub fn to_json(event: &RacerEvent) -> Value {
     serde_json::to_value(event).unwrap()
+}
+
+/// The `alleycat` binary on `data`, started on a free port with the test settings plus `extra`
+/// variables; returns it and its base URL.
+pub fn spawn_server(data: &Path, dist: &Path, extra: &[(&str, String)]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alleycat"))
+        .arg("serve")
+        .env("ALLEYCAT_PORT", "0")
+        .env("ALLEYCAT_DATA_DIR", data)
+        .env("ALLEYCAT_DIST", dist)
+        .env("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string())
+        .env("ALLEYCAT_API_KEY", API_KEY)
+        .env("ALLEYCAT_ROSTER_SIZE", "200")
+        .env("ALLEYCAT_DELIVERY_INTERVAL_MS", "200")
+        .env("ALLEYCAT_LOG", "info")
+        .env("NO_COLOR", "1")
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read its logs on a thread (draining them so it never blocks on a full pipe) and wait, with
+    // a limit, for the line that gives its address.
+    let stderr = child.stderr.take().unwrap();
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("address=").nth(1) {
+                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address =
+        address.recv_timeout(Duration::from_secs(30)).expect("the server printed its address");
+    (child, format!("http://{address}"))
+}
+
+/// Waits (up to `limit`) until `check` returns `Some`, asking again every 50 ms.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Stops a spawned `alleycat` with SIGTERM (graceful shutdown) and waits for its exit.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap()
+}
+
+/// Posts `events` with the API key to the server at `base`; returns the answer's body.
+pub async fn post_events(client: &reqwest::Client, base: &str, events: &[Value]) -> Value {
+    let response = client
+        .post(format!("{base}/api/events"))
+        .bearer_auth(API_KEY)
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
 }

@@ -5,9 +5,9 @@ mod support;
 
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader, Read},
+    io::Read,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -127,35 +127,15 @@ async fn posted_events_reach_the_history_file_results_and_leaderboard() {
 
 /// The `alleycat` binary on `data`, started on a free port; returns it and its base URL.
 fn spawn_server(data: &Path, dist: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alleycat"))
-        .arg("serve")
-        .env("ALLEYCAT_PORT", "0")
-        .env("ALLEYCAT_DATA_DIR", data)
-        .env("ALLEYCAT_DIST", dist)
-        .env("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string())
-        .env("ALLEYCAT_API_KEY", API_KEY)
-        .env("ALLEYCAT_ROSTER_SIZE", "200")
-        .env("ALLEYCAT_DELIVERY_INTERVAL_MS", "200")
-        .env("ALLEYCAT_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read its logs on a thread (draining them so it never blocks on a full pipe) and wait, with
-    // a limit, for the line that gives its address.
-    let stderr = child.stderr.take().unwrap();
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("address=").nth(1) {
-                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let address =
-        address.recv_timeout(Duration::from_secs(30)).expect("the server printed its address");
-    (child, format!("http://{address}"))
+    let race_seconds = RACE_SECONDS.to_string();
+    support::spawn_binary(&[
+        ("ALLEYCAT_DATA_DIR", data.as_os_str()),
+        ("ALLEYCAT_DIST", dist.as_os_str()),
+        ("ALLEYCAT_RACE_SECONDS", race_seconds.as_ref()),
+        ("ALLEYCAT_API_KEY", API_KEY.as_ref()),
+        ("ALLEYCAT_ROSTER_SIZE", "200".as_ref()),
+        ("ALLEYCAT_DELIVERY_INTERVAL_MS", "200".as_ref()),
+    ])
 }
 
 /// Posts `events` with the API key to the server at `base`; returns the answer's body.

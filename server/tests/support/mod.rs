@@ -137,3 +137,35 @@ pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> Rac
 pub fn to_json(event: &RacerEvent) -> Value {
     serde_json::to_value(event).unwrap()
 }
+
+/// The `alleycat` binary started with `serve` on a free port, with `env` on top of the logging
+/// it needs; returns it and its base URL once it printed its address. Its logs are drained on a
+/// thread (so it never blocks on a full pipe); warnings and errors are passed on to stderr.
+pub fn spawn_binary(env: &[(&str, &std::ffi::OsStr)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_alleycat"))
+        .arg("serve")
+        .env("ALLEYCAT_PORT", "0")
+        .envs(env.iter().copied())
+        .env("ALLEYCAT_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the alleycat binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("address=").nth(1) {
+                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            } else if line.contains(" ERROR ") || line.contains(" WARN ") {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    let address = address
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the server printed its address");
+    (child, format!("http://{address}"))
+}

@@ -222,12 +222,20 @@ async fn paced(client: &reqwest::Client, server: &Server, racers: u64, seconds: 
             // A late tick (a busy machine) must not fire twice in a row: a racer sends once a
             // second, and a burst would be refused by the per-racer rate.
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut refused = 0u64;
+            let (mut refused, mut last) = (0u64, None);
             for _ in 0..seconds {
                 tick.tick().await;
                 let now = alleycat_server::now_ms();
+                let race = clock.race_at(now);
+                // The clock's second, but never one already sent (ticks jitter around the
+                // second's edge), as a real device counts its seconds.
+                let second = match last {
+                    Some((r, s)) if r == race => clock.second_at(now).max(s + 1),
+                    _ => clock.second_at(now),
+                };
+                last = Some((race, second));
                 let mut body = String::from(r#"{"events":["#);
-                write_event(&mut body, clock.race_at(now), racer, clock.second_at(now), now);
+                write_event(&mut body, race, racer, second, now);
                 body.push_str("]}");
                 let (latency, failed) = post(&client, &url, &token, body).await;
                 latencies.push(latency);

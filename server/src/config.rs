@@ -38,6 +38,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 4096;
 /// Default time a request may take before it is answered 408, seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// Default limit on connections open at once (WebSockets included); more wait to be accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default time a connection has to send a request's head (and an idle keep-alive connection
+/// to start its next request) before it is closed, milliseconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 /// Default lifetime of a racer token, hours.
 pub const DEFAULT_TOKEN_HOURS: u64 = 12;
 /// Default object store: `file`, the local filesystem under the data directory.
@@ -230,12 +235,31 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "ALLEYCAT_REQUEST_TIMEOUT_SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS)]
     pub request_timeout_seconds: u64,
+    /// Most connections open at once, WebSockets included; further connections wait in the
+    /// accept queue until one closes.
+    #[arg(long, env = "ALLEYCAT_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// Milliseconds a connection has to send a whole request head (and an idle keep-alive
+    /// connection to start its next request) before it is closed.
+    #[arg(long, env = "ALLEYCAT_HEADER_READ_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub header_read_timeout_ms: u64,
     /// Hours a racer token stays valid.
     #[arg(long, env = "ALLEYCAT_TOKEN_HOURS", default_value_t = DEFAULT_TOKEN_HOURS)]
     pub token_hours: u64,
     /// Where delivered objects and history files are stored.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Parses a count that must be positive.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl Default for ServeConfig {
@@ -259,6 +283,8 @@ impl Default for ServeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             token_hours: DEFAULT_TOKEN_HOURS,
             store: StoreArgs::default(),
         }

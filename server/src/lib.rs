@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod connections;
 mod data_dir;
 pub mod http;
 pub mod live;
@@ -19,7 +20,7 @@ mod pipeline;
 pub mod roster;
 pub mod shutdown;
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use alleycat_domain::RaceClock;
 use alleycat_ingest::{merge::Database, stream::Stream};
@@ -157,9 +158,20 @@ pub async fn run(
         shutdown.await;
         let _ = closing_tx.send(true);
     };
-    axum::serve(listener, http::app(state.clone()).into_make_service())
-        .with_graceful_shutdown(stop_http)
-        .await?;
+    tokio::spawn(stop_http);
+    let limits = connections::Limits {
+        max_connections: state.config().max_connections,
+        header_read_timeout: Duration::from_millis(state.config().header_read_timeout_ms),
+        drain_timeout: Duration::from_secs(state.config().request_timeout_seconds),
+    };
+    connections::serve(
+        listener,
+        http::app(state.clone()),
+        limits,
+        state.closing(),
+        state.metrics().clone(),
+    )
+    .await;
     tracing::info!("HTTP stopped; flushing the pipeline.");
     running.stop().await;
     tracing::info!("Alleycat stopped.");

@@ -146,35 +146,46 @@ pub fn to_json(event: &RacerEvent) -> Value {
 /// The `alleycat` binary on `data`, started on a free port with the test settings plus `extra`
 /// variables; returns it and its base URL.
 pub fn spawn_server(data: &Path, dist: &Path, extra: &[(&str, String)]) -> (Child, String) {
+    let race_seconds = RACE_SECONDS.to_string();
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("ALLEYCAT_DATA_DIR", data.as_os_str()),
+        ("ALLEYCAT_DIST", dist.as_os_str()),
+        ("ALLEYCAT_RACE_SECONDS", race_seconds.as_ref()),
+        ("ALLEYCAT_API_KEY", API_KEY.as_ref()),
+        ("ALLEYCAT_ROSTER_SIZE", "200".as_ref()),
+        ("ALLEYCAT_DELIVERY_INTERVAL_MS", "200".as_ref()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.as_ref())));
+    spawn_binary(&env)
+}
+
+/// The `alleycat` binary started with `serve` on a free port, with `env` on top of the logging
+/// it needs; returns it and its base URL once it printed its address. Its logs are drained on a
+/// thread (so it never blocks on a full pipe); warnings and errors are passed on to stderr.
+pub fn spawn_binary(env: &[(&str, &std::ffi::OsStr)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alleycat"))
         .arg("serve")
         .env("ALLEYCAT_PORT", "0")
-        .env("ALLEYCAT_DATA_DIR", data)
-        .env("ALLEYCAT_DIST", dist)
-        .env("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string())
-        .env("ALLEYCAT_API_KEY", API_KEY)
-        .env("ALLEYCAT_ROSTER_SIZE", "200")
-        .env("ALLEYCAT_DELIVERY_INTERVAL_MS", "200")
+        .envs(env.iter().copied())
         .env("ALLEYCAT_LOG", "info")
         .env("NO_COLOR", "1")
-        .envs(extra.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    // Read its logs on a thread (draining them so it never blocks on a full pipe) and wait, with
-    // a limit, for the line that gives its address.
+        .expect("the alleycat binary starts");
     let stderr = child.stderr.take().unwrap();
     let (found, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("address=").nth(1) {
                 let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            } else if line.contains(" ERROR ") || line.contains(" WARN ") {
+                eprintln!("server: {line}");
             }
         }
     });
     let address =
-        address.recv_timeout(Duration::from_secs(30)).expect("the server printed its address");
+        address.recv_timeout(Duration::from_secs(60)).expect("the server printed its address");
     (child, format!("http://{address}"))
 }
 

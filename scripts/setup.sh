@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Alleycat needs to build, run and test, from the registries this machine
-# reaches (crates.io, Debian, npm). Idempotent: each step checks first and is quick when done.
+# reaches (crates.io, Debian, npm, PyPI). Idempotent: each step checks first and is quick when
+# done.
 # Nothing here or later downloads tools from anywhere else (Trunk runs offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
+MOTO_VERSION=5.2.5
 
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 wasm_bindgen_version() {
@@ -63,6 +65,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
   fi
   python3 -m venv "$VENV"
+fi
+
+step "moto $MOTO_VERSION (an S3-compatible server for the S3 tests) in $VENV"
+# The tests find its moto_server there (or at ALLEYCAT_MOTO_SERVER).
+if ! "$VENV/bin/moto_server" --help >/dev/null 2>&1 \
+  || [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
 step "Kinesis client tests: boto3, awscli and pytest (tests/kinesis/requirements.txt)"

@@ -1,11 +1,11 @@
 //! Throughput of the disk stream: durable `put_records` from concurrent writers, then reads.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-stream cargo bench -p alleycat-ingest --bench stream -- \
+//! cargo bench -p alleycat-ingest --bench stream -- \
 //!     [--seconds 10] [--runs 3] [--writers 8] [--shards 4] [--dir /path/on/the/disk/to/measure]
 //! ```
 //!
-//! Each run opens a fresh stream (4 shards, durable sync policy) in a temporary directory,
+//! Each run opens a fresh stream (`--shards`, default 4; durable sync policy) in a temporary directory,
 //! lets `writers` tasks put 500-record batches of ~200-byte racer events for `seconds`,
 //! then reads every shard from TRIM_HORIZON to the tip with 10,000-record `get_records`.
 //! It prints each run and the medians.

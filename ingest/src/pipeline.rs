@@ -20,7 +20,7 @@ use crate::{
     merge::{
         self, Database, MergeConfig, MergeError, MergeProgress, Merger, RebuildStats, DATABASE_FILE,
     },
-    objects,
+    objects::{self, StoreConfig, StoreError},
     stream::Stream,
 };
 
@@ -63,12 +63,31 @@ pub struct Pipeline {
     merge: JoinHandle<Result<(), MergeError>>,
 }
 
-/// The object store (the local filesystem under `data_dir`, fsynced) and the results database
-/// (`data_dir/results.sqlite`) of a data directory.
-pub async fn open_local(data_dir: &Path) -> Result<(Arc<dyn ObjectStore>, Database), MergeError> {
-    let store = objects::local_store(data_dir)?;
+/// Why a data directory's object store and results database could not be opened or worked on.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The object store could not be opened (see [`StoreError`] for each setting's error).
+    #[error("cannot open the object store: {0}")]
+    Store(#[from] StoreError),
+    /// The database could not be opened, or the merge (rebuild, import) failed.
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+}
+
+/// The object store `store` names and the results database (`data_dir/results.sqlite`) of a
+/// data directory.
+pub async fn open(
+    data_dir: &Path,
+    store: &StoreConfig,
+) -> Result<(Arc<dyn ObjectStore>, Database), DataError> {
+    let store = objects::open_store(store).await?;
     let database = Database::open(&data_dir.join(DATABASE_FILE)).await?;
     Ok((store, database))
+}
+
+/// [`open`] with the default store: the local filesystem under `data_dir`, fsynced.
+pub async fn open_local(data_dir: &Path) -> Result<(Arc<dyn ObjectStore>, Database), DataError> {
+    open(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }).await
 }
 
 impl Pipeline {
@@ -128,29 +147,49 @@ impl Pipeline {
 }
 
 /// `alleycat rebuild`: recomputes the history files and the results database of `data_dir`
-/// from every delivered and imported object (run with the server stopped).
-pub async fn rebuild_local(
+/// from every delivered and imported object in `store` (run with the server stopped).
+pub async fn rebuild(
     data_dir: &Path,
+    store: &StoreConfig,
     config: MergeConfig,
-) -> Result<RebuildStats, MergeError> {
-    let (store, database) = open_local(data_dir).await?;
+) -> Result<RebuildStats, DataError> {
+    let (store, database) = open(data_dir, store).await?;
     let stats = merge::rebuild(store, database.clone(), config).await?;
     database.close().await;
     Ok(stats)
 }
 
+/// [`rebuild`] with the default store (the local filesystem under `data_dir`).
+pub async fn rebuild_local(
+    data_dir: &Path,
+    config: MergeConfig,
+) -> Result<RebuildStats, DataError> {
+    rebuild(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }, config).await
+}
+
 /// `alleycat history import --class N FILE`: merges `bytes`, a history in the original Alleycat
-/// format (gzipped or not), into class `class`'s history in `data_dir` (run with the server
-/// stopped). Returns how many racers it held.
+/// format (gzipped or not), into class `class`'s history in `store` and `data_dir`'s database
+/// (run with the server stopped). Returns how many racers it held.
+pub async fn import(
+    data_dir: &Path,
+    store: &StoreConfig,
+    class: ClassId,
+    bytes: &[u8],
+    config: MergeConfig,
+) -> Result<usize, DataError> {
+    let (store, database) = open(data_dir, store).await?;
+    let mut merger = Merger::new(store, database.clone(), config);
+    let racers = merge::import_original(&mut merger, class, bytes).await?;
+    database.close().await;
+    Ok(racers)
+}
+
+/// [`import`] with the default store (the local filesystem under `data_dir`).
 pub async fn import_local(
     data_dir: &Path,
     class: ClassId,
     bytes: &[u8],
     config: MergeConfig,
-) -> Result<usize, MergeError> {
-    let (store, database) = open_local(data_dir).await?;
-    let mut merger = Merger::new(store, database.clone(), config);
-    let racers = merge::import_original(&mut merger, class, bytes).await?;
-    database.close().await;
-    Ok(racers)
+) -> Result<usize, DataError> {
+    import(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }, class, bytes, config).await
 }

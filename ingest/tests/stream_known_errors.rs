@@ -11,11 +11,11 @@ use std::{
 };
 
 use alleycat_ingest::stream::{
-    segment, PutRecordOk, RecordErrorCode, SequenceNumber, ShardId, Stream, StreamConfig,
-    StreamError, SyncPolicy,
+    hash_key, route, segment, PutRecord, PutRecordOk, RecordErrorCode, SequenceNumber, ShardId,
+    Stream, StreamConfig, StreamError, SyncPolicy,
 };
 use bytes::Bytes;
-use stream_support::{read_all, rec, small_config, Env};
+use stream_support::{read_all, read_everything, rec, small_config, Env};
 
 fn shard_dir(env: &Env, shard: u32) -> PathBuf {
     env.dir.join(format!("shard-{shard:06}"))
@@ -273,6 +273,91 @@ async fn a_failed_fsync_is_never_acknowledged_and_its_bytes_are_cut_before_the_n
     assert_eq!(records.len(), 25);
     assert!(records.iter().all(|r| !r.data.starts_with(b"unsynced")));
     assert_all_present(&stream, &acked).await;
+}
+
+/// 200 records whose keys spread over every shard of a 4-shard stream.
+fn spread(tag: &str) -> Vec<PutRecord> {
+    (0..200).map(|i| rec(&format!("racer-{i}"), &format!("{tag} {i}"))).collect()
+}
+
+#[tokio::test]
+async fn a_failed_fsync_on_one_shard_fails_only_its_records_and_the_other_shards_are_acknowledged()
+{
+    let env = Env::mem();
+    let mem = env.mem.clone().unwrap();
+    let stream = env.open(small_config(4));
+    let before = stream.put_records(spread("before")).await.unwrap();
+    assert_eq!(before.failed_record_count, 0);
+    mem.fail_syncs_in(&shard_dir(&env, 1), true);
+    // Concurrent puts, so that a commit cycle holds several puts and every shard at once.
+    let during: Vec<_> = futures::future::join_all(
+        (0..4).map(|w| stream.put_records(spread(&format!("during-{w}")))),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    let mut acked_during = 0;
+    for out in &during {
+        let mut failed = 0;
+        for (i, result) in out.records.iter().enumerate() {
+            let shard = route(hash_key(&format!("racer-{i}")), 4);
+            match result {
+                Ok(ok) => {
+                    assert_ne!(shard, ShardId(1), "record {i} acknowledged without its fsync");
+                    assert_eq!(ok.shard_id, shard);
+                    acked_during += 1;
+                }
+                Err(error) => {
+                    assert_eq!(
+                        shard,
+                        ShardId(1),
+                        "record {i} of a healthy shard failed: {error:?}"
+                    );
+                    assert_eq!(error.code, RecordErrorCode::InternalFailure);
+                    assert!(error.message.contains("shardId-000000000001"), "{}", error.message);
+                    assert!(error.message.contains("fsync"), "{}", error.message);
+                    failed += 1;
+                }
+            }
+        }
+        assert_eq!(out.failed_record_count, failed);
+        assert!(failed > 0 && failed < 200, "{failed} of 200 failed");
+    }
+    mem.fail_syncs_in(&shard_dir(&env, 1), false);
+    let after = stream.put_records(spread("after")).await.unwrap();
+    assert_eq!(after.failed_record_count, 0);
+    drop(stream);
+    // Even if every unsynced byte had reached the disk, nothing failed comes back.
+    mem.crash(|_, unsynced| unsynced);
+    let stream = env.open(small_config(4));
+    let shards = read_everything(&stream).await;
+    let mut kept_during = 0;
+    for (shard, records) in shards.iter().enumerate() {
+        for (n, record) in records.iter().enumerate() {
+            assert_eq!(record.sequence_number.0 & u128::from(u64::MAX), n as u128, "gap");
+        }
+        let from_during = records.iter().filter(|r| r.data.starts_with(b"during")).count();
+        if shard == 1 {
+            assert_eq!(from_during, 0, "a failed record came back");
+        }
+        kept_during += from_during;
+    }
+    assert_eq!(kept_during, acked_during, "only the acknowledged records of the put are kept");
+    // Every acknowledgement names its record, in place: the failed shard gave its counters
+    // again, so its records after the failure follow the ones before it without a gap.
+    let tags = ["before".to_owned(), "after".to_owned()]
+        .into_iter()
+        .chain((0..4).map(|w| format!("during-{w}")));
+    for (out, tag) in [&before, &after].into_iter().chain(&during).zip(tags) {
+        for (i, result) in out.records.iter().enumerate() {
+            let Ok(ok) = result else { continue };
+            let counter = (ok.sequence_number.0 & u128::from(u64::MAX)) as usize;
+            let record = &shards[ok.shard_id.0 as usize][counter];
+            assert_eq!(record.sequence_number, ok.sequence_number);
+            assert_eq!(&record.data[..], format!("{tag} {i}").as_bytes());
+        }
+    }
 }
 
 #[tokio::test]

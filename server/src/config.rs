@@ -3,6 +3,7 @@
 
 use std::{net::IpAddr, path::PathBuf};
 
+use alleycat_ingest::objects::{S3Config, StoreConfig, StoreLocation};
 use clap::{Args, Parser, Subcommand};
 
 /// Default address to listen on: loopback only, so a fresh install is not exposed.
@@ -37,6 +38,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 4096;
 /// Default time a request may take before it is answered 408, seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// Default limit on connections open at once (WebSockets included); more wait to be accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default time a connection has to send a request's head (and an idle keep-alive connection
+/// to start its next request) before it is closed, milliseconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 /// Default lifetime of a racer token, hours.
 pub const DEFAULT_TOKEN_HOURS: u64 = 12;
 /// Default port of the Kinesis API when it is enabled (kinesalite's, so local Kinesis tooling
@@ -47,6 +53,10 @@ pub const DEFAULT_KINESIS_PORT: u16 = 4567;
 pub const DEFAULT_KINESIS_ACCESS_KEY_ID: &str = "AKIDALLEYCATLOCAL";
 /// Default secret access key of [`DEFAULT_KINESIS_ACCESS_KEY_ID`].
 pub const DEFAULT_KINESIS_SECRET_ACCESS_KEY: &str = "alleycat-local-secret";
+/// Default object store: `file`, the local filesystem under the data directory.
+pub const DEFAULT_OBJECT_STORE: &str = "file";
+/// Default S3 region (S3-compatible servers mostly ignore it).
+pub const DEFAULT_S3_REGION: &str = alleycat_ingest::objects::DEFAULT_S3_REGION;
 
 /// Alleycat: virtual exercise-bike racing.
 #[derive(Debug, Parser)]
@@ -73,7 +83,7 @@ pub enum Command {
     History(HistoryCommand),
 }
 
-/// What the offline commands need: where the data is and how long races are.
+/// What the offline commands need: where the data and the objects are, and how long races are.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Directory holding all of Alleycat's data.
@@ -83,6 +93,66 @@ pub struct DataArgs {
     #[arg(long, env = "ALLEYCAT_RACE_SECONDS", default_value_t = DEFAULT_RACE_SECONDS,
           value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub race_seconds: u32,
+    /// Where the objects are (as the server stores them).
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where delivered objects and history files are stored: `alleycat serve` and the offline
+/// commands take the same settings, so that they work on the same objects.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Object store for delivered batches and history files: `file` (the data directory) or
+    /// `s3://bucket[/prefix]` (an S3-compatible bucket, which must exist).
+    #[arg(long, env = "ALLEYCAT_OBJECT_STORE", default_value = DEFAULT_OBJECT_STORE)]
+    pub object_store: StoreLocation,
+    /// S3 endpoint URL for a server other than AWS (e.g. `http://127.0.0.1:9000`); AWS's when
+    /// unset.
+    #[arg(long, env = "ALLEYCAT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region of the bucket.
+    #[arg(long, env = "ALLEYCAT_S3_REGION", default_value = DEFAULT_S3_REGION)]
+    pub s3_region: String,
+    /// S3 access key id; when unset, the AWS_* variables or the instance's role are used.
+    #[arg(long, env = "ALLEYCAT_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key (goes with the access key id).
+    #[arg(long, env = "ALLEYCAT_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// Allow a plain-HTTP S3 endpoint (a local S3-compatible server).
+    #[arg(long, env = "ALLEYCAT_S3_ALLOW_HTTP")]
+    pub s3_allow_http: bool,
+}
+
+impl Default for StoreArgs {
+    fn default() -> Self {
+        Self {
+            object_store: StoreLocation::DataDir,
+            s3_endpoint: None,
+            s3_region: DEFAULT_S3_REGION.into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
+        }
+    }
+}
+
+impl StoreArgs {
+    /// The store these settings name, for the data directory `data_dir`.
+    pub fn store_config(&self, data_dir: &std::path::Path) -> StoreConfig {
+        match &self.object_store {
+            StoreLocation::DataDir => StoreConfig::Local { root: data_dir.to_owned() },
+            StoreLocation::S3 { bucket, prefix } => StoreConfig::S3(S3Config {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                region: self.s3_region.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                allow_http: self.s3_allow_http,
+            }),
+        }
+    }
 }
 
 /// `alleycat history …`.
@@ -173,6 +243,16 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "ALLEYCAT_REQUEST_TIMEOUT_SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS)]
     pub request_timeout_seconds: u64,
+    /// Most connections open at once, WebSockets included; further connections wait in the
+    /// accept queue until one closes.
+    #[arg(long, env = "ALLEYCAT_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// Milliseconds a connection has to send a whole request head (and an idle keep-alive
+    /// connection to start its next request) before it is closed.
+    #[arg(long, env = "ALLEYCAT_HEADER_READ_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub header_read_timeout_ms: u64,
     /// Hours a racer token stays valid.
     #[arg(long, env = "ALLEYCAT_TOKEN_HOURS", default_value_t = DEFAULT_TOKEN_HOURS)]
     pub token_hours: u64,
@@ -190,6 +270,9 @@ pub struct ServeConfig {
     #[arg(long, env = "ALLEYCAT_KINESIS_SECRET_ACCESS_KEY", hide_env_values = true,
           hide_default_value = true, default_value = DEFAULT_KINESIS_SECRET_ACCESS_KEY)]
     pub kinesis_secret_access_key: String,
+    /// Where delivered objects and history files are stored.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 impl ServeConfig {
@@ -216,6 +299,15 @@ impl ServeConfig {
     }
 }
 
+/// Parses a count that must be positive.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
@@ -237,11 +329,14 @@ impl Default for ServeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             token_hours: DEFAULT_TOKEN_HOURS,
             kinesis: false,
             kinesis_port: None,
             kinesis_access_key_id: DEFAULT_KINESIS_ACCESS_KEY_ID.into(),
             kinesis_secret_access_key: DEFAULT_KINESIS_SECRET_ACCESS_KEY.into(),
+            store: StoreArgs::default(),
         }
     }
 }
@@ -320,6 +415,43 @@ mod tests {
     #[test]
     fn a_zero_race_length_is_refused() {
         assert!(Cli::try_parse_from(["alleycat", "--race-seconds", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_object_store_is_the_data_directory_unless_a_bucket_is_named() {
+        let config = serve(Cli::parse_from(["alleycat"]));
+        assert_eq!(
+            config.store.store_config(&config.data_dir),
+            StoreConfig::Local { root: "./data".into() }
+        );
+        let cli = Cli::parse_from([
+            "alleycat",
+            "rebuild",
+            "--object-store",
+            "s3://bucket/prod",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-allow-http",
+        ]);
+        let Command::Rebuild(data) = cli.into_command() else { panic!("expected rebuild") };
+        let StoreConfig::S3(s3) = data.store.store_config(&data.data_dir) else {
+            panic!("expected S3")
+        };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.unwrap().as_ref()), ("bucket", "prod"));
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region, DEFAULT_S3_REGION);
+        assert!(s3.allow_http);
+    }
+
+    #[test]
+    fn an_unknown_object_store_is_refused_with_the_choices() {
+        let error = Cli::try_parse_from(["alleycat", "--object-store", "gs://bucket"])
+            .expect_err("gs:// is not supported")
+            .to_string();
+        assert!(
+            error.contains("use `file` (the data directory) or `s3://bucket[/prefix]`"),
+            "{error}"
+        );
     }
 
     #[test]

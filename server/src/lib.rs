@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod connections;
 mod data_dir;
 pub mod http;
 pub mod live;
@@ -22,6 +23,7 @@ pub mod shutdown;
 use std::{
     future::{Future, IntoFuture},
     sync::Arc,
+    time::Duration,
 };
 
 use alleycat_domain::RaceClock;
@@ -184,9 +186,20 @@ pub async fn run_with_kinesis(
         shutdown.await;
         let _ = closing_tx.send(true);
     };
-    axum::serve(listener, http::app(state.clone()).into_make_service())
-        .with_graceful_shutdown(stop_http)
-        .await?;
+    tokio::spawn(stop_http);
+    let limits = connections::Limits {
+        max_connections: state.config().max_connections,
+        header_read_timeout: Duration::from_millis(state.config().header_read_timeout_ms),
+        drain_timeout: Duration::from_secs(state.config().request_timeout_seconds),
+    };
+    connections::serve(
+        listener,
+        http::app(state.clone()),
+        limits,
+        state.closing(),
+        state.metrics().clone(),
+    )
+    .await;
     if let Some((task, registry)) = kinesis {
         task.await??;
         registry.close().await;

@@ -1,8 +1,9 @@
 //! Metrics in the Prometheus text format (`GET /metrics`), with the official `prometheus-client`.
 //!
 //! Counted as things happen: events accepted and rejected (by reason), stream records and bytes
-//! per shard, WebSocket clients, request latency. Read at scrape time: delivery and merge
-//! progress (from their watch channels) and each consumer's lag behind the stream's tip.
+//! per shard, WebSocket clients, open connections, request latency. Read at scrape time:
+//! delivery and merge progress (from their watch channels) and each consumer's lag behind the
+//! stream's tip.
 
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +63,8 @@ pub struct Metrics {
     pub stream_bytes: Family<ShardLabel, Counter>,
     /// Open here-now WebSockets.
     pub websocket_clients: Gauge,
+    /// Open HTTP connections (WebSockets included).
+    pub http_connections: Gauge,
     /// Request latency, seconds, by route.
     pub request_seconds: Family<RouteLabel, Histogram>,
     consumer_lag_ms: Family<ConsumerLabel, Gauge>,
@@ -97,6 +100,7 @@ impl Metrics {
         let stream_records = Family::<ShardLabel, Counter>::default();
         let stream_bytes = Family::<ShardLabel, Counter>::default();
         let websocket_clients = Gauge::default();
+        let http_connections = Gauge::default();
         let request_seconds = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
             Histogram::new([
                 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
@@ -126,6 +130,11 @@ impl Metrics {
             "websocket_clients",
             "Open here-now WebSockets",
             websocket_clients.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "Open HTTP connections, WebSockets included",
+            http_connections.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
@@ -176,6 +185,7 @@ impl Metrics {
             stream_records,
             stream_bytes,
             websocket_clients,
+            http_connections,
             request_seconds,
             consumer_lag_ms,
             consumer_lag_records,

@@ -15,7 +15,8 @@ fn merge_config(data: &DataArgs) -> MergeConfig {
 /// `alleycat rebuild`: history files and results recomputed from every delivered object.
 pub async fn rebuild(data: &DataArgs) -> anyhow::Result<()> {
     let _lock = data_dir::lock(&data.data_dir)?;
-    let stats = pipeline::rebuild_local(&data.data_dir, merge_config(data))
+    let store = data.store.store_config(&data.data_dir);
+    let stats = pipeline::rebuild(&data.data_dir, &store, merge_config(data))
         .await
         .context("rebuild failed")?;
     tracing::info!(
@@ -30,7 +31,8 @@ pub async fn rebuild(data: &DataArgs) -> anyhow::Result<()> {
 pub async fn import(data: &DataArgs, class: u8, file: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let _lock = data_dir::lock(&data.data_dir)?;
-    let racers = pipeline::import_local(&data.data_dir, class, &bytes, merge_config(data))
+    let store = data.store.store_config(&data.data_dir);
+    let racers = pipeline::import(&data.data_dir, &store, class, &bytes, merge_config(data))
         .await
         .with_context(|| format!("cannot import {}", file.display()))?;
     tracing::info!(class, racers, file = %file.display(), "Imported the original-format history.");

@@ -7,7 +7,7 @@ use alleycat_domain::RaceClock;
 use alleycat_ingest::{
     delivery::DeliveryConfig,
     merge::{Database, MergeConfig},
-    pipeline::{open_local, Pipeline, PipelineConfig},
+    pipeline::{self, Pipeline, PipelineConfig},
     stream::{DiskStream, ShardIterator, Stream, StreamConfig},
 };
 use anyhow::Context;
@@ -69,8 +69,9 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
             .await?
             .context("cannot open the event stream")?,
     );
-    let (store, db) =
-        open_local(dir).await.context("cannot open the object store and results database")?;
+    let (store, db) = pipeline::open(dir, &config.store.store_config(dir))
+        .await
+        .context("cannot open the object store and results database")?;
     let roster = Arc::new(
         Roster::load_or_create(db.pool(), config.roster_size, config.roster_seed)
             .await

@@ -5,32 +5,15 @@ mod support;
 
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader, Read},
+    io::Read,
     path::Path,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use futures::StreamExt;
 use serde_json::Value;
-use support::{event, race_now, to_json, TestServer, API_KEY, RACE_SECONDS};
+use support::{event, eventually, post_events, race_now, to_json, TestServer, API_KEY};
 use tokio_tungstenite::tungstenite::Message;
-
-/// Waits (up to `limit`) until `check` returns `Some`, asking again every 50 ms.
-async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "condition not met within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
@@ -125,51 +108,6 @@ async fn posted_events_reach_the_history_file_results_and_leaderboard() {
     server.stop().await;
 }
 
-/// The `alleycat` binary on `data`, started on a free port; returns it and its base URL.
-fn spawn_server(data: &Path, dist: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alleycat"))
-        .arg("serve")
-        .env("ALLEYCAT_PORT", "0")
-        .env("ALLEYCAT_DATA_DIR", data)
-        .env("ALLEYCAT_DIST", dist)
-        .env("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string())
-        .env("ALLEYCAT_API_KEY", API_KEY)
-        .env("ALLEYCAT_ROSTER_SIZE", "200")
-        .env("ALLEYCAT_DELIVERY_INTERVAL_MS", "200")
-        .env("ALLEYCAT_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read its logs on a thread (draining them so it never blocks on a full pipe) and wait, with
-    // a limit, for the line that gives its address.
-    let stderr = child.stderr.take().unwrap();
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("address=").nth(1) {
-                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let address =
-        address.recv_timeout(Duration::from_secs(30)).expect("the server printed its address");
-    (child, format!("http://{address}"))
-}
-
-/// Posts `events` with the API key to the server at `base`; returns the answer's body.
-async fn post_events(client: &reqwest::Client, base: &str, events: &[Value]) -> Value {
-    let response = client
-        .post(format!("{base}/api/events"))
-        .bearer_auth(API_KEY)
-        .json(&serde_json::json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    response.json().await.unwrap()
-}
-
 /// Every (race, racer, second) in the delivered objects under `data`.
 fn delivered(data: &Path) -> Vec<(u64, u64, u64)> {
     let mut found = Vec::new();
@@ -211,7 +149,7 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
     let mut sent = 0usize;
 
     for round in 0..3u64 {
-        let (mut child, base) = spawn_server(data.path(), dist.path());
+        let (mut child, base) = support::spawn_server(data.path(), dist.path(), &[]);
         // One racer in the current race, for the live board.
         if round == 0 {
             let live = [to_json(&event(race, 150, 4, second, 70.0))];
@@ -265,7 +203,7 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
     }
     assert!(acked.len() > 100, "too few events acknowledged to test anything: {}", acked.len());
 
-    let (mut child, base) = spawn_server(data.path(), dist.path());
+    let (mut child, base) = support::spawn_server(data.path(), dist.path(), &[]);
     // Every acknowledged event is delivered, exactly as acknowledged (duplicates harmless).
     let delivered_set = eventually(Duration::from_secs(20), || async {
         let set: BTreeSet<_> = delivered(data.path()).into_iter().collect();
@@ -291,10 +229,5 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
     let Some(Ok(Message::Text(text))) = socket.next().await else { panic!("no live message") };
     let live: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(live["entries"][0]["racerId"], 150, "{live}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success(), "SIGTERM exits cleanly");
+    assert!(support::terminate(&mut child).success(), "SIGTERM exits cleanly");
 }

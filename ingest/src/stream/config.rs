@@ -17,7 +17,8 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_SYNC_POLICY: SyncPolicy = SyncPolicy::Always;
 /// Per-shard write limits are off by default.
 pub const DEFAULT_THROTTLE: bool = false;
-/// The most bytes one group commit writes before its fsync: 8 MiB (at ~300 MB/s, ~27 ms).
+/// The most bytes one commit cycle writes, all shards together, before its fsyncs: 8 MiB (at
+/// ~300 MB/s, ~27 ms).
 pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// How often each shard checks retention when it is otherwise idle.
 pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
@@ -29,8 +30,8 @@ pub enum SyncPolicy {
     /// `fdatasync`ed; concurrent writers share each fsync (group commit). Risk: none short of
     /// the disk lying about fsync.
     Always,
-    /// Acknowledge once the record is written to the OS page cache, and fsync each shard at
-    /// most this long after its first unsynced write. Risk: a process crash loses nothing, but
+    /// Acknowledge once the record is written to the OS page cache, and fsync every shard with
+    /// unsynced writes at most this long after the oldest of them. Risk: a process crash loses nothing, but
     /// a power cut or kernel crash loses up to this interval of *acknowledged* records (the
     /// tail is still recovered cleanly, in order, without gaps). A failed background fsync is
     /// logged and cannot be reported to the writers it concerns.

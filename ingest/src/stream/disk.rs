@@ -1,5 +1,6 @@
-//! [`DiskStream`]: the embedded engine. A directory of segment files per shard, group commit,
-//! recovery, retention and named consumers' checkpoints, all through the [`Fs`] trait.
+//! [`DiskStream`]: the embedded engine. A directory of segment files per shard, one committer
+//! that group-commits all shards together, recovery, retention and named consumers'
+//! checkpoints, all through the [`Fs`] trait.
 //!
 //! # On-disk format (version 1)
 //!
@@ -40,9 +41,23 @@
 //!   synced, and its directory synced, before any record goes in; it is synced once more before
 //!   the next one is created.
 //! - A record is acknowledged (and visible to readers) only after the `pwrite` of its group and,
-//!   under [`super::SyncPolicy::Always`], the `fdatasync` that follows. A failed write or fsync fails the
-//!   whole group, and the bytes it may have left are cut off (`ftruncate` + fsync) before the next
-//!   write; counters of a failed group are given again.
+//!   under [`super::SyncPolicy::Always`], the `fdatasync` of its segment that follows. A failed
+//!   write or fsync fails the group's records *of that shard* (other shards' records in the same
+//!   group were synced and succeed), and the bytes it may have left are cut off (`ftruncate` +
+//!   fsync) before that shard's next write; counters of a failed group are given again.
+//!
+//! # The commit path
+//!
+//! `put_records` validates and routes its records (MD5 of the partition key), then sends one
+//! message with a sub-batch per shard to the stream's single committer thread and waits for one
+//! answer. The committer drains every queued put into one group and runs one cycle for all
+//! shards: each shard's worker thread, all at the same time, writes its records with one
+//! `pwrite`, `fdatasync`s its segment and publishes (so a cycle costs about one fsync, not the
+//! sum or the slowest of several unsynchronised ones); then the committer answers every put of
+//! the group.
+//! Concurrent writers thus share fsyncs (group commit) and a put waits for at most the rest of
+//! the current cycle and one more, however many shards it touches. Details and what each sync
+//! policy risks: [`super::commit`].
 //!
 //! # What a crash leaves, and what recovery does
 //!
@@ -66,7 +81,7 @@
 //!
 //! # Retention
 //!
-//! Each shard's writer deletes, oldest first, every segment whose newest record is older than the
+//! The committer deletes, per shard, oldest first, every segment whose newest record is older than the
 //! retention (for an older segment not read since opening, the arrival of its successor's first
 //! record stands in for its newest, so it may be kept slightly longer, never shorter); when the active segment itself has expired, the shard starts a new (empty) one so the
 //! old can go. TRIM_HORIZON is the base of the oldest segment kept.
@@ -85,10 +100,11 @@ use tracing::info;
 
 use super::{
     checkpoint::{self, Checkpoints},
+    commit::{self, Append, Command},
     config::{Clock, StreamConfig, SystemClock},
     fs::{Fs, RealFs},
     hash_key, hash_ranges,
-    shard::{self, sequence, split_sequence, Command, ReadError, Shard},
+    shard::{self, sequence, split_sequence, ReadError, Shard},
     GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError, RecordErrorCode,
     SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition, Stream,
     StreamError, MAX_PARTITION_KEY_CHARS, MAX_PUT_BYTES, MAX_RECORDS_PER_GET, MAX_RECORDS_PER_PUT,
@@ -100,17 +116,18 @@ const META_VERSION: u32 = 1;
 
 /// The embedded, durable stream engine. See the module docs for its format and guarantees.
 ///
-/// Cheap to share behind an `Arc`; every method takes `&self`. Dropping it stops the shard
-/// writer threads once they have answered what was queued; [`DiskStream::close`] also waits for
-/// them.
+/// Cheap to share behind an `Arc`; every method takes `&self`. Dropping it stops the committer
+/// thread once it has answered what was queued (and waits for it); [`DiskStream::close`] does
+/// the same without blocking the async runtime.
 #[derive(Debug)]
 pub struct DiskStream {
     fs: Arc<dyn Fs>,
     clock: Arc<dyn Clock>,
     config: StreamConfig,
     shards: Vec<Arc<Shard>>,
-    senders: Vec<mpsc::Sender<Command>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The committer thread's queue.
+    committer: mpsc::Sender<Command>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     ranges: Vec<(u128, u128)>,
     checkpoints: Arc<Checkpoints>,
     /// Held for the engine's life: no second engine opens the same directory.
@@ -145,19 +162,19 @@ impl DiskStream {
             fs.sync_dir(&dir)?;
         }
         let mut shards = Vec::new();
-        let mut senders = Vec::new();
-        let mut threads = Vec::new();
+        let mut writers = Vec::new();
         for i in 0..config.shards {
             let shard_dir = dir.join(format!("shard-{i:06}"));
             let existed = fs.exists(&shard_dir)?;
-            let (shard, sender, thread) = shard::open(&fs, &clock, &config, shard_dir, ShardId(i))?;
+            let (shard, writer) = shard::open(&fs, &clock, &config, shard_dir, ShardId(i))?;
             if !existed {
                 fs.sync_dir(&dir)?;
             }
             shards.push(shard);
-            senders.push(sender);
-            threads.push(thread);
+            writers.push(writer);
         }
+        let (committer, thread) =
+            commit::spawn(&shards, writers, config.sync, config.segment_bytes)?;
         info!(dir = %dir.display(), shards = config.shards, sync = ?config.sync, "Opened stream.");
         Ok(Self {
             fs,
@@ -165,8 +182,8 @@ impl DiskStream {
             ranges: hash_ranges(config.shards),
             config,
             shards,
-            senders,
-            threads: Mutex::new(threads),
+            committer,
+            thread: Mutex::new(Some(thread)),
             checkpoints: Arc::new(Checkpoints::new(consumers)),
             _lock: lock,
         })
@@ -177,36 +194,30 @@ impl DiskStream {
         &self.config
     }
 
-    /// Deletes expired segments now (each shard also does so every
+    /// Deletes expired segments of every shard now (the committer also does so every
     /// [`super::config::RETENTION_CHECK_INTERVAL`]); returns how many were deleted.
     pub async fn enforce_retention(&self) -> Result<usize, StreamError> {
-        let mut deleted = 0;
-        for sender in &self.senders {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            sender.send(Command::Retention { reply }).map_err(|_| StreamError::Closed)?;
-            deleted += answer.await.map_err(|_| StreamError::Closed)??;
-        }
-        Ok(deleted)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.committer.send(Command::Retention { reply }).map_err(|_| StreamError::Closed)?;
+        Ok(answer.await.map_err(|_| StreamError::Closed)??)
     }
 
-    /// Stops the shard writers after they have answered everything queued, and waits for them
-    /// without blocking the async runtime. Dropping the stream does the same, blocking.
+    /// Stops the committer after it has answered everything queued, and waits for it without
+    /// blocking the async runtime. Dropping the stream does the same, blocking.
     pub async fn close(self) {
-        let threads = self.stop_writers();
+        let thread = self.stop_committer();
         let _ = tokio::task::spawn_blocking(move || {
-            for thread in threads {
+            if let Some(thread) = thread {
                 let _ = thread.join();
             }
         })
         .await;
     }
 
-    /// Asks every shard writer to stop; returns their threads to join.
-    fn stop_writers(&self) -> Vec<JoinHandle<()>> {
-        for sender in &self.senders {
-            let _ = sender.send(Command::Stop);
-        }
-        std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Asks the committer to stop; returns its thread to join.
+    fn stop_committer(&self) -> Option<JoinHandle<()>> {
+        let _ = self.committer.send(Command::Stop);
+        self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     fn shard(&self, id: ShardId) -> Result<&Arc<Shard>, StreamError> {
@@ -232,8 +243,9 @@ impl DiskStream {
 
 impl Drop for DiskStream {
     fn drop(&mut self) {
-        // Join the writers so that no write of this engine can follow a reopen of its directory.
-        for thread in self.stop_writers() {
+        // Join the committer so that no write of this engine can follow a reopen of its
+        // directory.
+        if let Some(thread) = self.stop_committer() {
             let _ = thread.join();
         }
     }
@@ -363,7 +375,7 @@ impl Stream for DiskStream {
             routes.push(Some(shard as u32));
             counts[shard] += 1;
         }
-        // Per shard: the records to append and their places in the call.
+        // Per shard: the records to append and their places in the call; one message for all.
         let mut batches: Vec<(Vec<PutRecord>, Vec<usize>)> =
             counts.iter().map(|&n| (Vec::with_capacity(n), Vec::with_capacity(n))).collect();
         for (i, (record, shard)) in records.into_iter().zip(routes).enumerate() {
@@ -373,33 +385,43 @@ impl Stream for DiskStream {
                 batch.1.push(i);
             }
         }
-        let mut waiting = Vec::new();
-        for (shard, (batch, places)) in batches.into_iter().enumerate() {
-            if batch.is_empty() {
-                continue;
+        let mut places = Vec::new();
+        let mut append = Vec::new();
+        for (shard, (batch, at)) in batches.into_iter().enumerate() {
+            if !batch.is_empty() {
+                append.push((shard, batch));
+                places.push((shard as u32, at));
             }
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let sent = self.senders[shard].send(Command::Append { records: batch, reply });
-            waiting.push((shard as u32, places, sent.is_ok().then_some(answer)));
         }
-        for (shard, places, answer) in waiting {
-            let outcome = match answer {
-                Some(answer) => answer.await.map_err(|_| StreamError::Closed),
-                None => Err(StreamError::Closed),
-            };
-            match outcome? {
-                Ok(first) => {
-                    for (n, &place) in places.iter().enumerate() {
-                        results[place] = Ok(PutRecordOk {
-                            shard_id: ShardId(shard),
-                            sequence_number: SequenceNumber(sequence(shard, first + n as u64)),
-                        });
+        if !append.is_empty() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.committer
+                .send(Command::Append(Append { batches: append, reply }))
+                .map_err(|_| StreamError::Closed)?;
+            let answers = answer.await.map_err(|_| StreamError::Closed)?;
+            if answers.len() != places.len() {
+                // Never leave a placeholder standing for an acknowledgement.
+                return Err(StreamError::Io(io::Error::other(format!(
+                    "the committer answered {} of {} shard batches",
+                    answers.len(),
+                    places.len()
+                ))));
+            }
+            for ((shard, at), outcome) in places.into_iter().zip(answers) {
+                match outcome {
+                    Ok(first) => {
+                        for (n, &place) in at.iter().enumerate() {
+                            results[place] = Ok(PutRecordOk {
+                                shard_id: ShardId(shard),
+                                sequence_number: SequenceNumber(sequence(shard, first + n as u64)),
+                            });
+                        }
                     }
-                }
-                Err(message) => {
-                    for &place in &places {
-                        results[place] =
-                            record_error(RecordErrorCode::InternalFailure, message.clone());
+                    Err(message) => {
+                        for &place in &at {
+                            results[place] =
+                                record_error(RecordErrorCode::InternalFailure, message.clone());
+                        }
                     }
                 }
             }

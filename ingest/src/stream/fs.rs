@@ -8,7 +8,8 @@
 //!   durable by the last `sync_data`, and per directory which names were made durable by the last
 //!   `sync_dir`, so that [`MemFs::crash`] can forget everything that was not synced and keep a
 //!   torn prefix of what was. It also injects faults: a capacity after which writes fail with
-//!   `ENOSPC`, and switches that make every write or every sync fail with `EIO`.
+//!   `ENOSPC`, and switches that make every write or every sync fail with `EIO` (or only the
+//!   syncs of the files in one directory, such as one shard's).
 
 use std::{
     collections::BTreeMap,
@@ -191,6 +192,8 @@ struct MemData {
 #[derive(Debug)]
 struct MemFile {
     data: Mutex<MemData>,
+    /// Its current name, for faults injected by directory.
+    path: Mutex<PathBuf>,
     faults: Arc<Faults>,
 }
 
@@ -202,6 +205,8 @@ struct Faults {
     used: AtomicU64,
     fail_writes: AtomicBool,
     fail_syncs: AtomicBool,
+    /// Directories whose files' `sync_data` fails.
+    fail_syncs_in: Mutex<std::collections::BTreeSet<PathBuf>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -238,6 +243,13 @@ impl FileHandle for MemFile {
     fn sync_data(&self) -> io::Result<()> {
         if self.faults.fail_syncs.load(Ordering::SeqCst) {
             return Err(io::Error::other("injected fsync failure (EIO)"));
+        }
+        let path = lock(&self.path).clone();
+        if path.parent().is_some_and(|dir| lock(&self.faults.fail_syncs_in).contains(dir)) {
+            return Err(io::Error::other(format!(
+                "injected fsync failure (EIO) of {}",
+                path.display()
+            )));
         }
         let mut file = lock(&self.data);
         file.durable = file.data.clone();
@@ -323,6 +335,17 @@ impl MemFs {
         self.faults.fail_syncs.store(fail, Ordering::SeqCst);
     }
 
+    /// Makes every following `sync_data` of a file directly in `dir` fail with an I/O error (or
+    /// stop failing), e.g. one shard's segments while the others work.
+    pub fn fail_syncs_in(&self, dir: &Path, fail: bool) {
+        let mut dirs = lock(&self.faults.fail_syncs_in);
+        if fail {
+            dirs.insert(dir.to_path_buf());
+        } else {
+            dirs.remove(dir);
+        }
+    }
+
     /// Simulates a power cut: every file name not made durable by `sync_dir` disappears (and a
     /// removed or renamed one comes back), and every file loses what was written since its last
     /// `sync_data`, except for a torn prefix: `keep(path, unsynced_bytes)` says how many of the
@@ -344,6 +367,7 @@ impl MemFs {
             used += content.len() as u64;
             let fresh = MemFile {
                 data: Mutex::new(MemData { durable: content.clone(), data: content }),
+                path: Mutex::new(path.clone()),
                 faults: Arc::clone(&self.faults),
             };
             files.insert(path.clone(), Arc::new(fresh));
@@ -408,8 +432,11 @@ impl Fs for MemFs {
         let file = match state.files.get(path) {
             Some(file) => Arc::clone(file),
             None if create => {
-                let file =
-                    Arc::new(MemFile { data: Mutex::default(), faults: Arc::clone(&self.faults) });
+                let file = Arc::new(MemFile {
+                    data: Mutex::default(),
+                    path: Mutex::new(path.to_path_buf()),
+                    faults: Arc::clone(&self.faults),
+                });
                 state.files.insert(path.to_path_buf(), Arc::clone(&file));
                 file
             }
@@ -434,6 +461,7 @@ impl Fs for MemFs {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut state = lock(&self.state);
         let file = state.files.remove(from).ok_or_else(|| not_found(from))?;
+        *lock(&file.path) = to.to_path_buf();
         if let Some(old) = state.files.insert(to.to_path_buf(), file) {
             let len = lock(&old.data).data.len() as u64;
             self.faults.used.fetch_sub(len, Ordering::SeqCst);

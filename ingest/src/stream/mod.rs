@@ -25,6 +25,7 @@
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 pub mod checkpoint;
+mod commit;
 pub mod config;
 pub mod disk;
 pub mod fs;

@@ -1,11 +1,14 @@
-//! One shard: its in-memory index, its writer thread (group commit), recovery and reads.
+//! One shard: its in-memory index, recovery, reads, and its writing side ([`ShardWriter`]).
 //!
-//! Each shard has one writer thread that owns its active segment. `put_records` hands it
-//! per-shard sub-batches over a channel; the thread drains everything queued (up to
-//! [`MAX_GROUP_BYTES`] or the segment's size), encodes it into one buffer, writes it with one
-//! `pwrite`, makes it durable with one `fdatasync`, publishes the new tip to readers and only then
-//! answers every waiting writer. So concurrent writers share fsyncs, shards fsync in parallel,
-//! and the async worker threads never block on the disk.
+//! A shard's [`ShardWriter`] owns its active segment and lives on the shard's worker thread,
+//! which the stream's one committer ([`super::commit`]) starts on every shard of a group at the
+//! same time. Each cycle is one [`ShardWriter::commit`]: encode the shard's part of the group
+//! into one buffer, write it with one `pwrite` past the committed length, under
+//! [`SyncPolicy::Always`] `fdatasync` the segment (while the other shards' workers do the same),
+//! and only then publish the new tip to readers. A failed write or fsync drops the shard's part
+//! of the group: its bytes are cut off (`ftruncate` + fsync) before the shard writes again, its
+//! counters are given again, and nothing of it is published. So async worker threads never
+//! block on the disk, and a put waits for one shared cycle whatever shards it touches.
 //!
 //! Readers never lock out the writer for long: they copy what they need from the index under a
 //! read lock and then `pread` large chunks without any lock. Readers only ever see committed
@@ -15,16 +18,15 @@ use std::{
     collections::VecDeque,
     io,
     path::{Path, PathBuf},
-    sync::{mpsc, Arc, Mutex, RwLock},
-    time::{Duration, Instant},
+    sync::{Arc, Mutex, RwLock},
 };
 
 use bytes::Bytes;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::{
-    config::{Clock, StreamConfig, SyncPolicy, MAX_GROUP_BYTES, RETENTION_CHECK_INTERVAL},
+    config::{Clock, StreamConfig, SyncPolicy, MAX_GROUP_BYTES},
     fs::{FileHandle, Fs},
     segment::{self, Decoded, HEADER_LEN, INDEX_EVERY},
     PutRecord, Record, SequenceNumber, ShardId,
@@ -100,26 +102,7 @@ impl Throttle {
     }
 }
 
-/// What a shard's writer thread is asked to do.
-#[derive(Debug)]
-pub enum Command {
-    /// Append these records, in order; answer with the first one's counter.
-    Append {
-        /// The records.
-        records: Vec<PutRecord>,
-        /// Where the answer goes.
-        reply: oneshot::Sender<Result<u64, String>>,
-    },
-    /// Delete expired segments now; answer with how many were deleted.
-    Retention {
-        /// Where the answer goes.
-        reply: oneshot::Sender<io::Result<usize>>,
-    },
-    /// Sync what is pending and stop.
-    Stop,
-}
-
-/// A shard's state shared between the engine, its writer thread and readers.
+/// A shard's state shared between the engine, the committer and readers.
 #[derive(Debug)]
 pub struct Shard {
     /// The shard.
@@ -191,6 +174,11 @@ impl Shard {
     pub fn bounds(&self) -> (u64, u64) {
         let index = read_lock(&self.index);
         (index.segments.front().map_or(index.tip, |s| s.base), index.tip)
+    }
+
+    /// The committed length of the newest (active) segment.
+    pub fn active_len(&self) -> u64 {
+        read_lock(&self.index).segments.back().map_or(0, |s| s.len)
     }
 
     /// Up to `limit` committed records from counter `start`, and the tip seen.
@@ -404,15 +392,15 @@ fn part_at(seg: &SegmentMeta, sparse: &[(u64, u64)], at: u64, wanted: u64) -> Pa
     }
 }
 
-/// Opens (recovering) shard `id` under `dir`: checks every segment, truncates a torn or corrupt
-/// tail, and starts its writer thread.
+/// Opens (recovering) shard `id` under `dir`: checks every segment and truncates a torn or
+/// corrupt tail. Returns the shard (for readers) and its writer (for the committer).
 pub fn open(
     fs: &Arc<dyn Fs>,
     clock: &Arc<dyn Clock>,
     config: &StreamConfig,
     dir: PathBuf,
     id: ShardId,
-) -> io::Result<(Arc<Shard>, mpsc::Sender<Command>, std::thread::JoinHandle<()>)> {
+) -> io::Result<(Arc<Shard>, ShardWriter)> {
     fs.create_dir_all(&dir)?;
     let mut bases = Vec::new();
     for name in fs.list_files(&dir)? {
@@ -537,8 +525,7 @@ pub fn open(
         tip: watch::Sender::new(tip),
         throttle: Mutex::default(),
     });
-    let (sender, receiver) = mpsc::channel();
-    let writer = Writer {
+    let writer = ShardWriter {
         shard: Arc::clone(&shard),
         fs: Arc::clone(fs),
         clock: Arc::clone(clock),
@@ -550,12 +537,10 @@ pub fn open(
         last_arrival,
         buf: Vec::new(),
         dirty: false,
-        unsynced_since: None,
+        unsynced: false,
+        staged: None,
     };
-    let thread = std::thread::Builder::new()
-        .name(format!("stream-{id}"))
-        .spawn(move || writer.run(receiver))?;
-    Ok((shard, sender, thread))
+    Ok((shard, writer))
 }
 
 /// The arrival time of a segment's first record, if it decodes.
@@ -602,11 +587,24 @@ fn create_segment(fs: &dyn Fs, dir: &Path, id: ShardId, base: u64) -> io::Result
     }
 }
 
-/// Records waiting in a group, and where their first counter goes.
-type Pending = (Vec<PutRecord>, oneshot::Sender<Result<u64, String>>);
+/// A group's bytes for one shard, written past the committed length but not yet published.
+#[derive(Debug)]
+struct Staged {
+    /// The counter after the group's last record.
+    next: u64,
+    /// The segment's length with the group.
+    len: u64,
+    /// Sparse-index entries of the group.
+    sparse: Vec<(u64, u64)>,
+    /// The group's arrival time.
+    arrival: u64,
+}
 
-/// The writer thread's private state.
-struct Writer {
+/// A shard's writing side: its active segment and what is committed in it. Owned by the shard's
+/// worker thread, which the committer ([`super::commit`]) starts on every shard of a group at
+/// once; each cycle is one [`ShardWriter::commit`].
+#[derive(Debug)]
+pub struct ShardWriter {
     shard: Arc<Shard>,
     fs: Arc<dyn Fs>,
     clock: Arc<dyn Clock>,
@@ -622,106 +620,49 @@ struct Writer {
     buf: Vec<u8>,
     /// A failed group may have left bytes past `seg_len` that must be cut before writing again.
     dirty: bool,
-    /// Under [`SyncPolicy::Interval`], when the oldest unsynced write happened.
-    unsynced_since: Option<Instant>,
+    /// Under [`SyncPolicy::Interval`]: published (acknowledged) writes not yet synced.
+    unsynced: bool,
+    /// The group written and awaiting its fsync.
+    staged: Option<Staged>,
 }
 
-impl Writer {
-    fn run(mut self, receiver: mpsc::Receiver<Command>) {
-        let mut last_retention = Instant::now();
-        let mut group: Vec<Pending> = Vec::new();
-        loop {
-            let timeout = match (self.config.sync, self.unsynced_since) {
-                (SyncPolicy::Interval(every), Some(since)) => every.saturating_sub(since.elapsed()),
-                _ => RETENTION_CHECK_INTERVAL.saturating_sub(last_retention.elapsed()),
-            };
-            let command = match receiver.recv_timeout(timeout.max(Duration::from_millis(1))) {
-                Ok(command) => command,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.sync_if_due();
-                    self.retention_if_due(&mut last_retention);
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            let mut next = Some(command);
-            let mut bytes = 0usize;
-            let mut stop = false;
-            // Drain what is queued into one group, within the group and segment limits.
-            while let Some(command) = next.take() {
-                match command {
-                    Command::Append { records, reply } => {
-                        bytes += records
-                            .iter()
-                            .map(|r| segment::frame_len(r.partition_key.as_bytes(), &r.data))
-                            .sum::<usize>();
-                        group.push((records, reply));
-                    }
-                    Command::Retention { reply } => {
-                        last_retention = Instant::now();
-                        let _ = reply.send(self.retention());
-                    }
-                    Command::Stop => {
-                        stop = true;
-                        break;
-                    }
-                }
-                if bytes >= MAX_GROUP_BYTES
-                    || self.seg_len + bytes as u64 >= self.config.segment_bytes
-                {
-                    break;
-                }
-                next = receiver.try_recv().ok();
-            }
-            if !group.is_empty() {
-                self.commit(&mut group);
-                // Under steady load the receive never times out, so check the timers here too.
-                self.sync_if_due();
-                self.retention_if_due(&mut last_retention);
-            }
-            if stop {
-                break;
-            }
-        }
-        if let Err(error) = self.sync_pending() {
-            error!(shard = %self.shard.id, %error, "Final fsync failed; acknowledged records may be lost on power loss.");
-        }
-        debug!(shard = %self.shard.id, "Shard writer stopped.");
+impl ShardWriter {
+    /// The shard it writes.
+    pub fn id(&self) -> ShardId {
+        self.shard.id
     }
 
-    /// Writes one group with one write and one fsync, then answers everyone in it.
-    fn commit(&mut self, group: &mut Vec<Pending>) {
-        match self.write_group(group) {
-            Ok(()) => {
-                let mut first = self.next - group.iter().map(|(r, _)| r.len() as u64).sum::<u64>();
-                for (records, reply) in group.drain(..) {
-                    let _ = reply.send(Ok(first));
-                    first += records.len() as u64;
-                }
-            }
-            Err(error) => {
-                error!(shard = %self.shard.id, %error, records = group.iter().map(|(r, _)| r.len()).sum::<usize>(),
-                    "Failed to store a group of records; none of them is acknowledged.");
-                let message = format!("{}: failed to store the record: {error}", self.shard.id);
-                for (_, reply) in group.drain(..) {
-                    let _ = reply.send(Err(message.clone()));
-                }
-            }
-        }
+    /// Whether published writes wait for a background fsync ([`SyncPolicy::Interval`]).
+    pub fn is_unsynced(&self) -> bool {
+        self.unsynced
     }
 
-    /// Cuts off whatever a failed group left past the committed length.
-    fn repair(&mut self) -> io::Result<()> {
-        if self.dirty {
-            self.seg.set_len(self.seg_len)?;
-            self.seg.sync_data()?;
-            self.dirty = false;
-            info!(shard = %self.shard.id, len = self.seg_len, "Cut a failed write off the segment.");
+    /// Stores one group's records of this shard, in order: [`ShardWriter::write`], then under
+    /// [`SyncPolicy::Always`] one `fdatasync` of the segment, then [`ShardWriter::publish`].
+    /// Returns the first record's counter. On error nothing is published or acknowledged and
+    /// the group's bytes are cut off ([`ShardWriter::abandon`]).
+    pub fn commit<'a>(
+        &mut self,
+        batches: impl Iterator<Item = &'a [PutRecord]>,
+    ) -> io::Result<u64> {
+        let first = self.write(batches)?;
+        if self.config.sync == SyncPolicy::Always {
+            if let Err(error) = self.seg.sync_data() {
+                self.abandon();
+                return Err(error);
+            }
         }
-        Ok(())
+        self.publish();
+        Ok(first)
     }
 
-    fn write_group(&mut self, group: &[Pending]) -> io::Result<()> {
+    /// Encodes the group's records of this shard, in order, into one buffer and writes it with
+    /// one `pwrite` after the committed length (cutting off a failed group's bytes first, and
+    /// starting a new segment when the active one is full). Returns the first record's counter.
+    /// Nothing is visible to readers until [`ShardWriter::publish`]; on error nothing is
+    /// staged and the bytes are cut off (now, or before the next write).
+    fn write<'a>(&mut self, batches: impl Iterator<Item = &'a [PutRecord]>) -> io::Result<u64> {
+        self.staged = None;
         self.repair()?;
         if self.seg_count > 0 && self.seg_len >= self.config.segment_bytes {
             self.roll()?;
@@ -731,7 +672,7 @@ impl Writer {
         let mut sparse = Vec::new();
         let mut counter = self.next;
         let mut in_segment = self.seg_count;
-        for (records, _) in group {
+        for records in batches {
             for record in records {
                 if in_segment.is_multiple_of(INDEX_EVERY) {
                     sparse.push((self.seg_len + self.buf.len() as u64, arrival));
@@ -747,43 +688,62 @@ impl Writer {
                 in_segment += 1;
             }
         }
-        let written = (|| {
-            self.seg.write_all_at(&self.buf, self.seg_len)?;
-            match self.config.sync {
-                SyncPolicy::Always => self.seg.sync_data(),
-                SyncPolicy::Interval(_) => {
-                    self.unsynced_since.get_or_insert_with(Instant::now);
-                    Ok(())
-                }
-            }
-        })();
-        if let Err(error) = written {
-            self.dirty = true;
-            if let Err(repair) = self.repair() {
-                warn!(shard = %self.shard.id, error = %repair, "Could not cut a failed write yet; will retry before the next.");
-            }
+        if let Err(error) = self.seg.write_all_at(&self.buf, self.seg_len) {
+            self.abandon();
             return Err(error);
         }
-        let added = counter - self.next;
-        self.seg_len += self.buf.len() as u64;
-        self.seg_count += added;
-        self.next = counter;
-        self.last_arrival = arrival;
+        let len = self.seg_len + self.buf.len() as u64;
+        // Give back memory after an unusually large group.
+        if self.buf.capacity() > 2 * MAX_GROUP_BYTES {
+            self.buf = Vec::new();
+        }
+        self.staged = Some(Staged { next: counter, len, sparse, arrival });
+        Ok(self.next)
+    }
+
+    /// Makes the staged group committed: readers see it and its writers may be answered. Under
+    /// [`SyncPolicy::Always`] the committer calls it only after the segment's fsync succeeded.
+    fn publish(&mut self) {
+        let Some(staged) = self.staged.take() else { return };
+        self.seg_count += staged.next - self.next;
+        self.seg_len = staged.len;
+        self.next = staged.next;
+        self.last_arrival = staged.arrival;
+        if matches!(self.config.sync, SyncPolicy::Interval(_)) {
+            self.unsynced = true;
+        }
         {
             let mut index = write_lock(&self.shard.index);
             if let Some(seg) = index.segments.back_mut() {
                 seg.len = self.seg_len;
                 seg.count = self.seg_count;
-                seg.sparse.get_or_insert_with(Vec::new).extend(sparse);
-                seg.last_arrival = arrival;
+                seg.sparse.get_or_insert_with(Vec::new).extend(staged.sparse);
+                seg.last_arrival = staged.arrival;
             }
-            index.tip = counter;
-            index.last_arrival = arrival;
+            index.tip = staged.next;
+            index.last_arrival = staged.arrival;
         }
-        self.shard.tip.send_replace(counter);
-        // Give back memory after an unusually large group.
-        if self.buf.capacity() > 2 * MAX_GROUP_BYTES {
-            self.buf = Vec::new();
+        self.shard.tip.send_replace(staged.next);
+    }
+
+    /// Drops the staged group after a failed write or fsync: its counters will be given again,
+    /// and whatever it left past the committed length is cut off (`ftruncate` + fsync) now or,
+    /// if that fails too, before the next write.
+    fn abandon(&mut self) {
+        self.staged = None;
+        self.dirty = true;
+        if let Err(error) = self.repair() {
+            warn!(shard = %self.shard.id, %error, "Could not cut a failed write yet; will retry before the next.");
+        }
+    }
+
+    /// Cuts off whatever a failed group left past the committed length.
+    fn repair(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.seg.set_len(self.seg_len)?;
+            self.seg.sync_data()?;
+            self.dirty = false;
+            info!(shard = %self.shard.id, len = self.seg_len, "Cut a failed write off the segment.");
         }
         Ok(())
     }
@@ -801,38 +761,17 @@ impl Writer {
     }
 
     /// Syncs writes acknowledged under [`SyncPolicy::Interval`] that are not synced yet.
-    fn sync_pending(&mut self) -> io::Result<()> {
-        if self.unsynced_since.is_some() {
+    pub fn sync_pending(&mut self) -> io::Result<()> {
+        if self.unsynced {
             self.seg.sync_data()?;
-            self.unsynced_since = None;
+            self.unsynced = false;
         }
         Ok(())
     }
 
-    fn sync_if_due(&mut self) {
-        if let (SyncPolicy::Interval(every), Some(since)) = (self.config.sync, self.unsynced_since)
-        {
-            if since.elapsed() >= every {
-                if let Err(error) = self.sync_pending() {
-                    error!(shard = %self.shard.id, %error,
-                        "Background fsync failed; acknowledged records may be lost on power loss.");
-                }
-            }
-        }
-    }
-
-    fn retention_if_due(&mut self, last: &mut Instant) {
-        if last.elapsed() >= RETENTION_CHECK_INTERVAL {
-            *last = Instant::now();
-            if let Err(error) = self.retention() {
-                error!(shard = %self.shard.id, %error, "Retention failed.");
-            }
-        }
-    }
-
     /// Deletes whole segments whose newest record is older than the retention; rolls the active
     /// segment first when it has expired too. Returns how many segments were deleted.
-    fn retention(&mut self) -> io::Result<usize> {
+    pub fn retention(&mut self) -> io::Result<usize> {
         let now = self.clock.now_ms();
         let retention = self.config.retention.as_millis() as u64;
         let expired =

@@ -9,7 +9,7 @@ use alleycat_domain::{
     api::{EventResult, EventsResponse},
     RacerEvent,
 };
-use alleycat_ingest::stream::{PutRecord, MAX_RECORDS_PER_PUT};
+use alleycat_ingest::stream::{PutRecord, ShardId, MAX_RECORDS_PER_PUT};
 use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post, Json, Router};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -83,14 +83,17 @@ async fn put_events(
                 Err(refusal) => results.push(Some(failure(refusal.code(), refusal.to_string()))),
                 Ok(ticket) => {
                     results.push(None);
-                    let data = serde_json::to_vec(event).map_err(anyhow::Error::from)?;
+                    // The event's own bytes go to the stream, a slice of the body rather than
+                    // a copy printed again: they parsed as exactly one valid event (unknown or
+                    // repeated fields are refused), so every reader parses the same event.
+                    let data = body.slice_ref(events[index].get().as_bytes());
                     to_put.push((
                         index,
                         ticket,
                         PutRecord {
                             partition_key: event.racer_id.to_string(),
                             explicit_hash_key: None,
-                            data: data.into(),
+                            data,
                         },
                     ));
                 }
@@ -111,17 +114,19 @@ async fn put_events(
             }
         };
         let mut released = Vec::new();
+        // Records and bytes per shard, counted here and added to the metrics once per call.
+        let mut per_shard: Vec<(ShardId, u64, u64)> = Vec::new();
         for ((index, ticket, record), fate) in to_put.iter().zip(output.records) {
             results[*index] = Some(match fate {
                 Ok(ok) => {
-                    state.metrics().events_accepted.inc();
-                    let shard = crate::metrics::ShardLabel { shard: ok.shard_id.to_string() };
-                    state.metrics().stream_records.get_or_create(&shard).inc();
-                    state
-                        .metrics()
-                        .stream_bytes
-                        .get_or_create(&shard)
-                        .inc_by(record.data.len() as u64);
+                    let bytes = record.data.len() as u64;
+                    match per_shard.iter_mut().find(|(shard, _, _)| *shard == ok.shard_id) {
+                        Some((_, records, total)) => {
+                            *records += 1;
+                            *total += bytes;
+                        }
+                        None => per_shard.push((ok.shard_id, 1, bytes)),
+                    }
                     EventResult {
                         shard_id: Some(ok.shard_id.to_string()),
                         sequence_number: Some(ok.sequence_number.to_string()),
@@ -135,6 +140,13 @@ async fn put_events(
             });
         }
         state.admission().release(released);
+        let metrics = state.metrics();
+        for (shard, records, bytes) in per_shard {
+            let shard = crate::metrics::ShardLabel { shard: shard.to_string() };
+            metrics.events_accepted.inc_by(records);
+            metrics.stream_records.get_or_create(&shard).inc_by(records);
+            metrics.stream_bytes.get_or_create(&shard).inc_by(bytes);
+        }
     }
 
     let records: Vec<EventResult> = results.into_iter().map(|r| r.unwrap_or_default()).collect();

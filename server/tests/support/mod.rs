@@ -1,7 +1,12 @@
 //! A real server on port 0 with a temporary data directory, and helpers to talk to it.
 #![allow(dead_code, missing_docs)]
 
-use std::path::Path;
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use alleycat_domain::{EventKind, RaceClock, RacerEvent};
 use alleycat_server::ServeConfig;
@@ -136,4 +141,88 @@ pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> Rac
 
 pub fn to_json(event: &RacerEvent) -> Value {
     serde_json::to_value(event).unwrap()
+}
+
+/// The `alleycat` binary on `data`, started on a free port with the test settings plus `extra`
+/// variables; returns it and its base URL.
+pub fn spawn_server(data: &Path, dist: &Path, extra: &[(&str, String)]) -> (Child, String) {
+    let race_seconds = RACE_SECONDS.to_string();
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("ALLEYCAT_DATA_DIR", data.as_os_str()),
+        ("ALLEYCAT_DIST", dist.as_os_str()),
+        ("ALLEYCAT_RACE_SECONDS", race_seconds.as_ref()),
+        ("ALLEYCAT_API_KEY", API_KEY.as_ref()),
+        ("ALLEYCAT_ROSTER_SIZE", "200".as_ref()),
+        ("ALLEYCAT_DELIVERY_INTERVAL_MS", "200".as_ref()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.as_ref())));
+    spawn_binary(&env)
+}
+
+/// The `alleycat` binary started with `serve` on a free port, with `env` on top of the logging
+/// it needs; returns it and its base URL once it printed its address. Its logs are drained on a
+/// thread (so it never blocks on a full pipe); warnings and errors are passed on to stderr.
+pub fn spawn_binary(env: &[(&str, &std::ffi::OsStr)]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alleycat"))
+        .arg("serve")
+        .env("ALLEYCAT_PORT", "0")
+        .envs(env.iter().copied())
+        .env("ALLEYCAT_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the alleycat binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("address=").nth(1) {
+                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            } else if line.contains(" ERROR ") || line.contains(" WARN ") {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    let address =
+        address.recv_timeout(Duration::from_secs(60)).expect("the server printed its address");
+    (child, format!("http://{address}"))
+}
+
+/// Waits (up to `limit`) until `check` returns `Some`, asking again every 50 ms.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Stops a spawned `alleycat` with SIGTERM (graceful shutdown) and waits for its exit.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap()
+}
+
+/// Posts `events` with the API key to the server at `base`; returns the answer's body.
+pub async fn post_events(client: &reqwest::Client, base: &str, events: &[Value]) -> Value {
+    let response = client
+        .post(format!("{base}/api/events"))
+        .bearer_auth(API_KEY)
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
 }

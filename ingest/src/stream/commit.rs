@@ -1,0 +1,353 @@
+//! The committer: one thread that group-commits every shard together, in shared cycles.
+//!
+//! `put_records` routes its records and sends the committer one [`Append`] holding a sub-batch
+//! per shard it touches. The committer drains everything queued into one *group* (up to
+//! [`MAX_GROUP_BYTES`] in all, and never past a shard's segment size by more than one put), then
+//! runs one *commit cycle* over every shard in the group at once:
+//!
+//! 1. it hands each shard's part of the group to that shard's worker thread, and each worker
+//!    at the same time encodes its records, in arrival order, into one buffer, writes it with
+//!    one `pwrite` after the committed length, `fdatasync`s the segment (under
+//!    [`SyncPolicy::Always`]) and publishes the new tip to its readers
+//!    ([`ShardWriter::commit`]); a worker whose write or fsync fails cuts its bytes off again
+//!    and publishes nothing;
+//! 2. once every worker of the cycle has answered, the committer answers every put of the group
+//!    with, per sub-batch, its first sequence number or the error of its shard, and only then
+//!    takes the next group.
+//!
+//! So the shards' fsyncs of a cycle run together (the disk and the filesystem's journal serve
+//! them as one), concurrent writers share every fsync, and a put waits for one shared cycle (at
+//! worst the rest of the current one and the next) rather than for the slowest of several
+//! shards' unsynchronised cycles. The workers also encode and free records in parallel, and
+//! free them only after answering, off the path of the reply. A failure is per shard: the
+//! records of a shard whose write or fsync failed all fail (none is acknowledged, and their
+//! counters are given again), while the records of the same group on other shards, which were
+//! synced, succeed.
+//!
+//! What each [`SyncPolicy`] risks:
+//!
+//! - [`SyncPolicy::Always`] (the default): nothing is acknowledged or visible to readers before
+//!   its segment's `fdatasync` returned. A crash or power cut loses only unacknowledged writes;
+//!   the risk left is a disk that lies about fsync.
+//! - [`SyncPolicy::Interval`]: a group is published and acknowledged once written to the page
+//!   cache, and every shard with unsynced writes is synced (in parallel, as above) at most the
+//!   interval after the oldest of them. A process crash (SIGKILL) loses nothing, since the page
+//!   cache survives it; a power cut or kernel crash loses up to the interval of acknowledged
+//!   records (recovery still leaves a clean prefix of each shard, in order, without gaps). A
+//!   failed background fsync is logged, and retried an interval later; it cannot be reported
+//!   to the writers it concerns.
+
+use std::{
+    io,
+    sync::{mpsc, Arc},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use tokio::sync::oneshot;
+use tracing::{debug, error};
+
+use super::{
+    config::{SyncPolicy, MAX_GROUP_BYTES, RETENTION_CHECK_INTERVAL},
+    segment,
+    shard::{Shard, ShardWriter},
+    PutRecord,
+};
+
+/// One put's records, per shard.
+#[derive(Debug)]
+pub struct Append {
+    /// `(shard index, records in call order)`, one entry per shard the put touches.
+    pub batches: Vec<(usize, Vec<PutRecord>)>,
+    /// Per entry of `batches`, in the same order: its first record's counter, or why the
+    /// shard failed to store it.
+    pub reply: oneshot::Sender<Vec<Result<u64, String>>>,
+}
+
+/// What the committer is asked to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Store a put's records.
+    Append(Append),
+    /// Delete expired segments of every shard now; answer with how many were deleted.
+    Retention {
+        /// Where the answer goes.
+        reply: oneshot::Sender<io::Result<usize>>,
+    },
+    /// Commit what is queued before this, sync what is pending, and stop.
+    Stop,
+}
+
+/// What a shard worker is asked to do; each job answers with the shard's index.
+enum Job {
+    /// One cycle: store these sub-batches, in order ([`ShardWriter::commit`]).
+    Cycle { batches: Vec<Vec<PutRecord>>, done: mpsc::Sender<(usize, Result<u64, String>)> },
+    /// Sync published, unsynced writes ([`SyncPolicy::Interval`]); answers whether some stay
+    /// unsynced (the fsync failed).
+    Sync { done: mpsc::Sender<(usize, bool)> },
+    /// Delete expired segments.
+    Retention { done: mpsc::Sender<(usize, io::Result<usize>)> },
+}
+
+/// A shard's worker thread and its queue.
+struct Worker {
+    shard: Arc<Shard>,
+    jobs: mpsc::Sender<Job>,
+    thread: JoinHandle<()>,
+}
+
+/// Starts one worker thread per shard and the committer thread over them; `shards` and
+/// `writers` are in shard order.
+pub fn spawn(
+    shards: &[Arc<Shard>],
+    writers: Vec<ShardWriter>,
+    sync: SyncPolicy,
+    segment_bytes: u64,
+) -> io::Result<(mpsc::Sender<Command>, JoinHandle<()>)> {
+    let mut workers = Vec::with_capacity(writers.len());
+    for (index, (shard, writer)) in shards.iter().zip(writers).enumerate() {
+        let (jobs, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("stream-shard-{index}"))
+            .spawn(move || work(index, writer, receiver))?;
+        workers.push(Worker { shard: Arc::clone(shard), jobs, thread });
+    }
+    let (sender, receiver) = mpsc::channel();
+    let committer = Committer {
+        shard_bytes: vec![0; workers.len()],
+        workers,
+        sync,
+        segment_bytes,
+        unsynced_since: None,
+    };
+    let thread = std::thread::Builder::new()
+        .name("stream-commit".into())
+        .spawn(move || committer.run(receiver))?;
+    Ok((sender, thread))
+}
+
+/// A shard worker: runs its jobs in order until the committer drops its queue, then syncs what
+/// is pending.
+fn work(index: usize, mut writer: ShardWriter, jobs: mpsc::Receiver<Job>) {
+    for job in jobs {
+        match job {
+            Job::Cycle { batches, done } => {
+                let result = writer.commit(batches.iter().map(Vec::as_slice)).map_err(|error| {
+                    let records: usize = batches.iter().map(Vec::len).sum();
+                    error!(shard = %writer.id(), %error, records,
+                        "Failed to store a group of records; none of them is acknowledged.");
+                    format!("{}: failed to store the record: {error}", writer.id())
+                });
+                let _ = done.send((index, result));
+                // Freeing the records after answering keeps it off the put's path.
+                drop(batches);
+            }
+            Job::Sync { done } => {
+                if let Err(error) = writer.sync_pending() {
+                    error!(shard = %writer.id(), %error,
+                        "Background fsync failed; acknowledged records may be lost on power loss.");
+                }
+                let _ = done.send((index, writer.is_unsynced()));
+            }
+            Job::Retention { done } => {
+                let _ = done.send((index, writer.retention()));
+            }
+        }
+    }
+    if let Err(error) = writer.sync_pending() {
+        error!(shard = %writer.id(), %error,
+            "Final fsync failed; acknowledged records may be lost on power loss.");
+    }
+}
+
+struct Committer {
+    workers: Vec<Worker>,
+    sync: SyncPolicy,
+    segment_bytes: u64,
+    /// Bytes of the group being drained, per shard.
+    shard_bytes: Vec<usize>,
+    /// Under [`SyncPolicy::Interval`], when the oldest unsynced write was published.
+    unsynced_since: Option<Instant>,
+}
+
+impl Committer {
+    fn run(mut self, receiver: mpsc::Receiver<Command>) {
+        let mut last_retention = Instant::now();
+        let mut group: Vec<Append> = Vec::new();
+        loop {
+            let timeout = match (self.sync, self.unsynced_since) {
+                (SyncPolicy::Interval(every), Some(since)) => every.saturating_sub(since.elapsed()),
+                _ => RETENTION_CHECK_INTERVAL.saturating_sub(last_retention.elapsed()),
+            };
+            let command = match receiver.recv_timeout(timeout.max(Duration::from_millis(1))) {
+                Ok(command) => command,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.sync_if_due();
+                    self.retention_if_due(&mut last_retention);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut next = Some(command);
+            let mut bytes = 0usize;
+            let mut stop = false;
+            self.shard_bytes.iter_mut().for_each(|b| *b = 0);
+            // Each shard's committed segment length: the group ends before one passes its size.
+            let segment_lens: Vec<u64> =
+                self.workers.iter().map(|w| w.shard.active_len()).collect();
+            // Drain what is queued into one group, within the group and segment limits.
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append(append) => {
+                        let mut full = false;
+                        for (shard, records) in &append.batches {
+                            let added: usize = records
+                                .iter()
+                                .map(|r| segment::frame_len(r.partition_key.as_bytes(), &r.data))
+                                .sum();
+                            bytes += added;
+                            self.shard_bytes[*shard] += added;
+                            full |= segment_lens[*shard] + self.shard_bytes[*shard] as u64
+                                >= self.segment_bytes;
+                        }
+                        group.push(append);
+                        if full || bytes >= MAX_GROUP_BYTES {
+                            break;
+                        }
+                    }
+                    Command::Retention { reply } => {
+                        last_retention = Instant::now();
+                        let _ = reply.send(self.retention());
+                    }
+                    Command::Stop => {
+                        stop = true;
+                        break;
+                    }
+                }
+                next = receiver.try_recv().ok();
+            }
+            if !group.is_empty() {
+                self.commit(&mut group);
+                // Under steady load the receive never times out, so check the timers here too.
+                self.sync_if_due();
+                self.retention_if_due(&mut last_retention);
+            }
+            if stop {
+                break;
+            }
+        }
+        // Dropping the queues stops the workers, each after syncing what is pending.
+        for worker in std::mem::take(&mut self.workers) {
+            drop(worker.jobs);
+            let _ = worker.thread.join();
+        }
+        debug!("Stream committer stopped.");
+    }
+
+    /// One commit cycle: every shard of the group commits its part at once; then every put is
+    /// answered.
+    fn commit(&mut self, group: &mut Vec<Append>) {
+        let mut per_shard: Vec<Vec<Vec<PutRecord>>> =
+            (0..self.workers.len()).map(|_| Vec::new()).collect();
+        // What each put is owed: per sub-batch, its shard and record count.
+        let mut owed = Vec::with_capacity(group.len());
+        for append in group.drain(..) {
+            let mut counts = Vec::with_capacity(append.batches.len());
+            for (shard, records) in append.batches {
+                counts.push((shard, records.len() as u64));
+                per_shard[shard].push(records);
+            }
+            owed.push((counts, append.reply));
+        }
+        let (done, answers) = mpsc::channel();
+        let mut outcomes: Vec<Option<Result<u64, String>>> = vec![None; self.workers.len()];
+        for (shard, batches) in per_shard.into_iter().enumerate() {
+            if batches.is_empty() {
+                continue;
+            }
+            let job = Job::Cycle { batches, done: done.clone() };
+            if self.workers[shard].jobs.send(job).is_err() {
+                outcomes[shard] =
+                    Some(Err(format!("{}: its writer stopped", self.workers[shard].shard.id)));
+            }
+        }
+        drop(done);
+        // Ends once every worker of the cycle has answered (or died, dropping its job).
+        for (shard, result) in answers.iter() {
+            if result.is_ok() && matches!(self.sync, SyncPolicy::Interval(_)) {
+                self.unsynced_since.get_or_insert_with(Instant::now);
+            }
+            outcomes[shard] = Some(result);
+        }
+        // Answer in arrival order, so that each shard's counters are handed out as encoded.
+        let mut cursors: Vec<u64> = outcomes
+            .iter()
+            .map(|o| o.as_ref().and_then(|r| r.as_ref().ok()).copied().unwrap_or(0))
+            .collect();
+        for (counts, reply) in owed {
+            let answers = counts
+                .into_iter()
+                .map(|(shard, count)| match &outcomes[shard] {
+                    Some(Ok(_)) => {
+                        let first = cursors[shard];
+                        cursors[shard] += count;
+                        Ok(first)
+                    }
+                    Some(Err(message)) => Err(message.clone()),
+                    // Not known to be stored: never acknowledged.
+                    None => Err(format!("{}: its writer stopped", self.workers[shard].shard.id)),
+                })
+                .collect();
+            let _ = reply.send(answers);
+        }
+    }
+
+    /// Syncs every shard with acknowledged, unsynced writes ([`SyncPolicy::Interval`]), in
+    /// parallel; a shard whose fsync failed is retried an interval later.
+    fn sync_if_due(&mut self) {
+        let (SyncPolicy::Interval(every), Some(since)) = (self.sync, self.unsynced_since) else {
+            return;
+        };
+        if since.elapsed() < every {
+            return;
+        }
+        let (done, answers) = mpsc::channel();
+        for worker in &self.workers {
+            let _ = worker.jobs.send(Job::Sync { done: done.clone() });
+        }
+        drop(done);
+        let failed = answers.iter().any(|(_, unsynced)| unsynced);
+        self.unsynced_since = failed.then(Instant::now);
+    }
+
+    fn retention_if_due(&mut self, last: &mut Instant) {
+        if last.elapsed() >= RETENTION_CHECK_INTERVAL {
+            *last = Instant::now();
+            if let Err(error) = self.retention() {
+                error!(%error, "Retention failed.");
+            }
+        }
+    }
+
+    /// Runs retention on every shard (all of them, even after one fails); the total deleted or
+    /// the first error.
+    fn retention(&mut self) -> io::Result<usize> {
+        let (done, answers) = mpsc::channel();
+        for worker in &self.workers {
+            let _ = worker.jobs.send(Job::Retention { done: done.clone() });
+        }
+        drop(done);
+        let mut deleted = 0;
+        let mut first_error = None;
+        for (shard, result) in answers.iter() {
+            match result {
+                Ok(n) => deleted += n,
+                Err(error) => {
+                    error!(shard = %self.workers[shard].shard.id, %error, "Retention failed.");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(deleted), Err)
+    }
+}

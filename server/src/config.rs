@@ -39,6 +39,9 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 4096;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
 /// Default lifetime of a racer token, hours.
 pub const DEFAULT_TOKEN_HOURS: u64 = 12;
+/// Default number of simulated demo racers: none, so tests and real deployments are not
+/// polluted (`scripts/run.sh` asks for a small field).
+pub const DEFAULT_DEMO_RACERS: u32 = 0;
 
 /// Alleycat: virtual exercise-bike racing.
 #[derive(Debug, Parser)]
@@ -168,6 +171,12 @@ pub struct ServeConfig {
     /// Hours a racer token stays valid.
     #[arg(long, env = "ALLEYCAT_TOKEN_HOURS", default_value_t = DEFAULT_TOKEN_HOURS)]
     pub token_hours: u64,
+    /// Simulated racers riding every class against this server, so the first page is alive
+    /// (the racers with the highest roster ids; past races are backfilled when the history is
+    /// empty). 0 turns the demo off.
+    #[arg(long, env = "ALLEYCAT_DEMO_RACERS", default_value_t = DEFAULT_DEMO_RACERS,
+          value_parser = clap::value_parser!(u32).range(0..=40_000))]
+    pub demo_racers: u32,
 }
 
 impl Default for ServeConfig {
@@ -192,6 +201,7 @@ impl Default for ServeConfig {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
             token_hours: DEFAULT_TOKEN_HOURS,
+            demo_racers: DEFAULT_DEMO_RACERS,
         }
     }
 }

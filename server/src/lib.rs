@@ -11,6 +11,7 @@ pub mod admission;
 pub mod auth;
 pub mod config;
 mod data_dir;
+pub mod demo;
 pub mod http;
 pub mod live;
 pub mod metrics;
@@ -153,6 +154,7 @@ pub async fn run(
     let running = pipeline::start(&state, parts.iterators);
     let address = listener.local_addr()?;
     tracing::info!(%address, "Alleycat is listening: open http://{address}/ in a browser.");
+    let demo = demo::start(&state, address, state.closing());
     let stop_http = async move {
         shutdown.await;
         let _ = closing_tx.send(true);
@@ -160,6 +162,12 @@ pub async fn run(
     axum::serve(listener, http::app(state.clone()).into_make_service())
         .with_graceful_shutdown(stop_http)
         .await?;
+    if let Some(demo) = demo {
+        // It stops sending on `closing`; its last requests were answered before HTTP stopped.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), demo).await.is_err() {
+            tracing::warn!("The demo field did not stop in time.");
+        }
+    }
     tracing::info!("HTTP stopped; flushing the pipeline.");
     running.stop().await;
     tracing::info!("Alleycat stopped.");

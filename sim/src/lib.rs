@@ -259,7 +259,7 @@ pub async fn run(
         summary,
         race_seconds: race_clock.race_seconds,
         field,
-        totals: if config.keep_details { stats.totals() } else { HashMap::new() },
+        totals: stats.totals(),
         acknowledged: stats.acknowledged_keys(),
     })
 }

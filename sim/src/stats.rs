@@ -57,13 +57,14 @@ pub struct Stats {
     retries: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
     latency_us: Mutex<Histogram<u64>>,
-    totals: Mutex<HashMap<(RaceId, u64), RideTotal>>,
+    totals: Option<Mutex<HashMap<(RaceId, u64), RideTotal>>>,
     acknowledged_keys: Option<Mutex<HashSet<EventKey>>>,
 }
 
 impl Stats {
-    /// Fresh counters; `keep_keys` keeps every acknowledged event's key for the report.
-    pub fn new(keep_keys: bool) -> Self {
+    /// Fresh counters; `keep_details` keeps every acknowledged event's key and each ride's total
+    /// for the report (memory grows with the run, so long runs leave it off).
+    pub fn new(keep_details: bool) -> Self {
         Self {
             started: Instant::now(),
             sent: AtomicU64::new(0),
@@ -78,8 +79,8 @@ impl Stats {
             latency_us: Mutex::new(
                 Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds"),
             ),
-            totals: Mutex::default(),
-            acknowledged_keys: keep_keys.then(Mutex::default),
+            totals: keep_details.then(Mutex::default),
+            acknowledged_keys: keep_details.then(Mutex::default),
         }
     }
 
@@ -105,13 +106,15 @@ impl Stats {
         already_stored: bool,
     ) {
         let mut n = 0u64;
-        let mut totals = lock(&self.totals);
+        let mut totals = self.totals.as_ref().map(lock);
         let mut keys = self.acknowledged_keys.as_ref().map(lock);
         for (key, output) in events {
             n += 1;
-            let total = totals.entry((key.race_id, key.racer_id)).or_default();
-            total.seconds += 1;
-            total.total_centi += u64::from(to_centi(output));
+            if let Some(totals) = totals.as_mut() {
+                let total = totals.entry((key.race_id, key.racer_id)).or_default();
+                total.seconds += 1;
+                total.total_centi += u64::from(to_centi(output));
+            }
             if let Some(keys) = keys.as_mut() {
                 keys.insert(key);
             }
@@ -189,9 +192,9 @@ impl Stats {
         }
     }
 
-    /// Each racer's acknowledged seconds and total, by (race, racer).
+    /// Each racer's acknowledged seconds and total, by (race, racer), when kept.
     pub fn totals(&self) -> HashMap<(RaceId, u64), RideTotal> {
-        lock(&self.totals).clone()
+        self.totals.as_ref().map(|t| lock(t).clone()).unwrap_or_default()
     }
 
     /// Every acknowledged event, when kept.
@@ -339,7 +342,7 @@ mod tests {
         let summary = stats.summary(vec![]);
         assert!(summary.is_success());
         assert_eq!(stats.snapshot().failed, 2);
-        assert!(stats.acknowledged_keys().is_none());
+        assert!(stats.acknowledged_keys().is_none() && stats.totals().is_empty());
     }
 
     #[test]

@@ -21,8 +21,8 @@ step "The app's pure logic, natively"
 cargo test -p alleycat-app --locked
 
 scripts/build-app.sh
-step "Server binary for the browser tests"
-cargo build -p alleycat-server --locked
+step "Server and load generator binaries for the browser tests"
+cargo build -p alleycat-server -p alleycat-sim --locked
 
 step "Playwright in Chromium"
 cd tests/e2e

@@ -173,6 +173,39 @@ mod tests {
         assert_ne!(seconds(a), seconds(RiderProfile::new(2, 42).race(100, 300)));
     }
 
+    /// The mean output of `seconds` of `ride`.
+    fn mean_output(ride: RaceRide, seconds: std::ops::RangeInclusive<u32>) -> f64 {
+        let n = seconds.clone().count() as f64;
+        seconds.map(|s| ride.at(s).output()).sum::<f64>() / n
+    }
+
+    #[test]
+    fn a_racer_rides_each_race_differently() {
+        let p = RiderProfile::new(4, 77);
+        let means: Vec<f64> = (0..20).map(|race| mean_output(p.race(race, 300), 1..=300)).collect();
+        let (lo, hi) = means.iter().fold((f64::MAX, f64::MIN), |(l, h), &m| (l.min(m), h.max(m)));
+        assert!(hi - lo > 10.0, "race means barely differ: {lo:.1} to {hi:.1}");
+    }
+
+    #[test]
+    fn races_trend_up_or_down_with_the_race_trend() {
+        // Noise and the swell blur single rides, so the trend must show in nearly all of them.
+        let (mut trended, mut agree) = (0, 0);
+        for racer in 1..400 {
+            let ride = RiderProfile::new(5, racer).race(9, 300);
+            if ride.trend.abs() < 0.25 {
+                continue;
+            }
+            trended += 1;
+            let change = mean_output(ride, 241..=300) - mean_output(ride, 1..=60);
+            if change.signum() == ride.trend.signum() {
+                agree += 1;
+            }
+        }
+        assert!(trended > 100, "only {trended} rides trend");
+        assert!(agree * 10 >= trended * 9, "{agree} of {trended} rides follow their trend");
+    }
+
     #[test]
     fn cadence_varies_second_to_second_but_smoothly() {
         let ride = RiderProfile::new(3, 9).race(5, 300);

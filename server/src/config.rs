@@ -57,6 +57,9 @@ pub const DEFAULT_KINESIS_SECRET_ACCESS_KEY: &str = "alleycat-local-secret";
 pub const DEFAULT_OBJECT_STORE: &str = "file";
 /// Default S3 region (S3-compatible servers mostly ignore it).
 pub const DEFAULT_S3_REGION: &str = alleycat_ingest::objects::DEFAULT_S3_REGION;
+/// Default number of simulated demo racers: none, so tests and real deployments are not
+/// polluted (`scripts/run.sh` asks for a small field).
+pub const DEFAULT_DEMO_RACERS: u32 = 0;
 
 /// Alleycat: virtual exercise-bike racing.
 #[derive(Debug, Parser)]
@@ -270,6 +273,12 @@ pub struct ServeConfig {
     #[arg(long, env = "ALLEYCAT_KINESIS_SECRET_ACCESS_KEY", hide_env_values = true,
           hide_default_value = true, default_value = DEFAULT_KINESIS_SECRET_ACCESS_KEY)]
     pub kinesis_secret_access_key: String,
+    /// Simulated racers riding every class against this server, so the first page is alive
+    /// (the racers with the highest roster ids; past races are backfilled when the history is
+    /// empty). 0 turns the demo off.
+    #[arg(long, env = "ALLEYCAT_DEMO_RACERS", default_value_t = DEFAULT_DEMO_RACERS,
+          value_parser = clap::value_parser!(u32).range(0..=40_000))]
+    pub demo_racers: u32,
     /// Where delivered objects and history files are stored.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -337,6 +346,7 @@ impl Default for ServeConfig {
             kinesis_access_key_id: DEFAULT_KINESIS_ACCESS_KEY_ID.into(),
             kinesis_secret_access_key: DEFAULT_KINESIS_SECRET_ACCESS_KEY.into(),
             store: StoreArgs::default(),
+            demo_racers: DEFAULT_DEMO_RACERS,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod connections;
 mod data_dir;
+pub mod demo;
 pub mod http;
 pub mod live;
 pub mod metrics;
@@ -182,6 +183,7 @@ pub async fn run_with_kinesis(
     };
     let address = listener.local_addr()?;
     tracing::info!(%address, "Alleycat is listening: open http://{address}/ in a browser.");
+    let demo = demo::start(&state, address, state.closing());
     let stop_http = async move {
         shutdown.await;
         let _ = closing_tx.send(true);
@@ -203,6 +205,12 @@ pub async fn run_with_kinesis(
     if let Some((task, registry)) = kinesis {
         task.await??;
         registry.close().await;
+    }
+    if let Some(demo) = demo {
+        // It stops sending on `closing`; its last requests were answered before HTTP stopped.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), demo).await.is_err() {
+            tracing::warn!("The demo field did not stop in time.");
+        }
     }
     tracing::info!("HTTP stopped; flushing the pipeline.");
     running.stop().await;

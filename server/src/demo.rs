@@ -1,0 +1,86 @@
+//! The demo field (`--demo-racers N`): simulated racers riding every class against this server,
+//! so the first page a newcomer opens is alive.
+//!
+//! They are the load generator's racers ([`alleycat_sim`]), posting over this server's own HTTP
+//! API with its API key, exactly as an outside producer would: nothing here reaches into the
+//! pipeline. They are the `N` racers with the highest roster ids (a person picking a racer
+//! from the top of the list rarely meets them), spread over the six classes, and join the race
+//! running now. On a first start, when no class has a history yet, they first backfill
+//! [`DEMO_BACKFILL_RACES`] past races, so personal bests and leaderboards have something in them.
+
+use std::net::SocketAddr;
+
+use alleycat_domain::CLASSES;
+use alleycat_sim::{ClassChoice, SimConfig};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::AppState;
+
+/// Past races the demo field rides when the history is empty.
+pub const DEMO_BACKFILL_RACES: u32 = 3;
+/// Seed of the demo riders.
+pub const DEMO_SEED: u64 = 2026;
+
+/// Where a client on this machine reaches a server listening on `address`.
+fn loopback(address: SocketAddr) -> SocketAddr {
+    let mut address = address;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    address
+}
+
+/// Starts the demo field against the server listening on `address`, when asked for; it stops
+/// once `closing` turns true.
+pub fn start(
+    state: &AppState,
+    address: SocketAddr,
+    closing: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let roster = state.roster().len() as u32;
+    let racers = state.config().demo_racers.min(roster);
+    if racers == 0 {
+        return None;
+    }
+    let state = state.clone();
+    Some(tokio::spawn(async move {
+        let mut history_empty = true;
+        for class in CLASSES {
+            if let Ok(Some(_)) =
+                alleycat_ingest::merge::history_file(&**state.store(), class.id).await
+            {
+                history_empty = false;
+            }
+        }
+        let config = SimConfig {
+            server: format!("http://{}", loopback(address)),
+            racers,
+            class: ClassChoice::All,
+            first_racer: u64::from(roster - racers + 1),
+            seed: DEMO_SEED,
+            forever: true,
+            join_within: state.config().race_seconds,
+            backfill: if history_empty { DEMO_BACKFILL_RACES } else { 0 },
+            api_key: Some(state.keys().api_key().to_owned()),
+            connections: 2,
+            progress: false,
+            ..SimConfig::default()
+        };
+        tracing::info!(racers, backfill = config.backfill, "Starting the demo field.");
+        let mut closing = closing;
+        let stop = async move {
+            let _ = closing.wait_for(|&c| c).await;
+        };
+        match alleycat_sim::run(config, stop).await {
+            Ok(report) => tracing::info!(
+                acknowledged = report.summary.acknowledged,
+                failed = report.summary.failed,
+                "The demo field stopped."
+            ),
+            Err(error) => tracing::error!(%error, "The demo field could not ride."),
+        }
+    }))
+}

@@ -1,0 +1,299 @@
+//! Sending batches of events: one `POST /api/events` per batch, answered per event like Kinesis
+//! PutRecords, and retries with backoff for what may succeed when tried again.
+//!
+//! What is retried, and what is not:
+//! - A whole request that failed at the transport level (connection refused or reset, timeout,
+//!   an answer cut off) or was answered 5xx, 408 or 429 is sent again. Whether the server stored
+//!   its events is unknown, so when a retry of such an event is answered `DuplicateEvent`, the
+//!   server already had it: it counts as acknowledged ("already stored"), not failed.
+//! - An event answered with a retryable code ([`RETRYABLE_CODES`]) is sent again.
+//! - Everything else is final. An acknowledged event is never sent again; an event refused by
+//!   validation or admission (`RaceNotRunning`, `DuplicateEvent`, …) is not retried.
+//!
+//! The wait before retry `n` is `backoff · 2ⁿ⁻¹`, capped at 2 s, with equal jitter; an event is
+//! retried until the retry budget, counted from its first send, is spent, then fails with the
+//! code it last failed with.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering::Relaxed},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use alleycat_domain::{
+    api::{ApiError, EventsResponse},
+    hash::splitmix64,
+    RacerEvent,
+};
+use reqwest::{
+    header::{AUTHORIZATION, CONTENT_TYPE},
+    StatusCode,
+};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::{
+    config::MAX_BACKOFF_MS,
+    field::PlannedEvent,
+    stats::{EventKey, Stats},
+};
+
+/// Per-event error codes worth sending again: the stream's throttling and internal failures,
+/// and the per-racer rate limit.
+pub const RETRYABLE_CODES: &[&str] =
+    &["ProvisionedThroughputExceededException", "InternalFailure", "RateLimited"];
+/// The code of a (race, racer, second) the server already stored.
+pub const DUPLICATE_CODE: &str = "DuplicateEvent";
+/// The code of a request that failed at the transport level.
+pub const TRANSPORT_CODE: &str = "TransportError";
+/// The code of an answer that does not match the request.
+pub const BAD_RESPONSE_CODE: &str = "BadResponse";
+/// The code of a deliberately invalid event the server accepted (a server bug).
+pub const ACCEPTED_INVALID_CODE: &str = "InvalidEventAccepted";
+
+/// Posts batches of events to one server and settles each event's fate in [`Stats`].
+#[derive(Debug)]
+pub struct Sender {
+    client: reqwest::Client,
+    events_url: String,
+    authorization: String,
+    stats: Arc<Stats>,
+    backoff: Duration,
+    budget: Duration,
+    stopping: watch::Receiver<bool>,
+    jitter: AtomicU64,
+}
+
+/// An event waiting for its acknowledgement.
+struct Pending {
+    planned: PlannedEvent,
+    /// An attempt got no answer, so the server may have stored it.
+    fate_unknown: bool,
+    /// The code it last failed with.
+    last_code: String,
+}
+
+/// How one request went.
+enum Attempt {
+    /// The server answered every event.
+    Answered(EventsResponse),
+    /// The whole request may succeed when sent again.
+    Retry {
+        code: String,
+        /// The server may have stored the events.
+        fate_unknown: bool,
+    },
+    /// The whole request was refused for good.
+    Refused(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    events: Vec<&'a RacerEvent>,
+}
+
+impl Sender {
+    /// A sender posting to `server` (a base URL) with `api_key`.
+    pub fn new(
+        client: reqwest::Client,
+        server: &str,
+        api_key: &str,
+        stats: Arc<Stats>,
+        backoff: Duration,
+        budget: Duration,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            client,
+            events_url: format!("{server}/api/events"),
+            authorization: format!("Bearer {api_key}"),
+            stats,
+            backoff,
+            budget,
+            stopping,
+            jitter: AtomicU64::new(0),
+        }
+    }
+
+    /// Sends `batch` until every event is settled: acknowledged, refused, failed after its
+    /// retries, or abandoned because the run is stopping.
+    pub async fn send(&self, batch: Vec<PlannedEvent>) {
+        if batch.is_empty() {
+            return;
+        }
+        let first_sent = Instant::now();
+        self.stats.sent(batch.len() as u64);
+        let mut pending: Vec<Pending> = batch
+            .into_iter()
+            .map(|planned| Pending { planned, fate_unknown: false, last_code: String::new() })
+            .collect();
+        let mut attempt = 0u32;
+        loop {
+            self.stats.request(attempt > 0);
+            let retry = match self.post(&pending).await {
+                Attempt::Answered(response) => self.settle(pending, response, first_sent),
+                Attempt::Retry { code, fate_unknown } => {
+                    tracing::debug!(%code, events = pending.len(), attempt, "Request failed; retrying.");
+                    for p in &mut pending {
+                        p.fate_unknown |= fate_unknown;
+                        p.last_code.clone_from(&code);
+                    }
+                    pending
+                }
+                Attempt::Refused(code) => {
+                    tracing::warn!(%code, events = pending.len(), "The server refused a whole request.");
+                    self.stats.failed(&code, pending.len() as u64);
+                    Vec::new()
+                }
+            };
+            if retry.is_empty() {
+                return;
+            }
+            pending = retry;
+            attempt += 1;
+            if first_sent.elapsed() >= self.budget {
+                for p in &pending {
+                    self.stats.failed(&p.last_code, 1);
+                }
+                tracing::warn!(events = pending.len(), code = %pending[0].last_code, "Gave up retrying events.");
+                return;
+            }
+            let mut stopping = self.stopping.clone();
+            tokio::select! {
+                () = tokio::time::sleep(self.delay(attempt)) => {}
+                _ = stopping.wait_for(|&stop| stop) => {}
+            }
+            if *self.stopping.borrow() {
+                self.stats.abandoned(pending.len() as u64);
+                return;
+            }
+        }
+    }
+
+    /// Settles each answered event; returns those to send again.
+    fn settle(
+        &self,
+        pending: Vec<Pending>,
+        response: EventsResponse,
+        first_sent: Instant,
+    ) -> Vec<Pending> {
+        let latency = first_sent.elapsed();
+        let mut acked = Vec::new();
+        let mut already_stored = Vec::new();
+        let mut retry = Vec::new();
+        for (mut p, record) in pending.into_iter().zip(response.records) {
+            let e = &p.planned.event;
+            let key = EventKey { race_id: e.race_id, racer_id: e.racer_id, second: e.second };
+            match record.error_code {
+                None if p.planned.deliberately_invalid => {
+                    self.stats.failed(ACCEPTED_INVALID_CODE, 1);
+                }
+                None => acked.push((key, e.output())),
+                Some(_) if p.planned.deliberately_invalid => self.stats.rejected_as_intended(1),
+                Some(code) if code == DUPLICATE_CODE && p.fate_unknown => {
+                    already_stored.push((key, e.output()));
+                }
+                Some(code) if RETRYABLE_CODES.contains(&code.as_str()) => {
+                    p.last_code = code;
+                    retry.push(p);
+                }
+                Some(code) => self.stats.failed(&code, 1),
+            }
+        }
+        self.stats.acknowledged(acked, latency, false);
+        self.stats.acknowledged(already_stored, latency, true);
+        retry
+    }
+
+    async fn post(&self, pending: &[Pending]) -> Attempt {
+        let body = Body { events: pending.iter().map(|p| &p.planned.event).collect() };
+        let body = serde_json::to_vec(&body).expect("racer events always serialize");
+        let response = match self
+            .client
+            .post(&self.events_url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, "Transport failure.");
+                return Attempt::Retry { code: TRANSPORT_CODE.into(), fate_unknown: true };
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            return match response.json::<EventsResponse>().await {
+                Ok(answer) if answer.records.len() == pending.len() => Attempt::Answered(answer),
+                Ok(answer) => {
+                    tracing::error!(
+                        sent = pending.len(),
+                        answered = answer.records.len(),
+                        "The answer does not match the request."
+                    );
+                    Attempt::Refused(BAD_RESPONSE_CODE.into())
+                }
+                Err(error) if error.is_decode() => {
+                    tracing::error!(%error, "The answer is not an events response.");
+                    Attempt::Refused(BAD_RESPONSE_CODE.into())
+                }
+                Err(_) => Attempt::Retry { code: TRANSPORT_CODE.into(), fate_unknown: true },
+            };
+        }
+        let code = format!("Http{}", status.as_u16());
+        if status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+        {
+            // 503 is the server saying it stored nothing; 429 never reached the handler.
+            let fate_unknown =
+                !matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS);
+            return Attempt::Retry { code, fate_unknown };
+        }
+        match response.json::<ApiError>().await {
+            Ok(error) => {
+                tracing::warn!(status = status.as_u16(), code = %error.error, message = %error.message, "Request refused.");
+                Attempt::Refused(error.error)
+            }
+            Err(_) => Attempt::Refused(code),
+        }
+    }
+
+    /// The wait before retry `attempt` (1-based): doubling from the base, capped, jittered.
+    fn delay(&self, attempt: u32) -> Duration {
+        let full = self
+            .backoff
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+            .min(Duration::from_millis(MAX_BACKOFF_MS));
+        let draw = splitmix64(self.jitter.fetch_add(1, Relaxed)) % 1000;
+        full / 2 + full / 2 * draw as u32 / 1000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_with_jitter() {
+        let (_tx, rx) = watch::channel(false);
+        let sender = Sender::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:1",
+            "k",
+            Arc::new(Stats::new(false)),
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            rx,
+        );
+        for attempt in 1..=20 {
+            let full = Duration::from_millis((100u64 << (attempt - 1).min(16)).min(MAX_BACKOFF_MS));
+            let delay = sender.delay(attempt);
+            assert!(delay >= full / 2 && delay <= full, "attempt {attempt}: {delay:?}");
+        }
+    }
+}

@@ -3,8 +3,8 @@
 // release .wasm's gzipped size. Prints one JSON line per figure; BENCHMARKS.md records them.
 //
 // Needs the history file first:
-//   CARGO_TARGET_DIR=/work/target-app cargo run --release -p alleycat-app --example seed_history \
-//     --target x86_64-unknown-linux-gnu -- /tmp/alleycat-bench-class-3.gz
+//   cargo run -p alleycat-app --example seed_history --target x86_64-unknown-linux-gnu -- \
+//     /tmp/alleycat-bench-class-3.gz
 import { expect, test } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,8 +17,9 @@ const runs = Number(process.env.ALLEYCAT_BENCH_RUNS ?? 7);
 const server = new Server(Number(process.env.ALLEYCAT_BENCH_PORT ?? 3937), 300);
 
 test.beforeAll(async () => {
-  fs.mkdirSync(path.join(server.dataDir, 'objects', 'history'), { recursive: true });
-  fs.copyFileSync(seeded, path.join(server.dataDir, 'objects', 'history', 'class-3.gz'));
+  // The object store's root is the data directory: history files live in `<data>/history/`.
+  fs.mkdirSync(path.join(server.dataDir, 'history'), { recursive: true });
+  fs.copyFileSync(seeded, path.join(server.dataDir, 'history', 'class-3.gz'));
   await server.start();
 });
 test.afterAll(async () => server.stop());

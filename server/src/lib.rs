@@ -208,7 +208,7 @@ pub async fn run_with_kinesis(
     }
     if let Some(demo) = demo {
         // It stops sending on `closing`; its last requests were answered before HTTP stopped.
-        if tokio::time::timeout(std::time::Duration::from_secs(5), demo).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), demo).await.is_err() {
             tracing::warn!("The demo field did not stop in time.");
         }
     }

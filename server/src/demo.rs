@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 
 use alleycat_domain::CLASSES;
 use alleycat_sim::{ClassChoice, SimConfig};
+use object_store::ObjectStoreExt;
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::AppState;
@@ -47,12 +48,13 @@ pub fn start(
     }
     let state = state.clone();
     Some(tokio::spawn(async move {
+        // Whether any class has a history file: a `head` each, without reading the files.
         let mut history_empty = true;
         for class in CLASSES {
-            if let Ok(Some(_)) =
-                alleycat_ingest::merge::history_file(&**state.store(), class.id).await
-            {
+            let path = alleycat_ingest::objects::history_path(class.id);
+            if state.store().head(&path).await.is_ok() {
                 history_empty = false;
+                break;
             }
         }
         let config = SimConfig {

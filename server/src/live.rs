@@ -87,6 +87,9 @@ impl Rider {
     }
 }
 
+/// A race's riders, copied out of the board to rank them without holding its lock.
+type Riders = Vec<(u64, Rider)>;
+
 /// The board: live state of the current races, and one publisher per class.
 #[derive(Debug)]
 pub struct LiveBoard {
@@ -118,24 +121,38 @@ impl LiveBoard {
     }
 
     /// Ranks every class's current race and publishes it to the class's subscribers.
+    ///
+    /// In a race's first second, a class whose previous race had riders gets that race's final
+    /// standings instead: its last second's events arrive after the last tick inside it, and
+    /// without this one more tick its riders would never see their own finish on the board.
     pub fn publish(&self, now_ms: u64) {
         let race_id = self.clock.race_at(now_ms);
         let second = self.clock.second_at(now_ms);
         let mut races = self.races.lock().unwrap_or_else(|p| p.into_inner());
         races.retain(|(race, _), _| *race + 1 >= race_id);
-        let current: Vec<(ClassId, Vec<(u64, Rider)>)> = CLASSES
+        let shown: Vec<(RaceId, ClassId, u32, Riders)> = CLASSES
             .iter()
             .map(|class| {
-                let riders = races
-                    .get(&(race_id, class.id))
+                let finished =
+                    race_id.checked_sub(1).filter(|_| second == 1).and_then(|previous| {
+                        races
+                            .get(&(previous, class.id))
+                            .filter(|riders| !riders.is_empty())
+                            .map(|riders| (previous, riders))
+                    });
+                let (race, riders, second) = match finished {
+                    Some((previous, riders)) => (previous, Some(riders), self.clock.race_seconds),
+                    None => (race_id, races.get(&(race_id, class.id)), second),
+                };
+                let riders = riders
                     .map(|r| r.iter().map(|(id, rider)| (*id, *rider)).collect())
                     .unwrap_or_default();
-                (class.id, riders)
+                (race, class.id, second, riders)
             })
             .collect();
         drop(races);
-        for (class_id, riders) in current {
-            let snapshot = self.rank(race_id, class_id, second, riders);
+        for (race, class_id, second, riders) in shown {
+            let snapshot = self.rank(race, class_id, second, riders);
             self.publishers[usize::from(class_id) - 1].send_replace(Arc::new(snapshot));
         }
     }
@@ -145,7 +162,7 @@ impl LiveBoard {
         race_id: RaceId,
         class_id: ClassId,
         second: u32,
-        mut riders: Vec<(u64, Rider)>,
+        mut riders: Riders,
     ) -> Snapshot {
         riders.sort_by(|(a_id, a), (b_id, b)| b.total.total_cmp(&a.total).then(a_id.cmp(b_id)));
         let entries: Vec<LiveEntry> = riders
@@ -288,5 +305,28 @@ mod tests {
         assert_eq!(ranking.entries[0].total, 201.0); // counted once despite the replay
         assert_eq!(ranking.me.as_ref().map(|m| (m.rank, m.total, m.second)), Some((2, 200.0, 2)));
         assert_eq!(board.subscribe(1).unwrap().borrow().entries.len(), 0);
+    }
+
+    #[test]
+    fn the_first_tick_of_a_race_shows_the_finished_race_with_its_last_second() {
+        let clock = RaceClock::new(20);
+        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let mut live = board.subscribe(2).unwrap();
+        // Second 20 arrives after the race's last tick inside it (at 19.02 s).
+        let last_tick = clock.start_ms(50) + 19_020;
+        board.apply(&event(1, 19, 65.0), last_tick);
+        board.publish(last_tick);
+        assert_eq!(live.borrow_and_update().entries[0].second, 19);
+        board.apply(&event(1, 20, 65.0), last_tick + 500);
+
+        let next_race = clock.start_ms(51) + 20;
+        board.publish(next_race);
+        let finished = live.borrow_and_update().clone();
+        assert_eq!((finished.race_id, finished.second), (50, 20));
+        assert_eq!((finished.entries[0].second, finished.entries[0].total), (20, 200.0));
+
+        board.publish(next_race + 1000);
+        let current = live.borrow_and_update().clone();
+        assert_eq!((current.race_id, current.second, current.entries.len()), (51, 2, 0));
     }
 }

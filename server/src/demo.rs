@@ -58,7 +58,7 @@ pub fn start(
             }
         }
         let config = SimConfig {
-            server: format!("http://{}", loopback(address)),
+            servers: vec![format!("http://{}", loopback(address))],
             racers,
             class: ClassChoice::All,
             first_racer: u64::from(roster - racers + 1),

@@ -100,7 +100,7 @@ fn proc_usage(pid: u32) -> (f64, u64) {
 
 fn sim(base: &str, racers: u32) -> SimConfig {
     SimConfig {
-        server: base.to_owned(),
+        servers: vec![base.to_owned()],
         racers,
         class: ClassChoice::All,
         api_key: Some(API_KEY.into()),

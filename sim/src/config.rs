@@ -89,9 +89,11 @@ impl fmt::Display for ClassChoice {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "alleycat-sim", version, about)]
 pub struct SimConfig {
-    /// Base URL of the Alleycat server.
-    #[arg(long, env = "ALLEYCAT_SIM_SERVER", default_value = DEFAULT_SERVER)]
-    pub server: String,
+    /// Base URL of the Alleycat server; several, comma-separated (or the flag repeated), spread
+    /// the racers over them, and a batch whose server fails is sent to the next one.
+    #[arg(long = "server", env = "ALLEYCAT_SIM_SERVER", default_value = DEFAULT_SERVER,
+          value_delimiter = ',', num_args = 1..)]
+    pub servers: Vec<String>,
     /// Simulated racers, 1 to 40,000. Their ids run from `--first-racer` on.
     #[arg(long, env = "ALLEYCAT_SIM_RACERS", default_value_t = DEFAULT_RACERS,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_RACERS)))]
@@ -186,7 +188,7 @@ fn parse_batch_size(s: &str) -> Result<usize, String> {
 impl Default for SimConfig {
     fn default() -> Self {
         Self {
-            server: DEFAULT_SERVER.into(),
+            servers: vec![DEFAULT_SERVER.into()],
             racers: DEFAULT_RACERS,
             class: ClassChoice::All,
             first_racer: DEFAULT_FIRST_RACER,

@@ -132,6 +132,25 @@ async fn server_config(
     Ok((config, clock))
 }
 
+/// The configuration and clock of the first of `servers` that answers, and its URL.
+async fn first_server_config(
+    client: &reqwest::Client,
+    servers: &[String],
+) -> Result<(ConfigResponse, ServerClock, String), SimError> {
+    let mut failure = None;
+    for server in servers {
+        match server_config(client, server).await {
+            Ok((config, clock)) => return Ok((config, clock, server.clone())),
+            Err(error) => {
+                tracing::warn!(%error, "Server unreachable; trying the next.");
+                failure = Some(error);
+            }
+        }
+    }
+    Err(failure
+        .unwrap_or(SimError::Unreachable { url: String::new(), reason: "no server given".into() }))
+}
+
 /// Checks the API key with an empty batch, so a wrong key is one clear error, not a failed run.
 async fn check_api_key(
     client: &reqwest::Client,
@@ -163,7 +182,8 @@ pub async fn run(
     config: SimConfig,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Report, SimError> {
-    let server = config.server.trim_end_matches('/').to_owned();
+    let servers: Vec<String> =
+        config.servers.iter().map(|s| s.trim_end_matches('/').to_owned()).collect();
     let api_key = config.resolve_api_key()?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(config.connections)
@@ -171,7 +191,7 @@ pub async fn run(
         .timeout(Duration::from_secs(config.request_timeout_seconds))
         .build()
         .map_err(SimError::Client)?;
-    let (answer, clock) = server_config(&client, &server).await?;
+    let (answer, clock, server) = first_server_config(&client, &servers).await?;
     check_api_key(&client, &server, &api_key).await?;
     let race_clock = answer.clock();
     let plan = Plan::new(&config, race_clock, clock.now_ms())?;
@@ -183,7 +203,7 @@ pub async fn run(
         invalid_percent: config.invalid_percent,
     };
     tracing::info!(
-        server = %server, racers = config.racers, class = %config.class,
+        servers = ?servers, racers = config.racers, class = %config.class,
         backfill = plan.backfill.len(), races = ?plan.describe(), fast = config.fast,
         "Riding."
     );
@@ -196,7 +216,7 @@ pub async fn run(
     let stats = Arc::new(Stats::new(config.keep_details));
     let sender = Arc::new(Sender::new(
         client.clone(),
-        &server,
+        &servers,
         &api_key,
         stats.clone(),
         Duration::from_millis(config.backoff_ms),
@@ -233,7 +253,7 @@ pub async fn run(
             rider.ride_fast(race).await;
         } else {
             // Follow the server's clock afresh each race, so long runs never drift from it.
-            if let Ok((_, fresh)) = server_config(&client, &server).await {
+            if let Ok((_, fresh, _)) = first_server_config(&client, &servers).await {
                 live_clock = fresh;
             }
             tracing::info!(race, start_ms = race_clock.start_ms(race), "Riding race on the clock.");
@@ -288,12 +308,13 @@ impl Rider {
         }
     }
 
-    /// Sends racers `racers` of `second` of `race` on its own task, holding `permit` until the
-    /// batch is settled.
+    /// Sends racers `racers` (batch number `home`, which picks its server) of `second` of
+    /// `race` on its own task, holding `permit` until the batch is settled.
     fn dispatch(
         &self,
         race: RaceId,
         second: u32,
+        home: usize,
         racers: std::ops::Range<u32>,
         device_timestamp: u64,
         permit: OwnedSemaphorePermit,
@@ -303,7 +324,7 @@ impl Rider {
             .collect();
         let sender = self.sender.clone();
         tokio::spawn(async move {
-            sender.send(batch).await;
+            sender.send(batch, home).await;
             drop(permit);
         });
     }
@@ -313,9 +334,9 @@ impl Rider {
         let clock = RaceClock::new(self.race_seconds);
         for second in 1..=self.race_seconds {
             let at = clock.start_ms(race) + u64::from(second - 1) * 1000 + 500;
-            for racers in self.field.batches(self.batch_size) {
+            for (home, racers) in self.field.batches(self.batch_size).enumerate() {
                 let Some(permit) = self.permit().await else { return };
-                self.dispatch(race, second, racers, at, permit);
+                self.dispatch(race, second, home, racers, at, permit);
             }
         }
     }
@@ -335,7 +356,7 @@ impl Rider {
                     _ = stopping.wait_for(|&stop| stop) => return,
                 }
                 let Some(permit) = self.permit().await else { return };
-                self.dispatch(race, second, racers.clone(), clock.now_ms(), permit);
+                self.dispatch(race, second, b, racers.clone(), clock.now_ms(), permit);
             }
         }
     }

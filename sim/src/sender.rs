@@ -13,11 +13,16 @@
 //! The wait before retry `n` is `backoff · 2ⁿ⁻¹`, capped at 2 s, with equal jitter; an event is
 //! retried until the retry budget, counted from its first send, is spent, then fails with the
 //! code it last failed with.
+//!
+//! With several servers, each batch has a home server (the same racers always go to the same
+//! one, so the field is spread evenly). A request that fails as a whole marks its server down
+//! for [`DOWN_FOR`] and is retried on the next server that is not down, so a dead server's
+//! racers carry on against the others; the home is tried again once its time is up.
 
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering::Relaxed},
-        Arc,
+        Arc, Mutex,
     },
     time::{Duration, Instant},
 };
@@ -53,11 +58,16 @@ pub const BAD_RESPONSE_CODE: &str = "BadResponse";
 /// The code of a deliberately invalid event the server accepted (a server bug).
 pub const ACCEPTED_INVALID_CODE: &str = "InvalidEventAccepted";
 
-/// Posts batches of events to one server and settles each event's fate in [`Stats`].
+/// How long a server whose request failed as a whole is passed over.
+pub const DOWN_FOR: Duration = Duration::from_secs(2);
+
+/// Posts batches of events to the servers and settles each event's fate in [`Stats`].
 #[derive(Debug)]
 pub struct Sender {
     client: reqwest::Client,
-    events_url: String,
+    events_urls: Vec<String>,
+    /// Per server: until when it is passed over.
+    down_until: Mutex<Vec<Option<Instant>>>,
     authorization: String,
     stats: Arc<Stats>,
     backoff: Duration,
@@ -95,10 +105,10 @@ struct Body<'a> {
 }
 
 impl Sender {
-    /// A sender posting to `server` (a base URL) with `api_key`.
+    /// A sender posting to `servers` (base URLs, at least one) with `api_key`.
     pub fn new(
         client: reqwest::Client,
-        server: &str,
+        servers: &[String],
         api_key: &str,
         stats: Arc<Stats>,
         backoff: Duration,
@@ -107,7 +117,8 @@ impl Sender {
     ) -> Self {
         Self {
             client,
-            events_url: format!("{server}/api/events"),
+            events_urls: servers.iter().map(|s| format!("{s}/api/events")).collect(),
+            down_until: Mutex::new(vec![None; servers.len()]),
             authorization: format!("Bearer {api_key}"),
             stats,
             backoff,
@@ -117,9 +128,10 @@ impl Sender {
         }
     }
 
-    /// Sends `batch` until every event is settled: acknowledged, refused, failed after its
-    /// retries, or abandoned because the run is stopping.
-    pub async fn send(&self, batch: Vec<PlannedEvent>) {
+    /// Sends `batch` (whose home is server `home`, modulo their number) until every event is
+    /// settled: acknowledged, refused, failed after its retries, or abandoned because the run
+    /// is stopping.
+    pub async fn send(&self, batch: Vec<PlannedEvent>, home: usize) {
         if batch.is_empty() {
             return;
         }
@@ -132,9 +144,11 @@ impl Sender {
         let mut attempt = 0u32;
         loop {
             self.stats.request(attempt > 0);
-            let retry = match self.post(&pending).await {
+            let server = self.pick(home);
+            let retry = match self.post(server, &pending).await {
                 Attempt::Answered(response) => self.settle(pending, response, first_sent),
                 Attempt::Retry { code, fate_unknown } => {
+                    self.mark_down(server);
                     tracing::debug!(%code, events = pending.len(), attempt, "Request failed; retrying.");
                     for p in &mut pending {
                         p.fate_unknown |= fate_unknown;
@@ -207,12 +221,31 @@ impl Sender {
         retry
     }
 
-    async fn post(&self, pending: &[Pending]) -> Attempt {
+    /// The server to send to: `home` unless it is down, else the next one up (or `home` when
+    /// every server is down).
+    fn pick(&self, home: usize) -> usize {
+        let count = self.events_urls.len();
+        let now = Instant::now();
+        let down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+        (0..count)
+            .map(|step| (home + step) % count)
+            .find(|&i| down[i].is_none_or(|until| until <= now))
+            .unwrap_or(home % count)
+    }
+
+    fn mark_down(&self, server: usize) {
+        if self.events_urls.len() > 1 {
+            let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+            down[server] = Some(Instant::now() + DOWN_FOR);
+        }
+    }
+
+    async fn post(&self, server: usize, pending: &[Pending]) -> Attempt {
         let body = Body { events: pending.iter().map(|p| &p.planned.event).collect() };
         let body = serde_json::to_vec(&body).expect("racer events always serialize");
         let response = match self
             .client
-            .post(&self.events_url)
+            .post(&self.events_urls[server])
             .header(AUTHORIZATION, &self.authorization)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
@@ -283,7 +316,7 @@ mod tests {
         let (_tx, rx) = watch::channel(false);
         let sender = Sender::new(
             reqwest::Client::new(),
-            "http://127.0.0.1:1",
+            &["http://127.0.0.1:1".to_owned()],
             "k",
             Arc::new(Stats::new(false)),
             Duration::from_millis(100),

@@ -129,3 +129,34 @@ async fn requests_that_meet_a_stopped_server_are_retried_once_it_is_back() {
     assert_results_match(&report, s.races[0], 1, &rows);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn racers_are_spread_over_several_servers_and_a_dead_one_is_passed_over() {
+    let (dirs_a, dirs_b) = (Dirs::new(), Dirs::new());
+    let a = Server::start(serve_config(&dirs_a, SHORT_RACE, 1000), any_port()).await;
+    let b = Server::start(serve_config(&dirs_b, SHORT_RACE, 1000), any_port()).await;
+    // A port nothing listens on: every request sent there is refused at once.
+    let dead = {
+        let listener = std::net::TcpListener::bind(any_port()).unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let report = ride(alleycat_sim::SimConfig {
+        servers: vec![a.base.clone(), dead, b.base.clone()],
+        fast: true,
+        batch_size: 100,
+        ..sim_config(&a.base, 600, ClassChoice::One(5))
+    })
+    .await;
+    let s = &report.summary;
+    let total = 600 * u64::from(SHORT_RACE);
+    assert_eq!((s.sent, s.acknowledged, s.failed), (total, total, 0), "{s:?}");
+    assert!(s.retried_requests > 0, "no batch met the dead server: {s:?}");
+    let (on_a, on_b) = (
+        metric(&a.base, "events_accepted", "").await,
+        metric(&b.base, "events_accepted", "").await,
+    );
+    assert_eq!(on_a + on_b, total, "each event stored once");
+    assert!(on_a > total / 4 && on_b > total / 4, "spread: {on_a} on one, {on_b} on the other");
+    a.stop().await;
+    b.stop().await;
+}

@@ -163,7 +163,7 @@ impl ServerProcess {
 /// The sim's settings for a test: `racers` in `class` against `base`, with every detail kept.
 pub fn sim_config(base: &str, racers: u32, class: ClassChoice) -> SimConfig {
     SimConfig {
-        server: base.to_owned(),
+        servers: vec![base.to_owned()],
         racers,
         class,
         api_key: Some(API_KEY.into()),

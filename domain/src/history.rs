@@ -48,7 +48,7 @@
 //! read with [`ClassBests::from_original_json`] and written with
 //! [`ClassBests::to_original_json`] (for imports and comparisons).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -697,9 +697,14 @@ fn parse_json(json: &[u8]) -> Result<Flat, HistoryError> {
 /// ordered from the highest best to the lowest, so that the rank of any output is a binary
 /// search.
 ///
-/// Memory: two `u32` per racer and second (the bests, and the per-second order), about 16 MB
-/// for 6,667 racers × 300 seconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Each second's order is built the first time that second is asked for (one radix sort of its
+/// column, well under a millisecond for thousands of racers), or ahead of time with
+/// [`History::prepare`]: a racer needs one second at a time, so a history is ready to rank as soon
+/// as it is parsed, instead of after sorting every second of the race up front.
+///
+/// Memory: two `u32` per racer and second once every second is indexed (the bests, and the
+/// per-second order), about 16 MB for 6,667 racers × 300 seconds.
+#[derive(Debug, Clone)]
 pub struct History {
     class_id: ClassId,
     race_seconds: u32,
@@ -707,11 +712,20 @@ pub struct History {
     racers: Vec<u64>,
     /// Row-major bests: `racers.len() × race_seconds`, [`NO_BEST`] where none.
     bests: Vec<u32>,
-    /// For second `s` (1-based), `order[offsets[s-1]..offsets[s]]` holds the indices (into
-    /// `racers`) of the racers with a best at `s`, highest best first (ties by racer id).
-    offsets: Vec<u32>,
-    order: Vec<u32>,
+    /// For second `s` (1-based), once built, `orders[s-1]` holds the indices (into `racers`) of
+    /// the racers with a best at `s`, highest best first (ties by racer id).
+    orders: Vec<OnceLock<Vec<u32>>>,
 }
+
+/// Two histories are equal when they hold the same bests, whichever seconds each has indexed.
+impl PartialEq for History {
+    fn eq(&self, other: &Self) -> bool {
+        (self.class_id, self.race_seconds, &self.racers, &self.bests)
+            == (other.class_id, other.race_seconds, &other.racers, &other.bests)
+    }
+}
+
+impl Eq for History {}
 
 /// One row of a per-second ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -724,7 +738,8 @@ pub struct RankedBest {
     pub centi: u32,
 }
 
-/// Gunzips, parses and indexes a history file: what the browser does with the download.
+/// Gunzips and parses a history file: what the browser does with the download. Each second is
+/// indexed when first ranked (see [`History`]).
 pub fn decode(gz: &[u8]) -> Result<History, HistoryError> {
     let json = gunzip(gz, MAX_DECODED_BYTES)?;
     let flat = parse_json(&json)?;
@@ -777,53 +792,37 @@ impl History {
     }
 
     fn index(flat: Flat) -> Self {
-        let seconds = flat.race_seconds as usize;
-        let n = flat.racers.len();
-        // Who has a best at each second, racer by racer (so in racer order within a second).
-        let mut counts = vec![0u32; seconds];
-        for row in flat.bests.chunks_exact(seconds) {
-            for (count, &centi) in counts.iter_mut().zip(row) {
-                *count += u32::from(centi != NO_BEST);
-            }
-        }
-        let mut offsets = Vec::with_capacity(seconds + 1);
-        offsets.push(0u32);
-        for &count in &counts {
-            offsets.push(offsets.last().copied().unwrap_or(0) + count);
-        }
-        let mut order = vec![0u32; *offsets.last().unwrap_or(&0) as usize];
-        let mut cursor: Vec<u32> = offsets[..seconds].to_vec();
-        for (i, row) in flat.bests.chunks_exact(seconds).enumerate() {
-            for (s, &centi) in row.iter().enumerate() {
-                if centi != NO_BEST {
-                    order[cursor[s] as usize] = i as u32;
-                    cursor[s] += 1;
-                }
-            }
-        }
-        // Each second highest first: a stable sort on !best keeps racer order among ties.
-        let (mut keys, mut spare) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for s in 0..seconds {
-            let column = &mut order[offsets[s] as usize..offsets[s + 1] as usize];
-            keys.clear();
-            keys.extend(
-                column.iter().map(|&i| {
-                    (u64::from(!flat.bests[i as usize * seconds + s]) << 32) | u64::from(i)
-                }),
-            );
-            radix_sort_high32(&mut keys, &mut spare);
-            for (slot, &key) in column.iter_mut().zip(&keys) {
-                *slot = key as u32;
-            }
-        }
         Self {
             class_id: flat.class_id,
             race_seconds: flat.race_seconds,
             racers: flat.racers,
             bests: flat.bests,
-            offsets,
-            order,
+            orders: (0..flat.race_seconds).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// Indexes `second` now if it is not yet, so that ranking it later costs only the binary
+    /// search (the app prepares the next second after each step).
+    pub fn prepare(&self, second: u32) {
+        let _ = self.column(second);
+    }
+
+    /// Second `s`'s (0-based) racers, highest best first: a stable sort on `!best` keeps racer
+    /// order among ties.
+    fn sort_column(&self, s: usize) -> Vec<u32> {
+        let seconds = self.race_seconds as usize;
+        let mut keys: Vec<u64> = self
+            .bests
+            .iter()
+            .skip(s)
+            .step_by(seconds)
+            .enumerate()
+            .filter(|&(_, &centi)| centi != NO_BEST)
+            .map(|(i, &centi)| (u64::from(!centi) << 32) | i as u64)
+            .collect();
+        let mut spare = Vec::new();
+        radix_sort_high32(&mut keys, &mut spare);
+        keys.into_iter().map(|key| key as u32).collect()
     }
 
     /// The class.
@@ -841,9 +840,12 @@ impl History {
         self.racers.len()
     }
 
-    fn column(&self, second: u32) -> Option<(usize, std::ops::Range<usize>)> {
+    /// Second `second`'s (1-based) index and its order, built on first use; `None` outside
+    /// the race.
+    fn column(&self, second: u32) -> Option<(usize, &[u32])> {
         let s = usize::try_from(second).ok()?.checked_sub(1)?;
-        Some((s, *self.offsets.get(s)? as usize..*self.offsets.get(s + 1)? as usize))
+        let order = self.orders.get(s)?.get_or_init(|| self.sort_column(s));
+        Some((s, order))
     }
 
     fn best_at(&self, index: u32, s: usize) -> u32 {
@@ -871,16 +873,14 @@ impl History {
 
     /// How many racers have a best at `second`.
     pub fn field(&self, second: u32) -> usize {
-        self.column(second).map_or(0, |(_, r)| r.len())
+        self.column(second).map_or(0, |(_, order)| order.len())
     }
 
     /// The place an output of `centi` hundredths takes at `second` among every best there:
     /// 1 + the number of bests strictly higher. A binary search.
     pub fn rank(&self, second: u32, centi: u32) -> usize {
         match self.column(second) {
-            Some((s, range)) => {
-                self.order[range].partition_point(|&i| self.best_at(i, s) > centi) + 1
-            }
+            Some((s, order)) => order.partition_point(|&i| self.best_at(i, s) > centi) + 1,
             None => 1,
         }
     }
@@ -891,12 +891,12 @@ impl History {
         second: u32,
         places: std::ops::Range<usize>,
     ) -> impl Iterator<Item = RankedBest> + '_ {
-        let (s, range) = self.column(second).unwrap_or((0, 0..0));
-        let len = range.len();
+        let (s, order) = self.column(second).unwrap_or((0, &[]));
+        let len = order.len();
         let from = places.start.max(1).min(len + 1) - 1;
         let to = places.end.max(1).min(len + 1) - 1;
         (from..to.max(from)).map(move |k| {
-            let i = self.order[range.start + k];
+            let i = order[k];
             RankedBest {
                 place: k + 1,
                 racer_id: self.racers[i as usize],

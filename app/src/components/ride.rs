@@ -290,11 +290,14 @@ pub fn Ride(
             _ => bike.get().output(),
         };
         let name = racer_name(me);
-        Some(names.with(|n| {
+        let step = names.with(|n| {
             alltime::step(&h, s, me, &name, output, window_slots.get(), |id| {
                 n.get(&id).cloned().unwrap_or_else(|| format!("Racer #{}", format::thousands(id)))
             })
-        }))
+        });
+        // Index the next second now, so that its first step is only a binary search.
+        h.prepare(s + 1);
+        Some(step)
     });
     // Names for the all-time rows on screen, fetched once each.
     let asked = StoredValue::new(std::collections::HashSet::<u64>::new());

@@ -8,11 +8,13 @@ the endpoint URL and the credentials, as a producer or consumer would be:
     AWS_SECRET_ACCESS_KEY the server's --kinesis-secret-access-key
     ALLEYCAT_URL          http://127.0.0.1:<port> (the racing API, to see events arrive)
     ALLEYCAT_RACE_SECONDS the server's race length
+    ALLEYCAT_DATA_DIR     the server's data directory (its object store's local root)
 
 The server runs with --throttle (Kinesis' per-shard write limits).
 """
 
 import base64
+import gzip
 import json
 import os
 import subprocess
@@ -25,6 +27,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
+import websocket
 
 ENDPOINT = os.environ["KINESIS_ENDPOINT"]
 REGION = "eu-west-1"
@@ -296,3 +299,64 @@ def test_a_racer_event_put_into_stream_alleycat_reaches_the_race_results(kinesis
     assert results[0]["racerId"] == racer and results[0]["seconds"] == 3
     with urllib.request.urlopen(f"{base}/api/history/class-{class_id}.gz", timeout=5) as response:
         assert response.status == 200 and len(response.read()) > 0
+
+
+def test_records_that_are_not_racer_events_land_in_processing_failed_with_firehose_fields(kinesis):
+    marker = uuid.uuid4().hex
+    bad = [b"not json " + marker.encode(), json.dumps({"marker": marker, "classId": 9}).encode()]
+    answer = kinesis.put_records(StreamName="alleycat", Records=[
+        {"PartitionKey": "garbage", "Data": data} for data in bad])
+    assert answer["FailedRecordCount"] == 0
+    root = os.path.join(os.environ["ALLEYCAT_DATA_DIR"], "processing-failed")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    found = {}
+    while time.monotonic() < deadline and len(found) < len(bad):
+        for folder, _, files in os.walk(root):
+            for name in files:
+                with gzip.open(os.path.join(folder, name), "rt") as f:
+                    for line in f:
+                        record = json.loads(line)
+                        if marker.encode() in base64.b64decode(record["rawData"]):
+                            found[record["sequenceNumber"]] = record
+        time.sleep(0.1)  # polling the delivered objects for delivery's next flush, with a deadline
+    assert len(found) == len(bad), f"only {len(found)} of {len(bad)} under processing-failed/"
+    raw = sorted(base64.b64decode(r["rawData"]) for r in found.values())
+    assert raw == sorted(bad)
+    for record in found.values():
+        assert record["attemptsMade"] == 1
+        assert record["errorCode"] and record["errorMessage"]
+        assert record["arrivalTimestamp"] <= record["attemptEndingTimestamp"]
+        assert record["shardId"].startswith("shardId-")
+    # The stream's own sequence numbers, as PutRecords answered them (the delivered records
+    # write them zero-padded to 39 digits, so that they sort as strings).
+    assert sorted(map(int, found)) == sorted(int(r["SequenceNumber"]) for r in answer["Records"])
+
+
+def test_a_racer_event_put_through_kinesis_shows_on_the_here_now_board(kinesis):
+    race_seconds = int(os.environ["ALLEYCAT_RACE_SECONDS"])
+    now_ms = int(time.time() * 1000)
+    race, second = now_ms // (race_seconds * 1000), (now_ms % (race_seconds * 1000)) // 1000 + 1
+    racer, class_id = 42, 4
+    event = {
+        "uuid": str(uuid.uuid4()), "event": "update", "deviceTimestamp": now_ms,
+        "second": second, "raceId": race, "racerId": racer, "classId": class_id,
+        "cadence": 90.0, "resistance": 50.0,
+    }
+    socket = websocket.create_connection(
+        os.environ["ALLEYCAT_URL"].replace("http://", "ws://") + f"/api/live?classId={class_id}",
+        timeout=5)
+    try:
+        first = json.loads(socket.recv())
+        assert first["classId"] == class_id, first
+        kinesis.put_record(StreamName="alleycat", PartitionKey=str(racer), Data=json.dumps(event))
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            ranking = json.loads(socket.recv())
+            mine = [e for e in ranking["entries"] if e["racerId"] == racer]
+            if mine:
+                assert ranking["raceId"] == race
+                assert mine[0]["total"] == 143.75  # (90 + 35) * (50 + 65) / 100
+                return
+        raise AssertionError("the event never showed on the here-now board")
+    finally:
+        socket.close()

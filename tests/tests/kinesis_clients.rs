@@ -79,6 +79,7 @@ async fn boto3_the_aws_cli_and_the_js_sdk_work_against_alleycat_unchanged() {
         ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
         ("ALLEYCAT_URL", base),
         ("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string()),
+        ("ALLEYCAT_DATA_DIR", data.path().display().to_string()),
     ];
     let mut python = Command::new(bin.join("python"));
     python

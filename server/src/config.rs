@@ -8,9 +8,6 @@ use clap::{Args, Parser, Subcommand};
 
 /// Default address to listen on: loopback only, so a fresh install is not exposed.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
-/// The embedded stream's default commit window, in microseconds.
-pub const DEFAULT_COMMIT_WINDOW_US: u64 =
-    alleycat_ingest::stream::DEFAULT_COMMIT_WINDOW.as_micros() as u64;
 /// Default port.
 pub const DEFAULT_PORT: u16 = 3000;
 /// Default data directory: everything Alleycat stores lives under it.
@@ -220,11 +217,6 @@ pub struct ServeConfig {
     /// Apply Kinesis' per-shard write limits (1 MiB/s and 1,000 records/s per shard).
     #[arg(long, env = "ALLEYCAT_THROTTLE")]
     pub throttle: bool,
-    /// How long, in microseconds, the embedded stream waits for more small puts to share one
-    /// fsync (0 commits each at once).
-    #[arg(long, env = "ALLEYCAT_COMMIT_WINDOW_US", default_value_t = DEFAULT_COMMIT_WINDOW_US,
-          value_parser = clap::value_parser!(u64).range(0..=100_000))]
-    pub commit_window_us: u64,
     /// Delivery's size hint: a batch is stored once this many bytes are buffered.
     #[arg(long, env = "ALLEYCAT_DELIVERY_BUFFER_BYTES", default_value_t = DEFAULT_DELIVERY_BUFFER_BYTES)]
     pub delivery_buffer_bytes: usize,
@@ -337,7 +329,6 @@ impl Default for ServeConfig {
             shards: DEFAULT_SHARDS,
             retention_hours: DEFAULT_RETENTION_HOURS,
             throttle: false,
-            commit_window_us: DEFAULT_COMMIT_WINDOW_US,
             delivery_buffer_bytes: DEFAULT_DELIVERY_BUFFER_BYTES,
             delivery_interval_ms: DEFAULT_DELIVERY_INTERVAL_MS,
             roster_size: DEFAULT_ROSTER_SIZE,

@@ -41,7 +41,6 @@ pub fn stream_config(config: &ServeConfig) -> StreamConfig {
         shards: config.shards,
         retention: Duration::from_secs(config.retention_hours * 3600),
         throttle: config.throttle,
-        commit_window: Duration::from_micros(config.commit_window_us),
         ..StreamConfig::default()
     }
 }

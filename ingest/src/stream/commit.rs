@@ -5,10 +5,6 @@
 //! [`MAX_GROUP_BYTES`] in all, and never past a shard's segment size by more than one put), then
 //! runs one *commit cycle* over every shard in the group at once:
 //!
-//! A small group (under [`COMMIT_WINDOW_MAX_BYTES`]) first waits up to the commit window, from
-//! its first put, for more puts to join it, so that puts arriving a millisecond apart share one
-//! cycle instead of paying one each; a larger group commits at once.
-//!
 //! 1. it hands each shard's part of the group to that shard's worker thread, and each worker
 //!    at the same time encodes its records, in arrival order, into one buffer, writes it with
 //!    one `pwrite` after the committed length, `fdatasync`s the segment (under
@@ -52,7 +48,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, error};
 
 use super::{
-    config::{SyncPolicy, COMMIT_WINDOW_MAX_BYTES, MAX_GROUP_BYTES, RETENTION_CHECK_INTERVAL},
+    config::{SyncPolicy, MAX_GROUP_BYTES, RETENTION_CHECK_INTERVAL},
     segment,
     shard::{Shard, ShardWriter},
     PutRecord,
@@ -107,7 +103,6 @@ pub fn spawn(
     writers: Vec<ShardWriter>,
     sync: SyncPolicy,
     segment_bytes: u64,
-    commit_window: Duration,
 ) -> io::Result<(mpsc::Sender<Command>, JoinHandle<()>)> {
     let mut workers = Vec::with_capacity(writers.len());
     for (index, (shard, writer)) in shards.iter().zip(writers).enumerate() {
@@ -123,7 +118,6 @@ pub fn spawn(
         workers,
         sync,
         segment_bytes,
-        commit_window,
         unsynced_since: None,
     };
     let thread = std::thread::Builder::new()
@@ -170,7 +164,6 @@ struct Committer {
     workers: Vec<Worker>,
     sync: SyncPolicy,
     segment_bytes: u64,
-    commit_window: Duration,
     /// Bytes of the group being drained, per shard.
     shard_bytes: Vec<usize>,
     /// Under [`SyncPolicy::Interval`], when the oldest unsynced write was published.
@@ -196,7 +189,6 @@ impl Committer {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             let mut next = Some(command);
-            let window_ends = Instant::now() + self.commit_window;
             let mut bytes = 0usize;
             let mut stop = false;
             self.shard_bytes.iter_mut().for_each(|b| *b = 0);
@@ -232,16 +224,7 @@ impl Committer {
                         break;
                     }
                 }
-                next = match receiver.try_recv() {
-                    Ok(command) => Some(command),
-                    Err(_) if bytes < COMMIT_WINDOW_MAX_BYTES => {
-                        match window_ends.saturating_duration_since(Instant::now()) {
-                            left if left.is_zero() => None,
-                            left => receiver.recv_timeout(left).ok(),
-                        }
-                    }
-                    Err(_) => None,
-                };
+                next = receiver.try_recv().ok();
             }
             if !group.is_empty() {
                 self.commit(&mut group);

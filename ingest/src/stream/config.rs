@@ -20,13 +20,6 @@ pub const DEFAULT_THROTTLE: bool = false;
 /// The most bytes one commit cycle writes, all shards together, before its fsyncs: 8 MiB (at
 /// ~300 MB/s, ~27 ms).
 pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
-/// How long the committer waits for more puts to share a small group's fsyncs (default 1 ms).
-/// At a thousand racers each putting their own event every second, puts arrive about a
-/// millisecond apart, and without a window each would pay its own cycle of fsyncs.
-pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(1);
-/// A group this large commits at once, without waiting out the commit window: its fsync is
-/// already shared by enough bytes, and under saturation the window would only idle the disk.
-pub const COMMIT_WINDOW_MAX_BYTES: usize = 64 * 1024;
 /// How often each shard checks retention when it is otherwise idle.
 pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -62,10 +55,6 @@ pub struct StreamConfig {
     /// Whether the Kinesis per-shard write limits apply (default [`DEFAULT_THROTTLE`], off):
     /// [`super::SHARD_BYTES_PER_SECOND`] and [`super::SHARD_RECORDS_PER_SECOND`].
     pub throttle: bool,
-    /// How long a group smaller than [`COMMIT_WINDOW_MAX_BYTES`] waits for more puts before
-    /// its commit cycle (default [`DEFAULT_COMMIT_WINDOW`]; zero commits at once). It adds at
-    /// most this much to a put's latency.
-    pub commit_window: Duration,
 }
 
 impl Default for StreamConfig {
@@ -76,7 +65,6 @@ impl Default for StreamConfig {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             sync: DEFAULT_SYNC_POLICY,
             throttle: DEFAULT_THROTTLE,
-            commit_window: DEFAULT_COMMIT_WINDOW,
         }
     }
 }

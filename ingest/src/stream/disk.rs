@@ -173,13 +173,8 @@ impl DiskStream {
             shards.push(shard);
             writers.push(writer);
         }
-        let (committer, thread) = commit::spawn(
-            &shards,
-            writers,
-            config.sync,
-            config.segment_bytes,
-            config.commit_window,
-        )?;
+        let (committer, thread) =
+            commit::spawn(&shards, writers, config.sync, config.segment_bytes)?;
         info!(dir = %dir.display(), shards = config.shards, sync = ?config.sync, "Opened stream.");
         Ok(Self {
             fs,

@@ -33,8 +33,8 @@ pub mod segment;
 mod shard;
 
 pub use config::{
-    Clock, ManualClock, StreamConfig, SyncPolicy, SystemClock, DEFAULT_COMMIT_WINDOW,
-    DEFAULT_SEGMENT_BYTES, DEFAULT_SYNC_POLICY, DEFAULT_THROTTLE,
+    Clock, ManualClock, StreamConfig, SyncPolicy, SystemClock, DEFAULT_SEGMENT_BYTES,
+    DEFAULT_SYNC_POLICY, DEFAULT_THROTTLE,
 };
 pub use disk::DiskStream;
 pub use fs::{FileHandle, Fs, MemFs, RealFs};

@@ -236,6 +236,18 @@ impl Admission {
         }
     }
 
+    /// [`Admission::remember`] for each of `events`, under one lock.
+    pub fn remember_all(&self, events: &[RacerEvent], now_ms: u64) {
+        let mut tracked = events.iter().filter(|e| self.tracks(e.race_id, now_ms)).peekable();
+        if tracked.peek().is_none() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for event in tracked {
+            state.seen.entry((event.race_id, event.racer_id)).or_default().insert(event.second);
+        }
+    }
+
     fn prune(&self, state: &mut State, now_ms: u64) {
         let race = self.clock.race_at(now_ms);
         if state.pruned_at_race == race {
@@ -335,6 +347,21 @@ mod tests {
             admit(&a, Caller::Racer(1), event(1, 3), at(4)).unwrap_err().code(),
             "DuplicateEvent"
         );
+    }
+
+    #[test]
+    fn events_another_server_stored_count_as_duplicates_once_read() {
+        let a = Admission::new(clock(), 5, 100);
+        let old = RacerEvent { race_id: RACE - 5, ..event(2, 3) };
+        a.remember_all(&[event(1, 3), event(1, 4), old.clone()], at(4));
+        for second in [3, 4] {
+            assert_eq!(
+                admit(&a, Caller::Producer, event(1, second), at(4)).unwrap_err().code(),
+                "DuplicateEvent"
+            );
+        }
+        assert!(admit(&a, Caller::Producer, event(1, 5), at(5)).is_ok());
+        assert!(admit(&a, Caller::Producer, old, at(5)).is_ok(), "untracked races are not kept");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use alleycat_domain::{
 use alleycat_ingest::stream::{ShardIterator, StartingPosition, Stream, StreamError};
 use tokio::sync::watch;
 
-use crate::{admission::Admission, roster::Roster};
+use crate::{admission::Admission, roster::Roster, AppState};
 
 /// Records read from a shard per call.
 const READ_LIMIT: usize = 10_000;
@@ -225,20 +225,28 @@ pub async fn catch_up(
     Ok(iterators)
 }
 
-/// Reads each shard from `iterators` for ever, folding events into the board.
-pub async fn follow(stream: Arc<dyn Stream>, board: Arc<LiveBoard>, iterators: Vec<ShardIterator>) {
+/// Reads each shard from `iterators` for ever, folding events into the board and into the
+/// duplicate check: with several servers on one stream, each then also knows the events the
+/// others stored (a request retried on another server after its first server died is refused as
+/// a duplicate once the survivor has read the original).
+pub async fn follow(state: AppState, iterators: Vec<ShardIterator>) {
     let readers = iterators.into_iter().map(|mut iterator| {
-        let (stream, board) = (stream.clone(), board.clone());
+        let state = state.clone();
+        let (stream, board) = (state.stream().clone(), state.inner.board.clone());
         async move {
             loop {
                 match stream.get_records(&iterator, READ_LIMIT, TIP_WAIT).await {
                     Ok(page) => {
                         let now = crate::now_ms();
-                        for record in &page.records {
-                            if let Ok(event) = serde_json::from_slice::<RacerEvent>(&record.data) {
-                                board.apply(&event, now);
-                            }
+                        let events: Vec<RacerEvent> = page
+                            .records
+                            .iter()
+                            .filter_map(|record| serde_json::from_slice(&record.data).ok())
+                            .collect();
+                        for event in &events {
+                            board.apply(event, now);
                         }
+                        state.admission().remember_all(&events, now);
                         iterator = page.next_iterator;
                         if !page.records.is_empty() && page.records.len() < READ_LIMIT {
                             tokio::time::sleep(READ_SPACING).await;

@@ -96,10 +96,8 @@ pub struct Running {
 pub fn start(state: &AppState, iterators: Vec<ShardIterator>) -> Running {
     let config = state.config();
     let board = state.inner.board.clone();
-    let live = vec![
-        tokio::spawn(live::follow(state.stream().clone(), board.clone(), iterators)),
-        tokio::spawn(live::tick(board)),
-    ];
+    let live =
+        vec![tokio::spawn(live::follow(state.clone(), iterators)), tokio::spawn(live::tick(board))];
     let pipeline_config = PipelineConfig {
         delivery: DeliveryConfig {
             buffer_bytes: config.delivery_buffer_bytes,

@@ -5,8 +5,10 @@
 #   scripts/bench-kinesis.sh [SECONDS] [CONCURRENCIES]     (defaults: 10 and 1,8,32)
 #
 # Builds the release server, starts it (--kinesis-port 0, a temporary data directory) and
-# kinesalite (in memory, streams ACTIVE at once), runs tests/kinesis/js/bench.mjs against each
-# under the benchmark lock, and stops both. Needs `npm ci` in tests/kinesis/js.
+# kinesalite (in memory, streams ACTIVE at once), runs two clients against each under the
+# benchmark lock: tests/kinesis/js/bench.mjs (@aws-sdk/client-kinesis, which costs about a core
+# at 130,000 records/s) and kinesis/benches/put_records.rs (a light Rust client, so the figure
+# is the server's); then stops both. Needs `npm ci` in tests/kinesis/js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-10}
@@ -15,6 +17,7 @@ JS=tests/kinesis/js
 
 [ -d "$JS/node_modules/@aws-sdk/client-kinesis" ] || (cd "$JS" && npm ci --no-audit --no-fund)
 cargo build --release --locked -p alleycat-server
+cargo bench --locked -p alleycat-kinesis --bench put_records --no-run
 
 data=$(mktemp -d)
 log=$data/alleycat.log
@@ -46,5 +49,7 @@ for target in "alleycat http://$endpoint" "kinesalite http://127.0.0.1:$kport"; 
   set -- $target
   flock /tmp/alleycat-bench.lock node --no-warnings "$JS/bench.mjs" --label "$1" --endpoint "$2" \
     --seconds "$SECONDS_EACH" --concurrency "$CONCURRENCY"
+  flock /tmp/alleycat-bench.lock cargo bench --locked -q -p alleycat-kinesis --bench put_records -- \
+    --label "$1" --endpoint "$2" --seconds "$SECONDS_EACH" --concurrency "$CONCURRENCY"
 done
 echo "load after: $(uptime)"

@@ -73,7 +73,12 @@ impl Client {
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status();
-        let answer: Value = response.json().await.map_err(|e| e.to_string())?;
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        // kinesalite answers CreateStream with an empty body.
+        let answer: Value = match &bytes[..] {
+            [] => Value::Null,
+            body => serde_json::from_slice(body).map_err(|e| e.to_string())?,
+        };
         if status.is_success() {
             Ok(answer)
         } else {

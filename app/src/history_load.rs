@@ -1,5 +1,5 @@
-//! Downloading a class's all-time history with progress, then gunzipping, decoding and indexing
-//! it with the shared codec.
+//! Downloading a class's all-time history with progress, gunzipping it chunk by chunk while it
+//! arrives (so decompression overlaps the network), then decoding it with the shared codec.
 
 use std::sync::Arc;
 
@@ -16,9 +16,10 @@ pub struct LoadStats {
     pub bytes: u64,
     /// Racers in the history.
     pub racers: usize,
-    /// From the request to the last byte, ms.
+    /// From the request to the last byte, gunzipped as it came, ms.
     pub download_ms: f64,
-    /// Gunzip, parse and index, ms.
+    /// After the last byte: the trailer check and the parse, ms (each second is indexed when
+    /// first ranked).
     pub decode_ms: f64,
     /// From the request to ready to rank, ms.
     pub total_ms: f64,
@@ -44,7 +45,7 @@ pub async fn load(
     let started = perf_now();
     let window = web_sys::window().ok_or_else(|| LoadError::Failed("No browser window.".into()))?;
     // Start the download, then warm the decoder up while the bytes are on their way (see
-    // `warm_up`), then wait for the answer. All of it is inside the measured time.
+    // `warm_up`), then read them. All of it is inside the measured time.
     let pending =
         JsFuture::from(window.fetch_with_str(&format!("/api/history/class-{class_id}.gz")));
     warm_up();
@@ -60,16 +61,33 @@ pub async fn load(
         return Err(LoadError::Failed(api::error_message(response).await));
     }
     let expected = response.headers().get("content-length").and_then(|v| v.parse::<u64>().ok());
-    let bytes = match response.body() {
-        Some(body) => read_body(body, expected, &progress).await.map_err(LoadError::Failed)?,
-        None => Vec::new(),
+    let unreadable = |e: history::HistoryError| {
+        LoadError::Failed(format!("The all-time history could not be read ({e})."))
     };
+    let mut gunzip = history::GunzipStream::new(history::MAX_DECODED_BYTES);
+    // The benchmark decodes the file again afterwards, so it keeps the bytes.
+    let mut kept = bench_requested().then(Vec::new);
+    let received = match response.body() {
+        Some(body) => read_body(body, expected, &progress, |chunk| {
+            if let Some(kept) = kept.as_mut() {
+                kept.extend_from_slice(chunk);
+            }
+            gunzip.push(chunk)
+        })
+        .await
+        .map_err(|e| match e {
+            BodyError::Network(message) => LoadError::Failed(message),
+            BodyError::Gzip(e) => unreadable(e),
+        })?,
+        None => 0,
+    };
+    let json = gunzip.finish().map_err(unreadable)?;
     let downloaded = perf_now();
-    let history = history::decode(&bytes)
-        .map_err(|e| LoadError::Failed(format!("The all-time history could not be read ({e}).")))?;
+    let history = history::decode_json(&json).map_err(unreadable)?;
+    drop(json);
     let done = perf_now();
     let stats = LoadStats {
-        bytes: bytes.len() as u64,
+        bytes: received,
         racers: history.racer_count(),
         download_ms: downloaded - started,
         decode_ms: done - downloaded,
@@ -77,7 +95,7 @@ pub async fn load(
         wasm_memory_bytes: wasm_memory_bytes(),
     };
     publish(&stats);
-    if bench_requested() {
+    if let Some(bytes) = kept {
         // Where decode's time goes, measured again after the timed load (benchmark only).
         let t0 = perf_now();
         let inflated =
@@ -98,26 +116,35 @@ pub async fn load(
 
 /// A small history (120 racers × 300 s, written by `examples/seed_history.rs`) decoded once
 /// while the real one downloads: the browser compiles WebAssembly in a quick baseline tier first
-/// and optimises functions once they have run a while, so a first decode of the real file in the
-/// baseline tier costs about twice as much. About 32 KB in the .wasm.
+/// and optimises functions once they have run a while, so inflating and parsing the real file in
+/// the baseline tier would cost about twice as much. About 32 KB in the .wasm.
 const WARM_UP: &[u8] = include_bytes!("../assets/warmup-history.gz");
 
 fn warm_up() {
     let _ = history::decode(WARM_UP);
 }
 
+/// Why a download could not be read.
+enum BodyError {
+    /// The connection broke off; a sentence.
+    Network(String),
+    /// The bytes are not a history file's gzip.
+    Gzip(history::HistoryError),
+}
+
+/// Reads `body` chunk by chunk into `take` (which gunzips it), reporting progress at most every
+/// 64 KiB so the screen is not re-rendered per chunk; returns the bytes received.
 async fn read_body(
     body: web_sys::ReadableStream,
     expected: Option<u64>,
     progress: &impl Fn(u64, Option<u64>),
-) -> Result<Vec<u8>, String> {
-    let failed = |e: JsValue| format!("The download broke off ({e:?}).");
+    mut take: impl FnMut(&[u8]) -> Result<(), history::HistoryError>,
+) -> Result<u64, BodyError> {
+    let failed = |e: JsValue| BodyError::Network(format!("The download broke off ({e:?})."));
     let reader: web_sys::ReadableStreamDefaultReader =
         body.get_reader().dyn_into().map_err(|e: js_sys::Object| failed(e.into()))?;
-    // Keep the chunks on the JavaScript side and copy them into WebAssembly memory once at the
-    // end; report progress at most every 64 KiB so the screen is not re-rendered per chunk.
-    let mut chunks = Vec::<js_sys::Uint8Array>::new();
     let (mut received, mut reported) = (0u64, 0u64);
+    let mut chunk_bytes = Vec::new();
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
         let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(failed)?;
@@ -126,22 +153,17 @@ async fn read_body(
         }
         let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(failed)?;
         let array: js_sys::Uint8Array = value.dyn_into().map_err(failed)?;
-        received += u64::from(array.length());
-        chunks.push(array);
+        chunk_bytes.resize(array.length() as usize, 0);
+        array.copy_to(&mut chunk_bytes);
+        take(&chunk_bytes).map_err(BodyError::Gzip)?;
+        received += chunk_bytes.len() as u64;
         if received - reported >= 64 * 1024 {
             reported = received;
             progress(received, expected);
         }
     }
     progress(received, expected);
-    let mut bytes = vec![0u8; received as usize];
-    let mut at = 0;
-    for array in chunks {
-        let len = array.length() as usize;
-        array.copy_to(&mut bytes[at..at + len]);
-        at += len;
-    }
-    Ok(bytes)
+    Ok(received)
 }
 
 /// Whether the page was opened with `?bench` (the benchmark in `tests/e2e/bench/`).

@@ -236,6 +236,154 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, HistoryError> {
     Ok(out)
 }
 
+/// A gzip download inflated while it arrives, so that decompression overlaps the network: push
+/// each chunk as it comes, then [`GunzipStream::finish`] checks the trailer (CRC32 and ISIZE)
+/// and returns the data, exactly as [`gunzip`] would have for the whole file.
+///
+/// The fast path is the header every history file has: the 10 fixed bytes with no optional
+/// fields. A file with optional header fields (written by another gzip) is kept whole and given
+/// to [`gunzip`] at the end, so every file `gunzip` reads is read, with the same checks.
+pub struct GunzipStream {
+    limit: usize,
+    /// Bytes received before inflating starts (the header), or all of them on the slow path.
+    pending: Vec<u8>,
+    /// Inflating: its state (`None` before the header, and on the slow path).
+    inflate: Option<Box<miniz_oxide::inflate::stream::InflateState>>,
+    slow_path: bool,
+    out: Vec<u8>,
+    crc: crc32fast::Hasher,
+    /// The bytes after the end of the deflate data: the trailer.
+    trailer: Vec<u8>,
+    ended: bool,
+    received: usize,
+}
+
+impl std::fmt::Debug for GunzipStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GunzipStream")
+            .field("received", &self.received)
+            .field("inflated", &self.out.len())
+            .field("ended", &self.ended)
+            .field("slow_path", &self.slow_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GunzipStream {
+    /// A stream producing at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            pending: Vec::new(),
+            inflate: None,
+            slow_path: false,
+            out: Vec::new(),
+            crc: crc32fast::Hasher::new(),
+            trailer: Vec::new(),
+            ended: false,
+            received: 0,
+        }
+    }
+
+    /// Takes the next chunk of the file.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), HistoryError> {
+        self.received += chunk.len();
+        if self.ended {
+            self.trailer.extend_from_slice(chunk);
+            return Ok(());
+        }
+        if self.inflate.is_none() {
+            self.pending.extend_from_slice(chunk);
+            if self.slow_path || self.pending.len() < 10 {
+                return Ok(());
+            }
+            if !is_gzip(&self.pending) || self.pending[2] != 8 || self.pending[3] != 0 {
+                // Not the fast path's header: gunzip reads (or refuses) the whole file.
+                self.slow_path = true;
+                return Ok(());
+            }
+            self.inflate = Some(miniz_oxide::inflate::stream::InflateState::new_boxed(
+                miniz_oxide::DataFormat::Raw,
+            ));
+            let body = self.pending.split_off(10);
+            return self.inflate_some(&body);
+        }
+        self.inflate_some(chunk)
+    }
+
+    /// Inflates `input` into the output, as far as it goes; the state keeps what it needs of
+    /// a block cut off at the chunk's end.
+    fn inflate_some(&mut self, mut input: &[u8]) -> Result<(), HistoryError> {
+        use miniz_oxide::{inflate::stream::inflate, MZError, MZFlush, MZStatus};
+        const ROOM: usize = 64 * 1024;
+        let Some(state) = self.inflate.as_mut() else { return Ok(()) };
+        // Until the input is used up and the output was not filled (a full output may leave
+        // more inflated data waiting in the state).
+        let mut output_was_full = false;
+        while !input.is_empty() || output_was_full {
+            let filled = self.out.len();
+            if filled > self.limit {
+                return Err(HistoryError::TooLarge { size: filled as u64, limit: self.limit });
+            }
+            let room = ROOM.min(self.limit + 1 - filled);
+            self.out.resize(filled + room, 0);
+            let result = inflate(state, input, &mut self.out[filled..], MZFlush::None);
+            self.out.truncate(filled + result.bytes_written);
+            self.crc.update(&self.out[filled..]);
+            input = &input[result.bytes_consumed..];
+            output_was_full = result.bytes_written == room;
+            match result.status {
+                Ok(MZStatus::StreamEnd) => {
+                    self.ended = true;
+                    self.trailer.extend_from_slice(input);
+                    return Ok(());
+                }
+                // Buf: no progress possible until more input arrives.
+                Ok(_) | Err(MZError::Buf) => {
+                    if result.bytes_consumed == 0 && result.bytes_written == 0 {
+                        return Ok(());
+                    }
+                }
+                Err(error) => return Err(HistoryError::Inflate(format!("{error:?}"))),
+            }
+        }
+        if self.out.len() > self.limit {
+            return Err(HistoryError::TooLarge { size: self.out.len() as u64, limit: self.limit });
+        }
+        Ok(())
+    }
+
+    /// The whole file has arrived: checks the trailer and returns the inflated data.
+    pub fn finish(self) -> Result<Vec<u8>, HistoryError> {
+        if self.inflate.is_none() {
+            return gunzip(&self.pending, self.limit);
+        }
+        if self.received < 18 {
+            return Err(HistoryError::Truncated { len: self.received });
+        }
+        if !self.ended {
+            return Err(HistoryError::Inflate("the deflate data ends early".into()));
+        }
+        let [c0, c1, c2, c3, s0, s1, s2, s3] = self.trailer[..] else {
+            return Err(HistoryError::Inflate(format!(
+                "{} bytes after the deflate data, not the 8 of the trailer",
+                self.trailer.len()
+            )));
+        };
+        let (expected_crc, expected_size) =
+            (u32::from_le_bytes([c0, c1, c2, c3]), u32::from_le_bytes([s0, s1, s2, s3]));
+        let actual_size = self.out.len() as u32;
+        if actual_size != expected_size {
+            return Err(HistoryError::Size { expected: expected_size, actual: actual_size });
+        }
+        let actual_crc = self.crc.finalize();
+        if actual_crc != expected_crc {
+            return Err(HistoryError::Crc { expected: expected_crc, actual: actual_crc });
+        }
+        Ok(self.out)
+    }
+}
+
 /// Gzips `data` deterministically (no name, mtime 0), as every history file is written.
 #[cfg(feature = "encode")]
 pub fn gzip(data: &[u8]) -> Vec<u8> {
@@ -741,10 +889,12 @@ pub struct RankedBest {
 /// Gunzips and parses a history file: what the browser does with the download. Each second is
 /// indexed when first ranked (see [`History`]).
 pub fn decode(gz: &[u8]) -> Result<History, HistoryError> {
-    let json = gunzip(gz, MAX_DECODED_BYTES)?;
-    let flat = parse_json(&json)?;
-    drop(json);
-    Ok(History::index(flat))
+    decode_json(&gunzip(gz, MAX_DECODED_BYTES)?)
+}
+
+/// Parses a history file already gunzipped (by a [`GunzipStream`]).
+pub fn decode_json(json: &[u8]) -> Result<History, HistoryError> {
+    Ok(History::index(parse_json(json)?))
 }
 
 /// Sorts `keys` by their high 32 bits, stably (LSD radix, 11-bit digits; a pass where every key
@@ -1140,6 +1290,36 @@ mod tests {
                         prop_assert_eq!(place, higher + 1);
                     }
                 }
+            }
+        }
+
+        #[test]
+        fn the_stream_reads_any_chunking_exactly_as_gunzip(
+            bests in arb_bests(),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+            limit in prop::sample::select(vec![64usize, 4096, 1 << 20]),
+        ) {
+            let mut file = gz(&bests.to_json());
+            for (at, byte) in flips {
+                let i = at.index(file.len());
+                file[i] = byte;
+            }
+            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(file.len() + 1)).collect();
+            at.sort_unstable();
+            let mut stream = GunzipStream::new(limit);
+            let mut pushed = Ok(());
+            let mut from = 0;
+            for cut in at.into_iter().chain([file.len()]) {
+                pushed = pushed.and_then(|()| stream.push(&file[from..cut]));
+                from = cut;
+            }
+            let streamed = pushed.and_then(|()| stream.finish());
+            let whole = gunzip(&file, limit);
+            // The same data, or both refuse (the stream may name an error found earlier).
+            prop_assert_eq!(streamed.is_ok(), whole.is_ok(), "{:?} vs {:?}", streamed, whole);
+            if let (Ok(a), Ok(b)) = (&streamed, &whole) {
+                prop_assert_eq!(a, b);
             }
         }
 

@@ -1,5 +1,7 @@
 //! The merge: order-independent and idempotent (property tests), rebuild equals live, import of
-//! the original format.
+//! the original format. The example tests run against both backends of the results database:
+//! the embedded SQLite and a real PostgreSQL (started by the testkit); the property tests on
+//! SQLite (the queries are the same code for both, see `merge::db`).
 
 mod delivery_support;
 
@@ -7,6 +9,7 @@ use std::sync::Arc;
 
 use alleycat_domain::{history, RacerEvent};
 use alleycat_ingest::merge::{self, Database, MergeConfig, Merger, RaceResult};
+use alleycat_testkit::postgres::Postgres;
 use delivery_support::{delivered_object, event};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
@@ -48,6 +51,16 @@ async fn store_objects(
         paths.push(path);
     }
     paths
+}
+
+/// A fresh database of each backend: SQLite in memory, and the PostgreSQL database `name` created
+/// on `server`; with the backend's name.
+async fn fresh_databases(server: &Postgres, name: &str) -> Vec<(&'static str, Database)> {
+    let url = server.create_database(name).unwrap().parse().unwrap();
+    vec![
+        ("sqlite", Database::in_memory().await.unwrap()),
+        ("postgres", Database::connect_postgres(&url).await.unwrap()),
+    ]
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -114,6 +127,16 @@ proptest! {
 
 #[tokio::test]
 async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
+    let server = Postgres::start().unwrap();
+    let live = fresh_databases(&server, "live").await;
+    let rebuilt = fresh_databases(&server, "rebuilt").await;
+    for ((backend, live_db), (_, rebuilt_db)) in live.into_iter().zip(rebuilt) {
+        eprintln!("backend: {backend}");
+        rebuild_equals_live(live_db, rebuilt_db).await;
+    }
+}
+
+async fn rebuild_equals_live(live_db: Database, rebuilt_db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let groups: Vec<Vec<RacerEvent>> = (0..12)
         .map(|i| {
@@ -129,7 +152,6 @@ async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
     let paths = store_objects(store.as_ref(), &groups, "live").await;
 
     // Live: one object at a time, as delivery announces them, with an import in the middle.
-    let live_db = Database::in_memory().await.unwrap();
     let mut merger = Merger::new(store.clone(), live_db.clone(), MergeConfig::default());
     for (i, path) in paths.iter().enumerate() {
         merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
@@ -143,7 +165,6 @@ async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
     assert!(live.history.iter().filter(|h| h.is_some()).count() == 3);
 
     // Rebuild from the objects into a fresh database, replacing the history files.
-    let rebuilt_db = Database::in_memory().await.unwrap();
     let stats =
         merge::rebuild(store.clone(), rebuilt_db.clone(), MergeConfig::default()).await.unwrap();
     assert_eq!(stats.objects, paths.len() as u64 + 1);
@@ -159,8 +180,15 @@ async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
 
 #[tokio::test]
 async fn a_restarted_merge_merges_only_objects_it_has_not_merged() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "restart_merges_only_new").await {
+        eprintln!("backend: {backend}");
+        restart_merges_only_new(db).await;
+    }
+}
+
+async fn restart_merges_only_new(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let first = store_objects(store.as_ref(), &[vec![event(1, 300, 4, 1)]], "x").await;
     let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     assert_eq!(merger.unmerged().await.unwrap(), first);
@@ -172,8 +200,15 @@ async fn a_restarted_merge_merges_only_objects_it_has_not_merged() {
 
 #[tokio::test]
 async fn importing_a_file_that_is_not_the_original_format_fails_with_a_typed_error() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "bad_import_is_typed").await {
+        eprintln!("backend: {backend}");
+        bad_import_is_typed(db).await;
+    }
+}
+
+async fn bad_import_is_typed(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let mut merger = Merger::new(store, db, MergeConfig::default());
     assert!(matches!(
         merge::import_original(&mut merger, 2, b"[1,2,3]").await,
@@ -187,8 +222,15 @@ async fn importing_a_file_that_is_not_the_original_format_fails_with_a_typed_err
 
 #[tokio::test]
 async fn an_object_that_is_not_gzip_ndjson_is_skipped_and_does_not_block_the_rest() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "bad_object_is_skipped").await {
+        eprintln!("backend: {backend}");
+        bad_object_is_skipped(db).await;
+    }
+}
+
+async fn bad_object_is_skipped(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let bad = Path::from("delivery/2025/11/25/18/alleycat-1-2025-11-25-18-00-00-bad.gz");
     store.put(&bad, PutPayload::from_static(b"not gzip at all")).await.unwrap();
     let mut paths = vec![bad];
@@ -202,8 +244,15 @@ async fn an_object_that_is_not_gzip_ndjson_is_skipped_and_does_not_block_the_res
 
 #[tokio::test]
 async fn an_unreadable_history_file_is_set_aside_and_does_not_stop_the_merge() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "bad_history_is_set_aside").await {
+        eprintln!("backend: {backend}");
+        bad_history_is_set_aside(db).await;
+    }
+}
+
+async fn bad_history_is_set_aside(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let corrupt = Path::from("history/class-6.gz");
     store.put(&corrupt, PutPayload::from_static(b"not a history file")).await.unwrap();
     let paths =

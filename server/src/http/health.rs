@@ -1,12 +1,23 @@
-//! `GET /healthz` (the process is up and serving) and `GET /metrics` (Prometheus text format).
+//! `GET /healthz` (the process is up and serving), `GET /metrics` (Prometheus text format) and
+//! `GET /api/metrics` (JSON: `{"pipelineLeader": true}` on the server that holds the pipeline
+//! lease and runs delivery and merge).
 
-use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
+use axum::{extract::State, http::header, response::IntoResponse, routing::get, Json, Router};
 
 use crate::AppState;
 
 /// The health and metrics routes.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(|| async { "ok" })).route("/metrics", get(metrics))
+}
+
+/// The JSON status route, under `/api`.
+pub fn api_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(api_metrics))
+}
+
+async fn api_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    Json(serde_json::json!({ "pipelineLeader": state.metrics().pipeline_leader() }))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -184,10 +184,17 @@ impl Postgres {
         self.url_of("postgres")
     }
 
-    /// Runs `sql` in the `postgres` database with `psql` (stopping at the first error).
+    /// Runs `sql` in the `postgres` database with `psql` (stopping at the first error); returns
+    /// what it printed, unaligned, without headers.
     pub fn psql(&self, sql: &str) -> io::Result<String> {
+        self.psql_in("postgres", sql)
+    }
+
+    /// [`psql`](Self::psql) in the database `database`.
+    pub fn psql_in(&self, database: &str, sql: &str) -> io::Result<String> {
+        let url = self.url_of(database);
         let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", &self.url(), "-c", sql])
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", &url, "-c", sql])
             .stdin(Stdio::null())
             .output()?;
         if !output.status.success() {

@@ -1,0 +1,119 @@
+//! Several servers over one PostgreSQL database (started by the testkit): the schema migrates on
+//! start, tokens signed by one server verify on another, the generated API key is shared, and
+//! exactly one server runs delivery and merge; when it stops or is SIGKILLed, another takes over
+//! within seconds.
+
+mod support;
+
+use std::time::Duration;
+
+use alleycat_testkit::postgres::Postgres;
+use serde_json::Value;
+use support::{event, eventually, race_now, to_json, TestServer};
+
+/// How long a takeover may take ("within seconds").
+const TAKEOVER: Duration = Duration::from_secs(10);
+
+async fn is_leader(client: &reqwest::Client, base: &str) -> Option<bool> {
+    let response = client.get(format!("{base}/api/metrics")).send().await.ok()?;
+    let body: Value = response.json().await.ok()?;
+    body["pipelineLeader"].as_bool()
+}
+
+async fn shared_server(url: &str) -> TestServer {
+    let url = url.parse().unwrap();
+    TestServer::start_with(|c| {
+        c.database.url = Some(url);
+        c.api_key = None;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_the_pipeline() {
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.url();
+    let a = shared_server(&url).await;
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+    );
+    let b = shared_server(&url).await;
+    let token = a.token(5).await;
+    let (race, second) = race_now();
+    let (status, body) = b.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
+    assert_eq!(status, 200, "a token from server a is accepted by server b: {body}");
+    let api_key = postgres.psql("SELECT value FROM shared_keys WHERE name = 'api-key'").unwrap();
+    assert_eq!(api_key.len(), 64, "one generated API key in the database");
+    for server in [&a, &b] {
+        let (status, body) =
+            server.post_events(&api_key, &[to_json(&event(race, 6, 2, second, 70.0))]).await;
+        assert_eq!(status, 200, "the shared API key works on {}: {body}", server.base);
+    }
+    assert_eq!(is_leader(&b.client, &b.base).await, Some(false), "one leader at a time");
+    assert_eq!(is_leader(&a.client, &a.base).await, Some(true));
+
+    // The leader stops (gives the lease up): the other takes over.
+    a.stop().await;
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&b.client, &b.base).await.filter(|l| *l) }).await
+    );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeline_over_when_killed(
+) {
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.create_database("alleycat").unwrap();
+    let (data, dist) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    support::write_fake_dist(dist.path());
+    let (mut child, base) = support::spawn_server(
+        data.path(),
+        dist.path(),
+        &[("ALLEYCAT_DATABASE_URL", url.clone()), ("ALLEYCAT_API_KEY", String::new())],
+    );
+    let client = reqwest::Client::new();
+    let session = client
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({ "racerId": 7 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 200);
+    let token = session.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&client, &base).await.filter(|l| *l) }).await
+    );
+    let migrations = postgres
+        .psql_in("alleycat", "SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .unwrap();
+    assert_eq!(migrations, "3", "the binary migrated the empty database");
+    let racers = postgres.psql_in("alleycat", "SELECT count(*) FROM roster").unwrap();
+    assert_eq!(racers, "200");
+    assert!(
+        !data.path().join("secret").exists(),
+        "with a database URL the token secret is in the database, not the data directory"
+    );
+
+    let other = shared_server(&url).await;
+    let (race, second) = race_now();
+    let (status, body) =
+        other.post_events(&token, &[to_json(&event(race, 7, 3, second, 90.0))]).await;
+    assert_eq!(status, 200, "the binary's token verifies on the other server: {body}");
+    assert_eq!(is_leader(&other.client, &other.base).await, Some(false));
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(
+        eventually(TAKEOVER, || async {
+            is_leader(&other.client, &other.base).await.filter(|l| *l)
+        })
+        .await,
+        "the surviving server takes over delivery and merge"
+    );
+    other.stop().await;
+}

@@ -77,6 +77,7 @@ pub struct Metrics {
     merge_records: Gauge,
     merge_lag_objects: Gauge,
     pipeline_leader: Gauge,
+    pipeline_lease_losses: Counter,
     progress: Arc<Mutex<Progress>>,
 }
 
@@ -185,6 +186,12 @@ impl Metrics {
             "1 while this server holds the pipeline lease and runs delivery and merge",
             pipeline_leader.clone(),
         );
+        let pipeline_lease_losses = Counter::default();
+        registry.register(
+            "pipeline_lease_losses",
+            "Times this server lost the pipeline lease while running delivery and merge",
+            pipeline_lease_losses.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             events_accepted,
@@ -204,6 +211,7 @@ impl Metrics {
             merge_records,
             merge_lag_objects,
             pipeline_leader,
+            pipeline_lease_losses,
             progress: Arc::default(),
         }
     }
@@ -226,6 +234,16 @@ impl Metrics {
     /// Whether this server holds the pipeline lease (runs delivery and merge).
     pub fn pipeline_leader(&self) -> bool {
         self.pipeline_leader.get() == 1
+    }
+
+    /// Counts a loss of the pipeline lease.
+    pub fn lost_pipeline_lease(&self) {
+        self.pipeline_lease_losses.inc();
+    }
+
+    /// How often this server lost the pipeline lease.
+    pub fn pipeline_lease_losses(&self) -> u64 {
+        self.pipeline_lease_losses.get()
     }
 
     /// Counts a refused event.

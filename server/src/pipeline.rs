@@ -172,6 +172,7 @@ async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receive
                 tracing::error!(%error, "Lost the pipeline lease: stopping delivery and merge now.");
                 pipeline.abort().await;
                 state.metrics().set_pipeline_leader(false);
+                state.metrics().lost_pipeline_lease();
                 drop(held);
                 tracing::info!("Delivery and merge stopped; waiting for the pipeline lease again.");
             }

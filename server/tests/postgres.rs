@@ -1,7 +1,7 @@
 //! Several servers over one PostgreSQL database (started by the testkit): the schema migrates on
 //! start, tokens signed by one server verify on another, the generated API key is shared, and
-//! exactly one server runs delivery and merge; when it stops or is SIGKILLed, another takes over
-//! within seconds.
+//! exactly one server runs delivery and merge; when its lease session is terminated it stops and
+//! counts the loss; when it stops or is SIGKILLed, another takes over within seconds.
 
 mod support;
 
@@ -18,6 +18,12 @@ async fn is_leader(client: &reqwest::Client, base: &str) -> Option<bool> {
     let response = client.get(format!("{base}/api/metrics")).send().await.ok()?;
     let body: Value = response.json().await.ok()?;
     body["pipelineLeader"].as_bool()
+}
+
+async fn lease_losses(client: &reqwest::Client, base: &str) -> Option<u64> {
+    let response = client.get(format!("{base}/api/metrics")).send().await.ok()?;
+    let body: Value = response.json().await.ok()?;
+    body["pipelineLeaseLosses"].as_u64()
 }
 
 async fn shared_server(url: &str) -> TestServer {
@@ -52,7 +58,24 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     assert_eq!(is_leader(&b.client, &b.base).await, Some(false), "one leader at a time");
     assert_eq!(is_leader(&a.client, &a.base).await, Some(true));
 
-    // The leader stops (gives the lease up): the other takes over.
+    // PostgreSQL ends the leader's lease session: it sees the loss, stops its pipeline and asks
+    // again; one of the two leads again.
+    assert_eq!(postgres.terminate("alleycat-lease").unwrap(), 1);
+    assert_eq!(
+        eventually(TAKEOVER, || async {
+            lease_losses(&a.client, &a.base).await.filter(|n| *n > 0)
+        })
+        .await,
+        1
+    );
+    eventually(TAKEOVER, || async {
+        let a_leads = is_leader(&a.client, &a.base).await?;
+        let b_leads = is_leader(&b.client, &b.base).await?;
+        (a_leads != b_leads).then_some(())
+    })
+    .await;
+    // The leader (whichever it is now) stops and gives the lease up: the other takes over.
+    let (a, b) = if is_leader(&a.client, &a.base).await == Some(true) { (a, b) } else { (b, a) };
     a.stop().await;
     assert!(
         eventually(TAKEOVER, || async { is_leader(&b.client, &b.base).await.filter(|l| *l) }).await

@@ -1,6 +1,6 @@
 //! `GET /healthz` (the process is up and serving), `GET /metrics` (Prometheus text format) and
-//! `GET /api/metrics` (JSON: `{"pipelineLeader": true}` on the server that holds the pipeline
-//! lease and runs delivery and merge).
+//! `GET /api/metrics` (JSON: `{"pipelineLeader": true, "pipelineLeaseLosses": 0}`: whether this
+//! server holds the pipeline lease and runs delivery and merge, and how often it lost it).
 
 use axum::{extract::State, http::header, response::IntoResponse, routing::get, Json, Router};
 
@@ -17,7 +17,11 @@ pub fn api_routes() -> Router<AppState> {
 }
 
 async fn api_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    Json(serde_json::json!({ "pipelineLeader": state.metrics().pipeline_leader() }))
+    let metrics = state.metrics();
+    Json(serde_json::json!({
+        "pipelineLeader": metrics.pipeline_leader(),
+        "pipelineLeaseLosses": metrics.pipeline_lease_losses(),
+    }))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

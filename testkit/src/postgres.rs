@@ -42,6 +42,7 @@ pub struct Postgres {
     port: u16,
     bin: PathBuf,
     dir: tempfile::TempDir,
+    settings: Vec<String>,
 }
 
 /// The uid and gid to run the server as, when the test runs as root.
@@ -80,6 +81,12 @@ fn command(bin: &Path, name: &str, user: Option<(u32, u32)>) -> Command {
 impl Postgres {
     /// Starts a fresh server and waits until it accepts connections.
     pub fn start() -> io::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with server settings on top of the test defaults, e.g.
+    /// `[("fsync", "on"), ("synchronous_commit", "on")]` for a benchmark of durable commits.
+    pub fn start_with(settings: &[(&str, &str)]) -> io::Result<Self> {
         let bin = std::env::var_os("ALLEYCAT_POSTGRES_BIN")
             .map_or_else(|| PathBuf::from(DEFAULT_BIN_DIR), PathBuf::from);
         if !bin.join("postgres").is_file() {
@@ -108,7 +115,8 @@ impl Postgres {
                 String::from_utf8_lossy(&output.stderr)
             )));
         }
-        let mut server = Self { child: None, port: 0, bin, dir };
+        let settings = settings.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        let mut server = Self { child: None, port: 0, bin, dir, settings };
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             server.port = free_port()?;
@@ -134,7 +142,9 @@ impl Postgres {
             .arg(self.dir.path())
             // A test database: durability is not the point, speed is.
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-            .args(["-c", "max_connections=200"])
+            .args(["-c", "max_connections=200", "-c", "shared_buffers=16MB"])
+            // Later settings win over the defaults above.
+            .args(self.settings.iter().flat_map(|setting| ["-c", setting.as_str()]))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

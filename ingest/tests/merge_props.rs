@@ -1,7 +1,7 @@
 //! The merge: order-independent and idempotent (property tests), rebuild equals live, import of
-//! the original format. The example tests run against both backends of the results database:
-//! the embedded SQLite and a real PostgreSQL (started by the testkit); the property tests on
-//! SQLite (the queries are the same code for both, see `merge::db`).
+//! the original format. Every test runs against both backends of the results database: the
+//! embedded SQLite and a real PostgreSQL (started by the testkit); the property test with fewer
+//! cases on PostgreSQL, where each case makes two databases.
 
 mod delivery_support;
 
@@ -73,6 +73,60 @@ fn arb_events() -> impl Strategy<Value = Vec<RacerEvent>> {
     })
 }
 
+/// Merging `events` in one object gives what merging them cut at `cuts` into shuffled objects,
+/// one of them twice, one object per commit, gives; each run on fresh databases from `fresh`.
+async fn order_and_duplicates_do_not_matter<F, Fut>(
+    events: Vec<RacerEvent>,
+    cuts: Vec<prop::sample::Index>,
+    order: prop::sample::Index,
+    duplicate: prop::sample::Index,
+    mut fresh: F,
+) -> Result<(), TestCaseError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Database>,
+{
+    let races = [100, 101, 102];
+    // Reference: all events in one object, merged once.
+    let reference_store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let reference_db = fresh().await;
+    let paths = store_objects(reference_store.as_ref(), std::slice::from_ref(&events), "a").await;
+    Merger::new(reference_store.clone(), reference_db.clone(), MergeConfig::default())
+        .merge_objects(&paths)
+        .await
+        .unwrap();
+    let expected = outcome(reference_store.as_ref(), &reference_db, &races).await;
+
+    // The same events cut into objects, shuffled, one merged twice, one object per commit.
+    let mut at: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+    at.sort_unstable();
+    let mut groups = Vec::new();
+    let mut from = 0;
+    for to in at.into_iter().chain([events.len()]) {
+        if to > from {
+            groups.push(events[from..to].to_vec());
+            from = to;
+        }
+    }
+    let shift = order.index(groups.len());
+    groups.rotate_left(shift);
+    let extra = groups[duplicate.index(groups.len())].clone();
+    groups.push(extra);
+    groups.reverse();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let db = fresh().await;
+    let paths = store_objects(store.as_ref(), &groups, "b").await;
+    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    for path in &paths {
+        merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
+    }
+    // And the first object once more, as a duplicate delivery after a crash would.
+    merger.merge_objects(&paths[..1]).await.unwrap();
+    let actual = outcome(store.as_ref(), &db, &races).await;
+    prop_assert_eq!(actual, expected);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -83,46 +137,42 @@ proptest! {
         order in any::<prop::sample::Index>(),
         duplicate in any::<prop::sample::Index>(),
     ) {
-        runtime().block_on(async {
-            let races = [100, 101, 102];
-            // Reference: all events in one object, merged once.
-            let reference_store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-            let reference_db = Database::in_memory().await.unwrap();
-            let paths = store_objects(reference_store.as_ref(), std::slice::from_ref(&events), "a").await;
-            Merger::new(reference_store.clone(), reference_db.clone(), MergeConfig::default())
-                .merge_objects(&paths).await.unwrap();
-            let expected = outcome(reference_store.as_ref(), &reference_db, &races).await;
-
-            // The same events cut into objects, shuffled, one merged twice, one object per commit.
-            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
-            at.sort_unstable();
-            let mut groups = Vec::new();
-            let mut from = 0;
-            for to in at.into_iter().chain([events.len()]) {
-                if to > from {
-                    groups.push(events[from..to].to_vec());
-                    from = to;
-                }
-            }
-            let shift = order.index(groups.len());
-            groups.rotate_left(shift);
-            let extra = groups[duplicate.index(groups.len())].clone();
-            groups.push(extra);
-            groups.reverse();
-            let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-            let db = Database::in_memory().await.unwrap();
-            let paths = store_objects(store.as_ref(), &groups, "b").await;
-            let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
-            for path in &paths {
-                merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
-            }
-            // And the first object once more, as a duplicate delivery after a crash would.
-            merger.merge_objects(&paths[..1]).await.unwrap();
-            let actual = outcome(store.as_ref(), &db, &races).await;
-            prop_assert_eq!(actual, expected);
-            Ok(())
-        })?;
+        runtime().block_on(order_and_duplicates_do_not_matter(
+            events, cuts, order, duplicate, || async { Database::in_memory().await.unwrap() },
+        ))?;
     }
+}
+
+/// The same property on PostgreSQL: fewer cases (each makes two databases), one server for all.
+#[test]
+fn merging_into_postgres_is_order_independent_and_idempotent() {
+    let server = Postgres::start().unwrap();
+    let made = std::cell::Cell::new(0u32);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 6,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        arb_events(),
+        prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+    );
+    runner
+        .run(&strategy, |(events, cuts, order, duplicate)| {
+            runtime().block_on(order_and_duplicates_do_not_matter(
+                events,
+                cuts,
+                order,
+                duplicate,
+                || {
+                    made.set(made.get() + 1);
+                    let url = server.create_database(&format!("prop{}", made.get())).unwrap();
+                    async move { Database::connect_postgres(&url.parse().unwrap()).await.unwrap() }
+                },
+            ))
+        })
+        .unwrap();
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use alleycat_testkit::postgres::Postgres;
 use serde_json::Value;
-use support::{event, eventually, race_now, to_json, TestServer};
+use support::{event, eventually, race_now, run_alleycat, to_json, TestServer, RACE_SECONDS};
 
 /// How long a takeover may take ("within seconds").
 const TAKEOVER: Duration = Duration::from_secs(10);
@@ -139,4 +139,58 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
         "the surviving server takes over delivery and merge"
     );
     other.stop().await;
+}
+
+#[tokio::test]
+async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_refills_the_database()
+{
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.url();
+    let data = tempfile::tempdir().unwrap();
+    let a = {
+        let (url, dir) = (url.parse().unwrap(), data.path().to_owned());
+        TestServer::start_with(|c| {
+            c.database.url = Some(url);
+            c.data_dir = dir;
+        })
+        .await
+    };
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+    );
+    let b = shared_server(&url).await;
+    let (race, _) = race_now();
+    let past = race - 1;
+    let events: Vec<Value> = (1..=3u64)
+        .flat_map(|racer| (1..=5u32).map(move |s| to_json(&event(past, racer, 2, s, 60.0))))
+        .collect();
+    let (status, body) = a.post_events(support::API_KEY, &events).await;
+    assert_eq!((status, &body["failedRecordCount"]), (200, &Value::from(0)), "{body}");
+
+    // Server a delivers and merges; server b answers from the same database.
+    let results: Value = eventually(TAKEOVER, || async {
+        let response = b.get(&format!("/api/races/{past}?classId=2")).await;
+        let body: Value = response.json().await.ok()?;
+        (body["results"].as_array()?.len() == 3).then_some(body)
+    })
+    .await;
+    assert_eq!(results["results"][0]["seconds"], 5);
+    a.stop().await;
+    b.stop().await;
+
+    // `alleycat rebuild --database-url` refills the shared tables from a's delivered objects.
+    postgres
+        .psql("DELETE FROM rides; DELETE FROM class_records; DELETE FROM merged_objects")
+        .unwrap();
+    let rebuilt = run_alleycat(
+        &["rebuild"],
+        &[
+            ("ALLEYCAT_DATA_DIR", data.path().display().to_string()),
+            ("ALLEYCAT_DATABASE_URL", url.clone()),
+            ("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string()),
+        ],
+    );
+    assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
+    assert_eq!(postgres.psql("SELECT count(*) FROM rides").unwrap(), "3");
+    assert!(!data.path().join(alleycat_ingest::merge::DATABASE_FILE).exists(), "no SQLite file");
 }

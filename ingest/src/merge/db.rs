@@ -31,7 +31,7 @@ use serde::Serialize;
 use sqlx::{
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    QueryBuilder, Row, SqlitePool,
+    ConnectOptions, Connection, QueryBuilder, Row, SqlitePool,
 };
 
 use super::{
@@ -267,6 +267,17 @@ impl Database {
     /// advisory lock while migrating, so servers starting together migrate once).
     pub async fn connect_postgres(url: &PostgresUrl) -> Result<Self, MergeError> {
         let options = PgConnectOptions::from_str(url.as_str())?.application_name("alleycat");
+        // One connection first, so that an unreachable server or a refused login is reported as
+        // such: the pool would only say that it timed out.
+        let first = tokio::time::timeout(POSTGRES_CONNECT_TIMEOUT, options.connect())
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connecting to {url} took longer than {POSTGRES_CONNECT_TIMEOUT:?}"),
+                ))
+            })??;
+        first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(DEFAULT_POSTGRES_CONNECTIONS)
             .acquire_timeout(POSTGRES_CONNECT_TIMEOUT)

@@ -60,7 +60,8 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
 
     // PostgreSQL ends the leader's lease session: it sees the loss, stops its pipeline and asks
     // again; one of the two leads again.
-    assert_eq!(postgres.terminate("alleycat-lease").unwrap(), 1);
+    // At least the holder's session; b's short-lived try may be caught as well (it just retries).
+    assert!(postgres.terminate("alleycat-lease").unwrap() >= 1);
     assert_eq!(
         eventually(TAKEOVER, || async {
             lease_losses(&a.client, &a.base).await.filter(|n| *n > 0)

@@ -55,6 +55,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+step "PostgreSQL 15 server binaries (Debian) for the PostgreSQL tests and the scale-out try-out"
+# The tests start throwaway servers of their own from /usr/lib/postgresql/15/bin (as the
+# `postgres` user the package creates, when run as root); scripts/postgres.sh starts one for the
+# try-out. Neither needs the package's own cluster, so none is created on a fresh install, and an
+# existing one is left as it is (it is not started for Alleycat).
+if [ ! -x /usr/lib/postgresql/15/bin/postgres ] || ! id postgres >/dev/null 2>&1; then
+  as_root mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/alleycat.conf >/dev/null
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+fi
+
 # The Python virtual environment shared by the tests that drive real AWS clients (.tools/ is
 # gitignored). Each user of it installs its own packages in its own step below.
 VENV=.tools/venv

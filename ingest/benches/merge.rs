@@ -2,6 +2,8 @@
 //! parsed and folded into history files and the SQLite results, in records per second.
 //!
 //! Run: `cargo bench -p alleycat-ingest --bench merge` (optionally `-- <racers> <runs>`).
+//! With `-- --postgres` the results go to a throwaway PostgreSQL (the testkit's, with fsync and
+//! synchronous commit on, as a durable server) instead of SQLite, one fresh database per run.
 //! The objects are what delivery writes for one 300-second race of `<racers>` racers (default
 //! 6,667: one class of 40,000 users) sending once a second: about 1 MiB each.
 
@@ -24,6 +26,15 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let racers: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(6_667);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let postgres = std::env::args().any(|a| a == "--postgres").then(|| {
+        alleycat_testkit::postgres::Postgres::start_with(&[
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+            ("shared_buffers", "128MB"),
+        ])
+        .expect("a PostgreSQL server (scripts/setup.sh installs it)")
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = objects::local_store(dir.path()).unwrap();
@@ -43,13 +54,21 @@ fn main() {
         }
         (paths, events.len())
     });
-    println!("{} objects, {records} records", paths.len());
+    let backend = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!("{} objects, {records} records, results in {backend}", paths.len());
 
     let mut rates = Vec::new();
     for run in 0..runs {
         let rate = runtime.block_on(async {
-            let db_path = dir.path().join(format!("results-{run}.sqlite"));
-            let db = Database::open(&db_path).await.unwrap();
+            let db = match &postgres {
+                Some(server) => {
+                    let url = server.create_database(&format!("results_{run}")).unwrap();
+                    Database::connect_postgres(&url.parse().unwrap()).await.unwrap()
+                }
+                None => {
+                    Database::open(&dir.path().join(format!("results-{run}.sqlite"))).await.unwrap()
+                }
+            };
             let _ = store.delete(&objects::history_path(3)).await;
             let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
             let started = Instant::now();

@@ -18,7 +18,8 @@ use tokio::{
 use crate::{
     delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryProgress},
     merge::{
-        self, Database, MergeConfig, MergeError, MergeProgress, Merger, RebuildStats, DATABASE_FILE,
+        self, Database, DatabaseConfig, MergeConfig, MergeError, MergeProgress, Merger,
+        RebuildStats,
     },
     objects::{self, StoreConfig, StoreError},
     stream::Stream,
@@ -74,20 +75,23 @@ pub enum DataError {
     Merge(#[from] MergeError),
 }
 
-/// The object store `store` names and the results database (`data_dir/results.sqlite`) of a
-/// data directory.
+/// The object store `store` names and the results database `database` names (by default
+/// `data_dir/results.sqlite`), migrated.
 pub async fn open(
     data_dir: &Path,
     store: &StoreConfig,
+    database: &DatabaseConfig,
 ) -> Result<(Arc<dyn ObjectStore>, Database), DataError> {
     let store = objects::open_store(store).await?;
-    let database = Database::open(&data_dir.join(DATABASE_FILE)).await?;
+    let database = Database::connect(database, data_dir).await?;
     Ok((store, database))
 }
 
-/// [`open`] with the default store: the local filesystem under `data_dir`, fsynced.
+/// [`open`] with the defaults: the local filesystem under `data_dir`, fsynced, and the SQLite
+/// file there.
 pub async fn open_local(data_dir: &Path) -> Result<(Arc<dyn ObjectStore>, Database), DataError> {
-    open(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }).await
+    open(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }, &DatabaseConfig::DataDir)
+        .await
 }
 
 impl Pipeline {
@@ -144,16 +148,28 @@ impl Pipeline {
         merged.map_err(|e| PipelineError::Task { stage: "merge", reason: e.to_string() })??;
         Ok(())
     }
+
+    /// Stops both stages at once, without flushing: for a holder that lost the
+    /// [`lease`](crate::lease). What delivery buffered is neither stored nor checkpointed (the
+    /// next holder delivers it from the checkpoint), and a merge commit not yet made is rolled
+    /// back. A store or checkpoint write already handed to a blocking thread may still finish.
+    pub async fn abort(self) {
+        self.delivery.abort();
+        self.merge.abort();
+        let _ = self.delivery.await;
+        let _ = self.merge.await;
+    }
 }
 
-/// `alleycat rebuild`: recomputes the history files and the results database of `data_dir`
-/// from every delivered and imported object in `store` (run with the server stopped).
+/// `alleycat rebuild`: recomputes the history files and the results database (`database`) of
+/// `data_dir` from every delivered and imported object in `store` (run with the server stopped).
 pub async fn rebuild(
     data_dir: &Path,
     store: &StoreConfig,
+    database: &DatabaseConfig,
     config: MergeConfig,
 ) -> Result<RebuildStats, DataError> {
-    let (store, database) = open(data_dir, store).await?;
+    let (store, database) = open(data_dir, store, database).await?;
     let stats = merge::rebuild(store, database.clone(), config).await?;
     database.close().await;
     Ok(stats)
@@ -164,7 +180,8 @@ pub async fn rebuild_local(
     data_dir: &Path,
     config: MergeConfig,
 ) -> Result<RebuildStats, DataError> {
-    rebuild(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }, config).await
+    let store = StoreConfig::Local { root: data_dir.to_owned() };
+    rebuild(data_dir, &store, &DatabaseConfig::DataDir, config).await
 }
 
 /// `alleycat history import --class N FILE`: merges `bytes`, a history in the original Alleycat
@@ -173,11 +190,12 @@ pub async fn rebuild_local(
 pub async fn import(
     data_dir: &Path,
     store: &StoreConfig,
+    database: &DatabaseConfig,
     class: ClassId,
     bytes: &[u8],
     config: MergeConfig,
 ) -> Result<usize, DataError> {
-    let (store, database) = open(data_dir, store).await?;
+    let (store, database) = open(data_dir, store, database).await?;
     let mut merger = Merger::new(store, database.clone(), config);
     let racers = merge::import_original(&mut merger, class, bytes).await?;
     database.close().await;
@@ -191,5 +209,6 @@ pub async fn import_local(
     bytes: &[u8],
     config: MergeConfig,
 ) -> Result<usize, DataError> {
-    import(data_dir, &StoreConfig::Local { root: data_dir.to_owned() }, class, bytes, config).await
+    let store = StoreConfig::Local { root: data_dir.to_owned() };
+    import(data_dir, &store, &DatabaseConfig::DataDir, class, bytes, config).await
 }

@@ -1,5 +1,7 @@
 //! The merge: order-independent and idempotent (property tests), rebuild equals live, import of
-//! the original format.
+//! the original format. Every test runs against both backends of the results database: the
+//! embedded SQLite and a real PostgreSQL (started by the testkit); the property test with fewer
+//! cases on PostgreSQL, where each case makes two databases.
 
 mod delivery_support;
 
@@ -7,6 +9,7 @@ use std::sync::Arc;
 
 use alleycat_domain::{history, RacerEvent};
 use alleycat_ingest::merge::{self, Database, MergeConfig, Merger, RaceResult};
+use alleycat_testkit::postgres::Postgres;
 use delivery_support::{delivered_object, event};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
@@ -50,6 +53,16 @@ async fn store_objects(
     paths
 }
 
+/// A fresh database of each backend: SQLite in memory, and the PostgreSQL database `name` created
+/// on `server`; with the backend's name.
+async fn fresh_databases(server: &Postgres, name: &str) -> Vec<(&'static str, Database)> {
+    let url = server.create_database(name).unwrap().parse().unwrap();
+    vec![
+        ("sqlite", Database::in_memory().await.unwrap()),
+        ("postgres", Database::connect_postgres(&url).await.unwrap()),
+    ]
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
@@ -58,6 +71,60 @@ fn arb_events() -> impl Strategy<Value = Vec<RacerEvent>> {
     prop::collection::vec((1u64..6, 100u64..103, 1u8..=3, 1u32..=300), 1..60).prop_map(|picks| {
         picks.into_iter().map(|(r, race, class, s)| event(r, race, class, s)).collect()
     })
+}
+
+/// Merging `events` in one object gives what merging them cut at `cuts` into shuffled objects,
+/// one of them twice, one object per commit, gives; each run on fresh databases from `fresh`.
+async fn order_and_duplicates_do_not_matter<F, Fut>(
+    events: Vec<RacerEvent>,
+    cuts: Vec<prop::sample::Index>,
+    order: prop::sample::Index,
+    duplicate: prop::sample::Index,
+    mut fresh: F,
+) -> Result<(), TestCaseError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Database>,
+{
+    let races = [100, 101, 102];
+    // Reference: all events in one object, merged once.
+    let reference_store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let reference_db = fresh().await;
+    let paths = store_objects(reference_store.as_ref(), std::slice::from_ref(&events), "a").await;
+    Merger::new(reference_store.clone(), reference_db.clone(), MergeConfig::default())
+        .merge_objects(&paths)
+        .await
+        .unwrap();
+    let expected = outcome(reference_store.as_ref(), &reference_db, &races).await;
+
+    // The same events cut into objects, shuffled, one merged twice, one object per commit.
+    let mut at: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+    at.sort_unstable();
+    let mut groups = Vec::new();
+    let mut from = 0;
+    for to in at.into_iter().chain([events.len()]) {
+        if to > from {
+            groups.push(events[from..to].to_vec());
+            from = to;
+        }
+    }
+    let shift = order.index(groups.len());
+    groups.rotate_left(shift);
+    let extra = groups[duplicate.index(groups.len())].clone();
+    groups.push(extra);
+    groups.reverse();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let db = fresh().await;
+    let paths = store_objects(store.as_ref(), &groups, "b").await;
+    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    for path in &paths {
+        merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
+    }
+    // And the first object once more, as a duplicate delivery after a crash would.
+    merger.merge_objects(&paths[..1]).await.unwrap();
+    let actual = outcome(store.as_ref(), &db, &races).await;
+    prop_assert_eq!(actual, expected);
+    Ok(())
 }
 
 proptest! {
@@ -70,50 +137,56 @@ proptest! {
         order in any::<prop::sample::Index>(),
         duplicate in any::<prop::sample::Index>(),
     ) {
-        runtime().block_on(async {
-            let races = [100, 101, 102];
-            // Reference: all events in one object, merged once.
-            let reference_store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-            let reference_db = Database::in_memory().await.unwrap();
-            let paths = store_objects(reference_store.as_ref(), std::slice::from_ref(&events), "a").await;
-            Merger::new(reference_store.clone(), reference_db.clone(), MergeConfig::default())
-                .merge_objects(&paths).await.unwrap();
-            let expected = outcome(reference_store.as_ref(), &reference_db, &races).await;
-
-            // The same events cut into objects, shuffled, one merged twice, one object per commit.
-            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
-            at.sort_unstable();
-            let mut groups = Vec::new();
-            let mut from = 0;
-            for to in at.into_iter().chain([events.len()]) {
-                if to > from {
-                    groups.push(events[from..to].to_vec());
-                    from = to;
-                }
-            }
-            let shift = order.index(groups.len());
-            groups.rotate_left(shift);
-            let extra = groups[duplicate.index(groups.len())].clone();
-            groups.push(extra);
-            groups.reverse();
-            let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-            let db = Database::in_memory().await.unwrap();
-            let paths = store_objects(store.as_ref(), &groups, "b").await;
-            let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
-            for path in &paths {
-                merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
-            }
-            // And the first object once more, as a duplicate delivery after a crash would.
-            merger.merge_objects(&paths[..1]).await.unwrap();
-            let actual = outcome(store.as_ref(), &db, &races).await;
-            prop_assert_eq!(actual, expected);
-            Ok(())
-        })?;
+        runtime().block_on(order_and_duplicates_do_not_matter(
+            events, cuts, order, duplicate, || async { Database::in_memory().await.unwrap() },
+        ))?;
     }
+}
+
+/// The same property on PostgreSQL: fewer cases (each makes two databases), one server for all.
+#[test]
+fn merging_into_postgres_is_order_independent_and_idempotent() {
+    let server = Postgres::start().unwrap();
+    let made = std::cell::Cell::new(0u32);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 6,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        arb_events(),
+        prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+    );
+    runner
+        .run(&strategy, |(events, cuts, order, duplicate)| {
+            runtime().block_on(order_and_duplicates_do_not_matter(
+                events,
+                cuts,
+                order,
+                duplicate,
+                || {
+                    made.set(made.get() + 1);
+                    let url = server.create_database(&format!("prop{}", made.get())).unwrap();
+                    async move { Database::connect_postgres(&url.parse().unwrap()).await.unwrap() }
+                },
+            ))
+        })
+        .unwrap();
 }
 
 #[tokio::test]
 async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
+    let server = Postgres::start().unwrap();
+    let live = fresh_databases(&server, "live").await;
+    let rebuilt = fresh_databases(&server, "rebuilt").await;
+    for ((backend, live_db), (_, rebuilt_db)) in live.into_iter().zip(rebuilt) {
+        eprintln!("backend: {backend}");
+        rebuild_equals_live(live_db, rebuilt_db).await;
+    }
+}
+
+async fn rebuild_equals_live(live_db: Database, rebuilt_db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let groups: Vec<Vec<RacerEvent>> = (0..12)
         .map(|i| {
@@ -129,7 +202,6 @@ async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
     let paths = store_objects(store.as_ref(), &groups, "live").await;
 
     // Live: one object at a time, as delivery announces them, with an import in the middle.
-    let live_db = Database::in_memory().await.unwrap();
     let mut merger = Merger::new(store.clone(), live_db.clone(), MergeConfig::default());
     for (i, path) in paths.iter().enumerate() {
         merger.merge_objects(std::slice::from_ref(path)).await.unwrap();
@@ -143,7 +215,6 @@ async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
     assert!(live.history.iter().filter(|h| h.is_some()).count() == 3);
 
     // Rebuild from the objects into a fresh database, replacing the history files.
-    let rebuilt_db = Database::in_memory().await.unwrap();
     let stats =
         merge::rebuild(store.clone(), rebuilt_db.clone(), MergeConfig::default()).await.unwrap();
     assert_eq!(stats.objects, paths.len() as u64 + 1);
@@ -159,8 +230,15 @@ async fn rebuild_gives_byte_identical_history_and_the_same_results_as_live() {
 
 #[tokio::test]
 async fn a_restarted_merge_merges_only_objects_it_has_not_merged() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "restart_merges_only_new").await {
+        eprintln!("backend: {backend}");
+        restart_merges_only_new(db).await;
+    }
+}
+
+async fn restart_merges_only_new(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let first = store_objects(store.as_ref(), &[vec![event(1, 300, 4, 1)]], "x").await;
     let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     assert_eq!(merger.unmerged().await.unwrap(), first);
@@ -172,8 +250,15 @@ async fn a_restarted_merge_merges_only_objects_it_has_not_merged() {
 
 #[tokio::test]
 async fn importing_a_file_that_is_not_the_original_format_fails_with_a_typed_error() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "bad_import_is_typed").await {
+        eprintln!("backend: {backend}");
+        bad_import_is_typed(db).await;
+    }
+}
+
+async fn bad_import_is_typed(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let mut merger = Merger::new(store, db, MergeConfig::default());
     assert!(matches!(
         merge::import_original(&mut merger, 2, b"[1,2,3]").await,
@@ -187,8 +272,15 @@ async fn importing_a_file_that_is_not_the_original_format_fails_with_a_typed_err
 
 #[tokio::test]
 async fn an_object_that_is_not_gzip_ndjson_is_skipped_and_does_not_block_the_rest() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "bad_object_is_skipped").await {
+        eprintln!("backend: {backend}");
+        bad_object_is_skipped(db).await;
+    }
+}
+
+async fn bad_object_is_skipped(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let bad = Path::from("delivery/2025/11/25/18/alleycat-1-2025-11-25-18-00-00-bad.gz");
     store.put(&bad, PutPayload::from_static(b"not gzip at all")).await.unwrap();
     let mut paths = vec![bad];
@@ -202,8 +294,15 @@ async fn an_object_that_is_not_gzip_ndjson_is_skipped_and_does_not_block_the_res
 
 #[tokio::test]
 async fn an_unreadable_history_file_is_set_aside_and_does_not_stop_the_merge() {
+    let server = Postgres::start().unwrap();
+    for (backend, db) in fresh_databases(&server, "bad_history_is_set_aside").await {
+        eprintln!("backend: {backend}");
+        bad_history_is_set_aside(db).await;
+    }
+}
+
+async fn bad_history_is_set_aside(db: Database) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let db = Database::in_memory().await.unwrap();
     let corrupt = Path::from("history/class-6.gz");
     store.put(&corrupt, PutPayload::from_static(b"not a history file")).await.unwrap();
     let paths =

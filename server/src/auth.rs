@@ -7,6 +7,12 @@
 //!
 //! The API key lets a producer (the load generator, a backfill) post events for any racer. It is
 //! `--api-key` when given, else the contents of `<data-dir>/api-key`, generated on first start.
+//!
+//! With a shared (PostgreSQL) database, several servers must agree on both, so that a token
+//! signed by one verifies on another and producers can post to any: then both live in the
+//! database's `shared_keys` table instead ([`Keys::load_shared`]), created by the first server to
+//! start (`INSERT ... ON CONFLICT DO NOTHING`, then read back, so servers starting together end up
+//! with the same keys). A configured `--api-key` still wins over the stored one.
 
 use std::{fs, io, path::Path};
 
@@ -14,7 +20,13 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use alleycat_ingest::merge::{Database, MergeError};
+
 const SECRET_FILE: &str = "secret";
+/// The name of the token secret in the shared database.
+pub const SHARED_SECRET: &str = "token-secret";
+/// The name of the generated API key in the shared database.
+pub const SHARED_API_KEY: &str = "api-key";
 /// The file under the data directory holding the generated API key.
 pub const API_KEY_FILE: &str = "api-key";
 
@@ -45,9 +57,9 @@ impl std::fmt::Debug for Keys {
 pub enum ApiKeySource {
     /// Given with `--api-key` / `ALLEYCAT_API_KEY`.
     Configured,
-    /// Read from `<data-dir>/api-key`.
+    /// Read from `<data-dir>/api-key` (or the shared database).
     Stored,
-    /// Generated just now into `<data-dir>/api-key`.
+    /// Generated just now into `<data-dir>/api-key` (or the shared database).
     Generated,
 }
 
@@ -69,6 +81,24 @@ impl Keys {
                 let existed = path.exists();
                 let key = read_or_create(&path)?;
                 (key, if existed { ApiKeySource::Stored } else { ApiKeySource::Generated })
+            }
+        };
+        Ok((Self { secret, api_key }, source))
+    }
+
+    /// Loads the keys from the shared database `db`, the first server creating the secret (and
+    /// the API key, unless `api_key` is given).
+    pub async fn load_shared(
+        db: &Database,
+        api_key: Option<String>,
+    ) -> Result<(Self, ApiKeySource), KeysError> {
+        let (secret_hex, _) = db.shared_value(SHARED_SECRET, &random_hex()?).await?;
+        let secret = decode_secret(&secret_hex).ok_or(KeysError::BadSharedSecret)?;
+        let (api_key, source) = match api_key.filter(|k| !k.trim().is_empty()) {
+            Some(key) => (key, ApiKeySource::Configured),
+            None => {
+                let (key, created) = db.shared_value(SHARED_API_KEY, &random_hex()?).await?;
+                (key, if created { ApiKeySource::Generated } else { ApiKeySource::Stored })
             }
         };
         Ok((Self { secret, api_key }, source))
@@ -113,6 +143,20 @@ impl Keys {
     }
 }
 
+/// Why the shared keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// The database failed.
+    #[error("cannot read or store the shared keys: {0}")]
+    Database(#[from] MergeError),
+    /// The stored token secret is not 64 hex digits.
+    #[error("the shared token secret in the database is not 64 hex digits")]
+    BadSharedSecret,
+    /// The OS gave no random bytes.
+    #[error("no random bytes from the OS: {0}")]
+    Random(#[from] io::Error),
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -129,6 +173,13 @@ fn decode_secret(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// 32 random bytes in hex.
+fn random_hex() -> io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(io::Error::other)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Reads a key file, or creates it with 32 random bytes in hex (readable by the owner only).
 fn read_or_create(path: &Path) -> io::Result<String> {
     match fs::read_to_string(path) {
@@ -136,9 +187,7 @@ fn read_or_create(path: &Path) -> io::Result<String> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         Err(_) => {}
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(io::Error::other)?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = random_hex()?;
     let tmp = path.with_extension("tmp");
     {
         use std::io::Write;
@@ -200,5 +249,47 @@ mod tests {
         assert_eq!(second.identify(&token, 0), Some(Caller::Racer(5)));
         let (configured, source) = Keys::load(dir.path(), Some("given".into())).unwrap();
         assert_eq!((configured.api_key(), source), ("given", ApiKeySource::Configured));
+    }
+
+    async fn shared_keys_are_created_once_and_agree(db: &Database) {
+        let (first, source) = Keys::load_shared(db, None).await.unwrap();
+        assert_eq!(source, ApiKeySource::Generated);
+        let (second, source) = Keys::load_shared(db, None).await.unwrap();
+        assert_eq!(source, ApiKeySource::Stored);
+        assert_eq!(first.api_key(), second.api_key());
+        let token = first.issue(5, u64::MAX);
+        assert_eq!(second.identify(&token, 0), Some(Caller::Racer(5)));
+        let (configured, source) = Keys::load_shared(db, Some("given".into())).await.unwrap();
+        assert_eq!((configured.api_key(), source), ("given", ApiKeySource::Configured));
+        assert_eq!(configured.identify(&token, 0), Some(Caller::Racer(5)), "same secret");
+    }
+
+    #[tokio::test]
+    async fn shared_keys_are_created_once_and_agree_in_sqlite() {
+        shared_keys_are_created_once_and_agree(&Database::in_memory().await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn shared_keys_are_created_once_and_agree_in_postgres_even_when_servers_race() {
+        let server = alleycat_testkit::postgres::Postgres::start().unwrap();
+        let url = server.create_database("keys").unwrap().parse().unwrap();
+        let dbs = futures::future::try_join_all((0..4).map(|_| Database::connect_postgres(&url)))
+            .await
+            .unwrap();
+        // Four servers starting at once all end up with the first writer's keys.
+        let loaded =
+            futures::future::try_join_all(dbs.iter().map(|db| Keys::load_shared(db, None)))
+                .await
+                .unwrap();
+        let generated = loaded.iter().filter(|(_, s)| *s == ApiKeySource::Generated).count();
+        assert_eq!(generated, 1);
+        let token = loaded[0].0.issue(7, u64::MAX);
+        for (keys, _) in &loaded {
+            assert_eq!(keys.api_key(), loaded[0].0.api_key());
+            assert_eq!(keys.identify(&token, 0), Some(Caller::Racer(7)));
+        }
+        let fresh = server.create_database("keys2").unwrap().parse().unwrap();
+        shared_keys_are_created_once_and_agree(&Database::connect_postgres(&fresh).await.unwrap())
+            .await;
     }
 }

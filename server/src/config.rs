@@ -3,7 +3,10 @@
 
 use std::{net::IpAddr, path::PathBuf};
 
-use alleycat_ingest::objects::{S3Config, StoreConfig, StoreLocation};
+use alleycat_ingest::{
+    merge::{DatabaseConfig, PostgresUrl},
+    objects::{S3Config, StoreConfig, StoreLocation},
+};
 use clap::{Args, Parser, Subcommand};
 
 /// Default address to listen on: loopback only, so a fresh install is not exposed.
@@ -99,6 +102,27 @@ pub struct DataArgs {
     /// Where the objects are (as the server stores them).
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Where the results are (as the server keeps them).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Where race results, class records, the roster and the bookkeeping of merged objects are:
+/// `alleycat serve` and the offline commands take the same setting.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL database shared by several servers (`postgres://user[:password]@host[:port]/db`);
+    /// its schema is migrated on start, and the token secret and generated API key are kept in
+    /// it. When unset, the embedded SQLite file in the data directory (one server).
+    #[arg(long = "database-url", env = "ALLEYCAT_DATABASE_URL", hide_env_values = true)]
+    pub url: Option<PostgresUrl>,
+}
+
+impl DatabaseArgs {
+    /// The database these settings name.
+    pub fn database_config(&self) -> DatabaseConfig {
+        self.url.clone().map_or(DatabaseConfig::DataDir, DatabaseConfig::Postgres)
+    }
 }
 
 /// Where delivered objects and history files are stored: `alleycat serve` and the offline
@@ -202,8 +226,8 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub race_seconds: u32,
     /// Key that producers (the load generator) send as `Authorization: Bearer <key>` to post
-    /// events for any racer. When unset, one is generated into `<data-dir>/api-key` on first
-    /// start and printed.
+    /// events for any racer. When unset, one is generated on first start and printed, into
+    /// `<data-dir>/api-key` (or the shared database with `--database-url`).
     #[arg(long, env = "ALLEYCAT_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Shards of the event stream; fixed when the stream is first created.
@@ -282,6 +306,9 @@ pub struct ServeConfig {
     /// Where delivered objects and history files are stored.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Where the results database is.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 impl ServeConfig {
@@ -346,6 +373,7 @@ impl Default for ServeConfig {
             kinesis_access_key_id: DEFAULT_KINESIS_ACCESS_KEY_ID.into(),
             kinesis_secret_access_key: DEFAULT_KINESIS_SECRET_ACCESS_KEY.into(),
             store: StoreArgs::default(),
+            database: DatabaseArgs::default(),
             demo_racers: DEFAULT_DEMO_RACERS,
         }
     }
@@ -462,6 +490,30 @@ mod tests {
             error.contains("use `file` (the data directory) or `s3://bucket[/prefix]`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_database_is_the_sqlite_file_unless_a_postgres_url_is_given() {
+        let config = serve(Cli::parse_from(["alleycat"]));
+        assert_eq!(config.database.database_config(), DatabaseConfig::DataDir);
+        let config =
+            serve(Cli::parse_from(["alleycat", "--database-url", "postgres://a:pw@db:5433/x"]));
+        let DatabaseConfig::Postgres(url) = config.database.database_config() else {
+            panic!("expected PostgreSQL")
+        };
+        assert_eq!(url.as_str(), "postgres://a:pw@db:5433/x");
+        assert!(!format!("{config:?}").contains("pw"), "the password is not logged");
+        let cli = Cli::parse_from(["alleycat", "rebuild", "--database-url", "postgresql://h/db"]);
+        let Command::Rebuild(data) = cli.into_command() else { panic!("expected rebuild") };
+        assert!(matches!(data.database.database_config(), DatabaseConfig::Postgres(_)));
+    }
+
+    #[test]
+    fn a_database_url_that_is_not_postgres_is_refused_with_the_expected_form() {
+        let error = Cli::try_parse_from(["alleycat", "--database-url", "mysql://u:secret@h/db"])
+            .expect_err("only PostgreSQL")
+            .to_string();
+        assert!(error.contains("is not a PostgreSQL URL: use postgres://"), "{error}");
     }
 
     #[test]

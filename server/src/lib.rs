@@ -5,7 +5,10 @@
 //!
 //! Inside one process: the HTTP API appends events to the embedded [`stream`](alleycat_ingest::stream);
 //! the [`live`] board reads the stream for the here-now rankings; delivery and merge read it as
-//! their own consumer and produce the history files and results the read API serves.
+//! their own consumer and produce the history files and results the read API serves. With a
+//! shared PostgreSQL database (`--database-url`) several servers run side by side: each serves
+//! everything, but delivery and merge run only on the holder of the pipeline lease
+//! (`alleycat_ingest::lease`, wired in `pipeline.rs`).
 
 pub mod admission;
 pub mod auth;

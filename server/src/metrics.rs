@@ -2,7 +2,7 @@
 //!
 //! Counted as things happen: events accepted and rejected (by reason), stream records and bytes
 //! per shard, WebSocket clients, open connections, request latency. Read at scrape time:
-//! delivery and merge progress (from their watch channels) and each consumer's lag behind the
+//! whether this server holds the pipeline lease; delivery and merge progress (from their watch channels) and each consumer's lag behind the
 //! stream's tip.
 
 use std::sync::{Arc, Mutex};
@@ -76,6 +76,8 @@ pub struct Metrics {
     merge_objects: Gauge,
     merge_records: Gauge,
     merge_lag_objects: Gauge,
+    pipeline_leader: Gauge,
+    pipeline_lease_losses: Counter,
     progress: Arc<Mutex<Progress>>,
 }
 
@@ -178,6 +180,18 @@ impl Metrics {
             "Objects delivered but not yet merged",
             merge_lag_objects.clone(),
         );
+        let pipeline_leader = Gauge::default();
+        registry.register(
+            "pipeline_leader",
+            "1 while this server holds the pipeline lease and runs delivery and merge",
+            pipeline_leader.clone(),
+        );
+        let pipeline_lease_losses = Counter::default();
+        registry.register(
+            "pipeline_lease_losses",
+            "Times this server lost the pipeline lease while running delivery and merge",
+            pipeline_lease_losses.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             events_accepted,
@@ -196,6 +210,8 @@ impl Metrics {
             merge_objects,
             merge_records,
             merge_lag_objects,
+            pipeline_leader,
+            pipeline_lease_losses,
             progress: Arc::default(),
         }
     }
@@ -208,6 +224,26 @@ impl Metrics {
     /// Reports the merge's progress at each scrape.
     pub fn watch_merge(&self, progress: watch::Receiver<MergeProgress>) {
         self.progress.lock().unwrap_or_else(|p| p.into_inner()).merge = Some(progress);
+    }
+
+    /// Records whether this server holds the pipeline lease.
+    pub fn set_pipeline_leader(&self, leader: bool) {
+        self.pipeline_leader.set(i64::from(leader));
+    }
+
+    /// Whether this server holds the pipeline lease (runs delivery and merge).
+    pub fn pipeline_leader(&self) -> bool {
+        self.pipeline_leader.get() == 1
+    }
+
+    /// Counts a loss of the pipeline lease.
+    pub fn lost_pipeline_lease(&self) {
+        self.pipeline_lease_losses.inc();
+    }
+
+    /// How often this server lost the pipeline lease.
+    pub fn pipeline_lease_losses(&self) -> u64 {
+        self.pipeline_lease_losses.get()
     }
 
     /// Counts a refused event.

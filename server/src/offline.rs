@@ -16,7 +16,8 @@ fn merge_config(data: &DataArgs) -> MergeConfig {
 pub async fn rebuild(data: &DataArgs) -> anyhow::Result<()> {
     let _lock = data_dir::lock(&data.data_dir)?;
     let store = data.store.store_config(&data.data_dir);
-    let stats = pipeline::rebuild(&data.data_dir, &store, merge_config(data))
+    let database = data.database.database_config();
+    let stats = pipeline::rebuild(&data.data_dir, &store, &database, merge_config(data))
         .await
         .context("rebuild failed")?;
     tracing::info!(
@@ -32,9 +33,11 @@ pub async fn import(data: &DataArgs, class: u8, file: &Path) -> anyhow::Result<(
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let _lock = data_dir::lock(&data.data_dir)?;
     let store = data.store.store_config(&data.data_dir);
-    let racers = pipeline::import(&data.data_dir, &store, class, &bytes, merge_config(data))
-        .await
-        .with_context(|| format!("cannot import {}", file.display()))?;
+    let database = data.database.database_config();
+    let racers =
+        pipeline::import(&data.data_dir, &store, &database, class, &bytes, merge_config(data))
+            .await
+            .with_context(|| format!("cannot import {}", file.display()))?;
     tracing::info!(class, racers, file = %file.display(), "Imported the original-format history.");
     Ok(())
 }

@@ -1,18 +1,26 @@
 //! Opening the data directory's parts and running the background stages: the here-now readers
-//! and ticker, delivery, and merge.
+//! and ticker on every server; delivery and merge on the one server that holds the pipeline
+//! [`lease`] (always this one with the embedded SQLite database; one of several sharing a
+//! PostgreSQL database otherwise).
+//!
+//! The leader loop: wait for the lease (asking about every second); start delivery and merge;
+//! check the lease every second; when it is lost, abort both at once (nothing buffered is
+//! flushed, no checkpoint is written) and wait for the lease again. On shutdown the holder flushes
+//! delivery and the merge as before, then gives the lease up.
 
 use std::{sync::Arc, time::Duration};
 
 use alleycat_domain::RaceClock;
 use alleycat_ingest::{
     delivery::DeliveryConfig,
+    lease::{self, Lease},
     merge::{Database, MergeConfig},
     pipeline::{self, Pipeline, PipelineConfig},
     stream::{DiskStream, ShardIterator, Stream, StreamConfig},
 };
 use anyhow::Context;
 use object_store::ObjectStore;
-use tokio::task::JoinHandle;
+use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
     admission::Admission,
@@ -49,19 +57,42 @@ pub fn stream_config(config: &ServeConfig) -> StreamConfig {
 /// into the here-now board and the duplicate check.
 pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
     let dir = &config.data_dir;
-    let (keys, source) = Keys::load(dir, config.api_key.clone()).context("cannot load the keys")?;
-    match source {
-        ApiKeySource::Generated => tracing::info!(
-            api_key = keys.api_key(),
-            file = %dir.join(crate::auth::API_KEY_FILE).display(),
-            "Generated the API key for producers (the load generator)."
-        ),
-        ApiKeySource::Stored => tracing::info!(
-            file = %dir.join(crate::auth::API_KEY_FILE).display(),
-            "Producers' API key is in this file."
-        ),
-        ApiKeySource::Configured => {}
-    }
+    let (store, db) =
+        pipeline::open(dir, &config.store.store_config(dir), &config.database.database_config())
+            .await
+            .context("cannot open the object store and results database")?;
+    let keys = if db.is_shared() {
+        let (keys, source) = Keys::load_shared(&db, config.api_key.clone())
+            .await
+            .context("cannot load the shared keys")?;
+        match source {
+            ApiKeySource::Generated => tracing::info!(
+                api_key = keys.api_key(),
+                "Generated the API key for producers (the load generator) into the database."
+            ),
+            ApiKeySource::Stored => {
+                tracing::info!("Producers' API key is in the database (table shared_keys).")
+            }
+            ApiKeySource::Configured => {}
+        }
+        keys
+    } else {
+        let (keys, source) =
+            Keys::load(dir, config.api_key.clone()).context("cannot load the keys")?;
+        match source {
+            ApiKeySource::Generated => tracing::info!(
+                api_key = keys.api_key(),
+                file = %dir.join(crate::auth::API_KEY_FILE).display(),
+                "Generated the API key for producers (the load generator)."
+            ),
+            ApiKeySource::Stored => tracing::info!(
+                file = %dir.join(crate::auth::API_KEY_FILE).display(),
+                "Producers' API key is in this file."
+            ),
+            ApiKeySource::Configured => {}
+        }
+        keys
+    };
     let stream_dir = dir.join(data_dir::STREAM_DIR);
     let stream_config = stream_config(config);
     let stream: Arc<dyn Stream> = Arc::new(
@@ -69,11 +100,8 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
             .await?
             .context("cannot open the event stream")?,
     );
-    let (store, db) = pipeline::open(dir, &config.store.store_config(dir))
-        .await
-        .context("cannot open the object store and results database")?;
     let roster = Arc::new(
-        Roster::load_or_create(db.pool(), config.roster_size, config.roster_seed)
+        Roster::load_or_create(&db, config.roster_size, config.roster_seed)
             .await
             .context("cannot load the roster")?,
     );
@@ -88,17 +116,24 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
 
 /// The background stages, running.
 pub struct Running {
-    pipeline: Pipeline,
+    leader: JoinHandle<()>,
+    stop_leader: oneshot::Sender<()>,
     live: Vec<JoinHandle<()>>,
 }
 
-/// Starts the here-now readers and ticker, delivery and merge.
+/// Starts the here-now readers and ticker, and the leader loop that runs delivery and merge
+/// while this server holds the database's pipeline lease.
 pub fn start(state: &AppState, iterators: Vec<ShardIterator>) -> Running {
-    let config = state.config();
     let board = state.inner.board.clone();
     let live =
         vec![tokio::spawn(live::follow(state.clone(), iterators)), tokio::spawn(live::tick(board))];
-    let pipeline_config = PipelineConfig {
+    let (stop_leader, stopped) = oneshot::channel();
+    let leader = tokio::spawn(lead(state.clone(), state.db().lease(), stopped));
+    Running { leader, stop_leader, live }
+}
+
+fn pipeline_config(config: &ServeConfig) -> PipelineConfig {
+    PipelineConfig {
         delivery: DeliveryConfig {
             buffer_bytes: config.delivery_buffer_bytes,
             interval: Duration::from_millis(config.delivery_interval_ms),
@@ -106,23 +141,59 @@ pub fn start(state: &AppState, iterators: Vec<ShardIterator>) -> Running {
             ..DeliveryConfig::default()
         },
         merge: MergeConfig { race_seconds: config.race_seconds, ..MergeConfig::default() },
-    };
-    let pipeline = Pipeline::start(
-        state.stream().clone(),
-        state.store().clone(),
-        state.db().clone(),
-        pipeline_config,
-    );
-    state.metrics().watch_delivery(pipeline.delivery_progress());
-    state.metrics().watch_merge(pipeline.merge_progress());
-    Running { pipeline, live }
+    }
+}
+
+/// Waits for the lease, runs the pipeline while it is held, and again, until `stop`.
+async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receiver<()>) {
+    loop {
+        let mut held = tokio::select! {
+            held = lease::acquire(lease.as_ref(), lease::RETRY_INTERVAL) => held,
+            _ = &mut stop => return,
+        };
+        tracing::info!(lease = ?lease, "This server holds the pipeline lease: starting delivery and merge.");
+        let pipeline = Pipeline::start(
+            state.stream().clone(),
+            state.store().clone(),
+            state.db().clone(),
+            pipeline_config(state.config()),
+        );
+        state.metrics().watch_delivery(pipeline.delivery_progress());
+        state.metrics().watch_merge(pipeline.merge_progress());
+        state.metrics().set_pipeline_leader(true);
+        let lost = tokio::select! {
+            error = lease::until_lost(held.as_mut(), lease::CHECK_INTERVAL) => Some(error),
+            _ = &mut stop => None,
+        };
+        match lost {
+            Some(error) => {
+                tracing::error!(%error, "Lost the pipeline lease: stopping delivery and merge now.");
+                pipeline.abort().await;
+                state.metrics().set_pipeline_leader(false);
+                state.metrics().lost_pipeline_lease();
+                drop(held);
+                tracing::info!("Delivery and merge stopped; waiting for the pipeline lease again.");
+            }
+            None => {
+                if let Err(error) = pipeline.shutdown().await {
+                    tracing::error!(%error, "The pipeline stopped with an error.");
+                }
+                state.metrics().set_pipeline_leader(false);
+                held.release().await;
+                tracing::info!("Gave up the pipeline lease.");
+                return;
+            }
+        }
+    }
 }
 
 impl Running {
-    /// Flushes delivery, waits for the merge to fold what it delivered, stops the readers.
+    /// Flushes delivery, waits for the merge to fold what it delivered (when this server holds
+    /// the lease), gives the lease up, stops the readers.
     pub async fn stop(self) {
-        if let Err(error) = self.pipeline.shutdown().await {
-            tracing::error!(%error, "The pipeline stopped with an error.");
+        let _ = self.stop_leader.send(());
+        if let Err(error) = self.leader.await {
+            tracing::error!(%error, "The pipeline's leader task ended abnormally.");
         }
         for task in self.live {
             task.abort();

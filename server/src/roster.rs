@@ -1,10 +1,11 @@
 //! The roster: every racer's name and avatar seed, generated deterministically from a seed on
-//! first start, stored in the database (`roster` table) and held in memory for lookups.
+//! first start, stored in the results database (its `roster` table, see
+//! `alleycat_ingest::merge::db`) and held in memory for lookups.
 
 use alleycat_domain::hash::splitmix64 as mix;
 
 use alleycat_domain::api::RacerInfo;
-use sqlx::{Row, SqlitePool};
+use alleycat_ingest::merge::{Database, MergeError};
 
 const FIRST: &[&str] = &[
     "Ada", "Amara", "Ana", "Arlo", "Ayla", "Bea", "Bodhi", "Caleb", "Cass", "Cleo", "Dara", "Dev",
@@ -104,40 +105,13 @@ pub struct Roster {
 impl Roster {
     /// Loads the roster from the database, first generating the racers it lacks (ids 1 to
     /// `size`) from `seed`.
-    pub async fn load_or_create(pool: &SqlitePool, size: u32, seed: u64) -> sqlx::Result<Self> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS roster (
-                racer_id INTEGER PRIMARY KEY, name TEXT NOT NULL, avatar_seed INTEGER NOT NULL)",
-        )
-        .execute(pool)
-        .await?;
-        let have: i64 = sqlx::query("SELECT COUNT(*) FROM roster").fetch_one(pool).await?.get(0);
-        if have < i64::from(size) {
-            let mut tx = pool.begin().await?;
-            for id in 1..=u64::from(size) {
-                let racer = generate(seed, id);
-                sqlx::query("INSERT OR IGNORE INTO roster VALUES (?, ?, ?)")
-                    .bind(id as i64)
-                    .bind(&racer.name)
-                    .bind(racer.avatar_seed as i64)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+    pub async fn load_or_create(db: &Database, size: u32, seed: u64) -> Result<Self, MergeError> {
+        if db.roster_len().await? < u64::from(size) {
+            let racers: Vec<_> = (1..=u64::from(size)).map(|id| generate(seed, id)).collect();
+            db.add_racers(&racers).await?;
             tracing::info!(racers = size, seed, "Created the roster.");
         }
-        let rows = sqlx::query("SELECT racer_id, name, avatar_seed FROM roster ORDER BY racer_id")
-            .fetch_all(pool)
-            .await?;
-        let racers = rows
-            .into_iter()
-            .map(|row| RacerInfo {
-                id: row.get::<i64, _>(0) as u64,
-                name: row.get(1),
-                avatar_seed: row.get::<i64, _>(2) as u64,
-            })
-            .collect();
-        Ok(Self { racers })
+        Ok(Self { racers: db.racers().await? })
     }
 
     /// A roster held in memory only (tests).
@@ -220,13 +194,28 @@ mod tests {
         assert!(roster.get(0).is_none() && roster.get(1001).is_none());
     }
 
-    #[tokio::test]
-    async fn the_roster_is_stored_once_and_read_back() {
-        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
-        let first = Roster::load_or_create(&pool, 50, 9).await.unwrap();
-        let again = Roster::load_or_create(&pool, 50, 9).await.unwrap();
+    async fn stored_once_and_read_back(db: &Database) {
+        let first = Roster::load_or_create(db, 50, 9).await.unwrap();
+        let again = Roster::load_or_create(db, 50, 9).await.unwrap();
         assert_eq!(first.len(), 50);
         assert_eq!(first.racers, again.racers);
         assert_eq!(first.get(50), Some(&generate(9, 50)));
+        // A larger roster adds the missing racers and keeps the others as they were.
+        let grown = Roster::load_or_create(db, 1200, 10).await.unwrap();
+        assert_eq!(grown.len(), 1200);
+        assert_eq!(grown.get(50), Some(&generate(9, 50)));
+        assert_eq!(grown.get(1200), Some(&generate(10, 1200)));
+    }
+
+    #[tokio::test]
+    async fn the_roster_is_stored_once_and_read_back_in_sqlite() {
+        stored_once_and_read_back(&Database::in_memory().await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn the_roster_is_stored_once_and_read_back_in_postgres() {
+        let server = alleycat_testkit::postgres::Postgres::start().unwrap();
+        let url = server.create_database("roster").unwrap().parse().unwrap();
+        stored_once_and_read_back(&Database::connect_postgres(&url).await.unwrap()).await;
     }
 }

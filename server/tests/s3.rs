@@ -7,16 +7,13 @@
 mod moto_support;
 mod support;
 
-use std::{
-    process::{Command, Output, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use alleycat_ingest::objects::{self, StoreConfig};
 use futures::TryStreamExt;
 use moto_support::Moto;
 use object_store::{path::Path, ObjectStore, ObjectStoreExt};
-use support::{event, eventually, post_events, race_now, to_json, RACE_SECONDS};
+use support::{event, eventually, post_events, race_now, run_alleycat, to_json, RACE_SECONDS};
 
 const BUCKET: &str = "alleycat-serve";
 const LOCATION: &str = "s3://alleycat-serve/site";
@@ -39,22 +36,6 @@ async fn history_files(bucket: &dyn ObjectStore) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Runs `alleycat` with `args` and `env` to its end (at most a minute).
-fn run_alleycat(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_alleycat"));
-    command
-        .args(args)
-        .env("ALLEYCAT_LOG", "info")
-        .env("NO_COLOR", "1")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
-    let (done, output) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(command.output()));
-    output
-        .recv_timeout(Duration::from_secs(60))
-        .expect("alleycat finished within a minute")
-        .expect("alleycat ran")
-}
-
 #[tokio::test]
 async fn serve_stores_objects_in_the_bucket_and_rebuild_reproduces_its_history_files() {
     let moto = Moto::start();

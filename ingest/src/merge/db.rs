@@ -1,26 +1,37 @@
-//! Race results and class records in an embedded SQLite database (sqlx), and the queries the
-//! server answers from it.
+//! Race results, class records, the roster and shared keys, in an embedded SQLite database or
+//! in PostgreSQL (sqlx), and the queries the server answers from them. Every query of the project
+//! is here, written once for both backends (see `on_pool!`).
 //!
-//! Schema (`migrations/`, embedded and applied on open):
-//! - `rides`: per class, race and racer, the per-second outputs as a BLOB (little-endian u32
-//!   hundredths, 0 where not ridden) and what derives from them: seconds ridden, total, best and
-//!   final output. Keeping the seconds makes merging idempotent: a second merged twice is the
+//! Backends: by default the SQLite file `results.sqlite` in the data directory (WAL, one server
+//! per data directory); with a `postgres://` URL ([`DatabaseConfig::Postgres`]) a PostgreSQL
+//! database that several servers share.
+//!
+//! Schema (`migrations/` for SQLite, `migrations_postgres/` for PostgreSQL: the same tables, each
+//! in its backend's types; embedded and applied on open, so an empty database is migrated on
+//! start and a migrated one is left as it is):
+//! - `rides`: per class, race and racer, the per-second outputs as a BLOB/BYTEA (little-endian
+//!   u32 hundredths, 0 where not ridden) and what derives from them: seconds ridden, total, best
+//!   and final output. Keeping the seconds makes merging idempotent: a second merged twice is the
 //!   same second.
 //! - `class_records`: per class and racer, the best race total and the race it came from (ties go
 //!   to the earlier race, so the answer does not depend on merge order).
 //! - `merged_objects`: the path of every object folded in, committed in the same transaction as
 //!   its effects, so a restart merges only what is new.
+//! - `roster`: every racer's generated name and avatar seed.
+//! - `shared_keys`: values every server of a deployment must agree on (the token secret, the
+//!   generated API key), by name; the first writer wins ([`Database::shared_value`]).
 //!
 //! All outputs are stored as integer hundredths; the query results give them as numbers with two
-//! decimals.
+//! decimals. Ids are stored as signed 64-bit integers (the u64 bits, cast).
 
 use std::{collections::HashSet, path::Path, str::FromStr};
 
-use alleycat_domain::{ClassId, RaceId};
+use alleycat_domain::{api::RacerInfo, ClassId, RaceId};
 use serde::Serialize;
 use sqlx::{
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    QueryBuilder, Row, Sqlite, SqlitePool,
+    ConnectOptions, Connection, QueryBuilder, Row, SqlitePool,
 };
 
 use super::{
@@ -31,17 +42,123 @@ use super::{
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "results.sqlite";
 
-/// Rows per multi-row INSERT (9 parameters each, well under SQLite's 32,766).
+/// Rows per multi-row INSERT (9 parameters each, well under SQLite's 32,766 and PostgreSQL's
+/// 65,535).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// The embedded migrations.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/merge/migrations");
+/// Connections in a server's PostgreSQL pool (the merge commits on one; queries use the rest).
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 8;
+
+/// How long connecting to PostgreSQL (or waiting for a pooled connection) may take.
+pub const POSTGRES_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The embedded migrations of each backend.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/merge/migrations");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/merge/migrations_postgres");
+
+/// Where the results database is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DatabaseConfig {
+    /// The embedded SQLite file [`DATABASE_FILE`] in the data directory (the default).
+    #[default]
+    DataDir,
+    /// A PostgreSQL database, shared by every server given the same URL.
+    Postgres(PostgresUrl),
+}
+
+/// A `postgres://` (or `postgresql://`) connection URL, as libpq takes it. Its `Debug` and
+/// `Display` hide the password, so settings can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+/// Why a database URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{given}` is not a PostgreSQL URL: use postgres://user[:password]@host[:port]/database (without a URL the SQLite file in the data directory is used)")]
+pub struct DatabaseUrlError {
+    /// What was given, password hidden.
+    pub given: String,
+}
+
+impl PostgresUrl {
+    /// The URL itself (with its password).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+/// `url` with the password (between `user:` and `@`) replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl FromStr for PostgresUrl {
+    type Err = DatabaseUrlError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let valid = (s.starts_with("postgres://") || s.starts_with("postgresql://"))
+            && PgConnectOptions::from_str(s).is_ok();
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(DatabaseUrlError { given: redact(s) })
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresUrl({})", self.redacted())
+    }
+}
+
+impl std::fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The pool of one backend.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool and `$db` naming its sqlx database
+/// type, so each query is written once and compiled for both backends. Placeholders are `$1`,
+/// `$2`, ... (SQLite takes them too); multi-row inserts go through `QueryBuilder::<$db>`.
+macro_rules! on_pool {
+    ($self:expr, |$pool:ident, $db:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($pool) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Sqlite;
+                $body
+            }
+            Pool::Postgres($pool) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
 
 /// The results database. Cheap to clone (a connection pool); share one between the merge and the
 /// server.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 /// A ride as written in one commit.
@@ -102,7 +219,15 @@ fn centi(v: i64) -> f64 {
 }
 
 impl Database {
-    /// Opens (creating if missing) the database file at `path` and applies the migrations.
+    /// Opens the database `config` names: the SQLite file in `data_dir`, or PostgreSQL.
+    pub async fn connect(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, MergeError> {
+        match config {
+            DatabaseConfig::DataDir => Self::open(&data_dir.join(DATABASE_FILE)).await,
+            DatabaseConfig::Postgres(url) => Self::connect_postgres(url).await,
+        }
+    }
+
+    /// Opens (creating if missing) the SQLite file at `path` and applies the migrations.
     pub async fn open(path: &Path) -> Result<Self, MergeError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -116,7 +241,7 @@ impl Database {
         Self::with_options(options, 4).await
     }
 
-    /// A private in-memory database (for tests).
+    /// A private in-memory SQLite database (for tests).
     pub async fn in_memory() -> Result<Self, MergeError> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
         // One connection: each in-memory connection would be its own database.
@@ -134,28 +259,77 @@ impl Database {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        SQLITE_MIGRATOR.run(&pool).await?;
+        Ok(Self { pool: Pool::Sqlite(pool) })
     }
 
-    /// The connection pool, for callers that keep their own tables elsewhere.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Connects to the PostgreSQL database at `url` and applies the migrations (sqlx holds an
+    /// advisory lock while migrating, so servers starting together migrate once).
+    pub async fn connect_postgres(url: &PostgresUrl) -> Result<Self, MergeError> {
+        let options = PgConnectOptions::from_str(url.as_str())?.application_name("alleycat");
+        // One connection first, so that an unreachable server or a refused login is reported as
+        // such: the pool would only say that it timed out.
+        let first = tokio::time::timeout(POSTGRES_CONNECT_TIMEOUT, options.connect())
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connecting to {url} took longer than {POSTGRES_CONNECT_TIMEOUT:?}"),
+                ))
+            })??;
+        first.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(DEFAULT_POSTGRES_CONNECTIONS)
+            .acquire_timeout(POSTGRES_CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        POSTGRES_MIGRATOR.run(&pool).await?;
+        Ok(Self { pool: Pool::Postgres(pool) })
+    }
+
+    /// Whether this is a PostgreSQL database (shared by several servers).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// The lease that decides which server runs delivery and merge: a PostgreSQL advisory lock
+    /// on a connection of its own, or (SQLite: one server per data directory) always held.
+    pub fn lease(&self) -> std::sync::Arc<dyn crate::lease::Lease> {
+        match &self.pool {
+            Pool::Sqlite(_) => std::sync::Arc::new(crate::lease::AlwaysHeld),
+            Pool::Postgres(pool) => {
+                std::sync::Arc::new(crate::lease::PgLease::new((*pool.connect_options()).clone()))
+            }
+        }
+    }
+
+    /// Applies the migrations again (they are recorded, so this changes nothing on a migrated
+    /// database).
+    pub async fn migrate(&self) -> Result<(), MergeError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
     }
 
     /// Every object path already merged.
     pub async fn merged_objects(&self) -> Result<HashSet<String>, MergeError> {
-        let rows = sqlx::query("SELECT path FROM merged_objects").fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query("SELECT path FROM merged_objects").fetch_all(pool).await?;
+            Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
+        })
     }
 
     /// Whether the object at `path` is already merged.
     pub async fn is_merged(&self, path: &str) -> Result<bool, MergeError> {
-        let row = sqlx::query("SELECT 1 FROM merged_objects WHERE path = ?")
-            .bind(path)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
+        on_pool!(self, |pool, _Db| {
+            let row = sqlx::query("SELECT 1 FROM merged_objects WHERE path = $1")
+                .bind(path)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.is_some())
+        })
     }
 
     /// The stored rides of one race and class, by racer.
@@ -165,19 +339,22 @@ impl Database {
         class: ClassId,
         race_seconds: u32,
     ) -> Result<Vec<(u64, Ride)>, MergeError> {
-        let rows =
-            sqlx::query("SELECT racer_id, outputs FROM rides WHERE class_id = ? AND race_id = ?")
-                .bind(i64::from(class))
-                .bind(race as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let blob: Vec<u8> = r.get(1);
-                (r.get::<i64, _>(0) as u64, Ride::from_blob(&blob, race_seconds))
-            })
-            .collect())
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query(
+                "SELECT racer_id, outputs FROM rides WHERE class_id = $1 AND race_id = $2",
+            )
+            .bind(i64::from(class))
+            .bind(race as i64)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| {
+                    let blob: Vec<u8> = r.get(1);
+                    (r.get::<i64, _>(0) as u64, Ride::from_blob(&blob, race_seconds))
+                })
+                .collect())
+        })
     }
 
     /// Stores rides and their effect on the class records, and marks `objects` merged, in one
@@ -189,6 +366,7 @@ impl Database {
     ) -> Result<(), MergeError> {
         // Each ride's best claim to its racer's class record, one row per (class, racer): the
         // highest total, the earlier race on a tie (so the answer does not depend on order).
+        // One row per key also keeps PostgreSQL's upsert from touching a row twice.
         let mut records: std::collections::BTreeMap<(ClassId, u64), (u64, RaceId)> =
             std::collections::BTreeMap::new();
         for ride in &rides {
@@ -202,79 +380,87 @@ impl Database {
                 })
                 .or_insert(claim);
         }
-        let mut tx = self.pool.begin().await?;
-        // Many rows per statement: one statement per row costs a round trip to SQLite's
-        // thread each.
-        for chunk in rides.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO rides (class_id, race_id, racer_id, outputs, seconds, total_centi,
-                     best_centi, final_second, final_centi) ",
-            );
-            insert.push_values(chunk, |mut row, ride| {
-                let RideSummary { seconds, total_centi, best_centi, final_second, final_centi } =
-                    ride.summary;
-                row.push_bind(i64::from(ride.class))
-                    .push_bind(ride.race as i64)
-                    .push_bind(ride.racer as i64)
-                    .push_bind(ride.outputs.clone())
-                    .push_bind(i64::from(seconds))
-                    .push_bind(total_centi as i64)
-                    .push_bind(i64::from(best_centi))
-                    .push_bind(i64::from(final_second))
-                    .push_bind(i64::from(final_centi));
-            });
-            insert.push(
-                " ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
-                     outputs = excluded.outputs, seconds = excluded.seconds,
-                     total_centi = excluded.total_centi, best_centi = excluded.best_centi,
-                     final_second = excluded.final_second, final_centi = excluded.final_centi",
-            );
-            insert.build().execute(&mut *tx).await?;
-        }
         let records: Vec<_> = records.into_iter().collect();
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO class_records (class_id, racer_id, race_id, total_centi) ",
-            );
-            insert.push_values(chunk, |mut row, &((class, racer), (total, race))| {
-                row.push_bind(i64::from(class))
-                    .push_bind(racer as i64)
-                    .push_bind(race as i64)
-                    .push_bind(total as i64);
-            });
-            // Totals only grow as seconds are merged, so keeping the maximum (earlier race on a
-            // tie) gives the same record whatever the order.
-            insert.push(
-                " ON CONFLICT (class_id, racer_id) DO UPDATE SET
-                     race_id = excluded.race_id, total_centi = excluded.total_centi
-                 WHERE excluded.total_centi > class_records.total_centi
-                    OR (excluded.total_centi = class_records.total_centi
-                        AND excluded.race_id < class_records.race_id)",
-            );
-            insert.build().execute(&mut *tx).await?;
-        }
-        for chunk in objects.chunks(ROWS_PER_STATEMENT) {
-            let mut insert =
-                QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO merged_objects (path) ");
-            insert.push_values(chunk, |mut row, path| {
-                row.push_bind(path.clone());
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        on_pool!(self, |pool, Db| {
+            let mut tx = pool.begin().await?;
+            // Many rows per statement: one statement per row costs a round trip each.
+            for chunk in rides.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::<Db>::new(
+                    "INSERT INTO rides (class_id, race_id, racer_id, outputs, seconds, total_centi,
+                         best_centi, final_second, final_centi) ",
+                );
+                insert.push_values(chunk, |mut row, ride| {
+                    let RideSummary {
+                        seconds,
+                        total_centi,
+                        best_centi,
+                        final_second,
+                        final_centi,
+                    } = ride.summary;
+                    row.push_bind(i64::from(ride.class))
+                        .push_bind(ride.race as i64)
+                        .push_bind(ride.racer as i64)
+                        .push_bind(ride.outputs.clone())
+                        .push_bind(i64::from(seconds))
+                        .push_bind(total_centi as i64)
+                        .push_bind(i64::from(best_centi))
+                        .push_bind(i64::from(final_second))
+                        .push_bind(i64::from(final_centi));
+                });
+                insert.push(
+                    " ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
+                         outputs = excluded.outputs, seconds = excluded.seconds,
+                         total_centi = excluded.total_centi, best_centi = excluded.best_centi,
+                         final_second = excluded.final_second, final_centi = excluded.final_centi",
+                );
+                insert.build().execute(&mut *tx).await?;
+            }
+            for chunk in records.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::<Db>::new(
+                    "INSERT INTO class_records (class_id, racer_id, race_id, total_centi) ",
+                );
+                insert.push_values(chunk, |mut row, &((class, racer), (total, race))| {
+                    row.push_bind(i64::from(class))
+                        .push_bind(racer as i64)
+                        .push_bind(race as i64)
+                        .push_bind(total as i64);
+                });
+                // Totals only grow as seconds are merged, so keeping the maximum (earlier race
+                // on a tie) gives the same record whatever the order.
+                insert.push(
+                    " ON CONFLICT (class_id, racer_id) DO UPDATE SET
+                         race_id = excluded.race_id, total_centi = excluded.total_centi
+                     WHERE excluded.total_centi > class_records.total_centi
+                        OR (excluded.total_centi = class_records.total_centi
+                            AND excluded.race_id < class_records.race_id)",
+                );
+                insert.build().execute(&mut *tx).await?;
+            }
+            for chunk in objects.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::<Db>::new("INSERT INTO merged_objects (path) ");
+                insert.push_values(chunk, |mut row, path| {
+                    row.push_bind(path.clone());
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Forgets every ride, record and merged object (the first step of a rebuild).
     pub(crate) async fn clear(&self) -> Result<(), MergeError> {
-        let mut tx = self.pool.begin().await?;
-        for statement in
-            ["DELETE FROM rides", "DELETE FROM class_records", "DELETE FROM merged_objects"]
-        {
-            sqlx::query(statement).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        on_pool!(self, |pool, _Db| {
+            let mut tx = pool.begin().await?;
+            for statement in
+                ["DELETE FROM rides", "DELETE FROM class_records", "DELETE FROM merged_objects"]
+            {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// The most recent `limit` races of `class` that have results, newest first, with how many
@@ -284,22 +470,24 @@ impl Database {
         class: ClassId,
         limit: u32,
     ) -> Result<Vec<RaceSummary>, MergeError> {
-        let rows = sqlx::query(
-            "SELECT race_id, COUNT(*) FROM rides WHERE class_id = ?
-             GROUP BY race_id ORDER BY race_id DESC LIMIT ?",
-        )
-        .bind(i64::from(class))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| RaceSummary {
-                race_id: r.get::<i64, _>(0) as u64,
-                class_id: class,
-                racers: r.get::<i64, _>(1) as u32,
-            })
-            .collect())
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query(
+                "SELECT race_id, COUNT(*) FROM rides WHERE class_id = $1
+                 GROUP BY race_id ORDER BY race_id DESC LIMIT $2",
+            )
+            .bind(i64::from(class))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| RaceSummary {
+                    race_id: r.get::<i64, _>(0) as u64,
+                    class_id: class,
+                    racers: r.get::<i64, _>(1) as u32,
+                })
+                .collect())
+        })
     }
 
     /// The results of `race` in `class`, ranked by total output (highest first, ties by racer
@@ -309,26 +497,28 @@ impl Database {
         race: RaceId,
         class: ClassId,
     ) -> Result<Vec<RaceResult>, MergeError> {
-        let rows = sqlx::query(
-            "SELECT racer_id, seconds, total_centi, best_centi, final_centi FROM rides
-             WHERE class_id = ? AND race_id = ? ORDER BY total_centi DESC, racer_id",
-        )
-        .bind(i64::from(class))
-        .bind(race as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| RaceResult {
-                place: i as u32 + 1,
-                racer_id: r.get::<i64, _>(0) as u64,
-                seconds: r.get::<i64, _>(1) as u32,
-                total: centi(r.get(2)),
-                best: centi(r.get(3)),
-                final_output: centi(r.get(4)),
-            })
-            .collect())
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query(
+                "SELECT racer_id, seconds, total_centi, best_centi, final_centi FROM rides
+                 WHERE class_id = $1 AND race_id = $2 ORDER BY total_centi DESC, racer_id",
+            )
+            .bind(i64::from(class))
+            .bind(race as i64)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| RaceResult {
+                    place: i as u32 + 1,
+                    racer_id: r.get::<i64, _>(0) as u64,
+                    seconds: r.get::<i64, _>(1) as u32,
+                    total: centi(r.get(2)),
+                    best: centi(r.get(3)),
+                    final_output: centi(r.get(4)),
+                })
+                .collect())
+        })
     }
 
     /// The all-time leaderboard of `class`: each racer's best race total, highest first (ties
@@ -338,24 +528,26 @@ impl Database {
         class: ClassId,
         limit: u32,
     ) -> Result<Vec<ClassRecord>, MergeError> {
-        let rows = sqlx::query(
-            "SELECT racer_id, race_id, total_centi FROM class_records WHERE class_id = ?
-             ORDER BY total_centi DESC, racer_id LIMIT ?",
-        )
-        .bind(i64::from(class))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| ClassRecord {
-                place: i as u32 + 1,
-                racer_id: r.get::<i64, _>(0) as u64,
-                race_id: r.get::<i64, _>(1) as u64,
-                total: centi(r.get(2)),
-            })
-            .collect())
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query(
+                "SELECT racer_id, race_id, total_centi FROM class_records WHERE class_id = $1
+                 ORDER BY total_centi DESC, racer_id LIMIT $2",
+            )
+            .bind(i64::from(class))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| ClassRecord {
+                    place: i as u32 + 1,
+                    racer_id: r.get::<i64, _>(0) as u64,
+                    race_id: r.get::<i64, _>(1) as u64,
+                    total: centi(r.get(2)),
+                })
+                .collect())
+        })
     }
 
     /// One racer's record in `class`, if they have one (with its place).
@@ -364,27 +556,103 @@ impl Database {
         class: ClassId,
         racer: u64,
     ) -> Result<Option<ClassRecord>, MergeError> {
-        let row = sqlx::query(
-            "SELECT r.race_id, r.total_centi,
-                    (SELECT COUNT(*) FROM class_records o WHERE o.class_id = r.class_id
-                       AND (o.total_centi > r.total_centi
-                            OR (o.total_centi = r.total_centi AND o.racer_id < r.racer_id)))
-             FROM class_records r WHERE r.class_id = ? AND r.racer_id = ?",
-        )
-        .bind(i64::from(class))
-        .bind(racer as i64)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| ClassRecord {
-            place: r.get::<i64, _>(2) as u32 + 1,
-            racer_id: racer,
-            race_id: r.get::<i64, _>(0) as u64,
-            total: centi(r.get(1)),
-        }))
+        on_pool!(self, |pool, _Db| {
+            let row = sqlx::query(
+                "SELECT r.race_id, r.total_centi,
+                        (SELECT COUNT(*) FROM class_records o WHERE o.class_id = r.class_id
+                           AND (o.total_centi > r.total_centi
+                                OR (o.total_centi = r.total_centi AND o.racer_id < r.racer_id)))
+                 FROM class_records r WHERE r.class_id = $1 AND r.racer_id = $2",
+            )
+            .bind(i64::from(class))
+            .bind(racer as i64)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|r| ClassRecord {
+                place: r.get::<i64, _>(2) as u32 + 1,
+                racer_id: racer,
+                race_id: r.get::<i64, _>(0) as u64,
+                total: centi(r.get(1)),
+            }))
+        })
+    }
+
+    /// How many racers the roster holds.
+    pub async fn roster_len(&self) -> Result<u64, MergeError> {
+        on_pool!(self, |pool, _Db| {
+            let row = sqlx::query("SELECT COUNT(*) FROM roster").fetch_one(pool).await?;
+            Ok(row.get::<i64, _>(0) as u64)
+        })
+    }
+
+    /// Adds `racers` to the roster, in one transaction; racers already there are kept as they
+    /// are (so servers starting together agree on every name).
+    pub async fn add_racers(&self, racers: &[RacerInfo]) -> Result<(), MergeError> {
+        on_pool!(self, |pool, Db| {
+            let mut tx = pool.begin().await?;
+            for chunk in racers.chunks(ROWS_PER_STATEMENT) {
+                let mut insert =
+                    QueryBuilder::<Db>::new("INSERT INTO roster (racer_id, name, avatar_seed) ");
+                insert.push_values(chunk, |mut row, racer| {
+                    row.push_bind(racer.id as i64)
+                        .push_bind(racer.name.clone())
+                        .push_bind(racer.avatar_seed as i64);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Every racer of the roster, by id.
+    pub async fn racers(&self) -> Result<Vec<RacerInfo>, MergeError> {
+        on_pool!(self, |pool, _Db| {
+            let rows =
+                sqlx::query("SELECT racer_id, name, avatar_seed FROM roster ORDER BY racer_id")
+                    .fetch_all(pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|row| RacerInfo {
+                    id: row.get::<i64, _>(0) as u64,
+                    name: row.get(1),
+                    avatar_seed: row.get::<i64, _>(2) as u64,
+                })
+                .collect())
+        })
+    }
+
+    /// The shared value `name`: stores `candidate` unless a value is there already (atomically:
+    /// `INSERT ... ON CONFLICT DO NOTHING`, then read back), and returns the stored value and
+    /// whether it is `candidate` just stored. Servers starting together all get the first
+    /// writer's value.
+    pub async fn shared_value(
+        &self,
+        name: &str,
+        candidate: &str,
+    ) -> Result<(String, bool), MergeError> {
+        on_pool!(self, |pool, _Db| {
+            let inserted = sqlx::query(
+                "INSERT INTO shared_keys (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .bind(candidate)
+            .execute(pool)
+            .await?
+            .rows_affected()
+                == 1;
+            let row = sqlx::query("SELECT value FROM shared_keys WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
+            Ok((row.get::<String, _>(0), inserted))
+        })
     }
 
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool, _Db| pool.close().await)
     }
 }

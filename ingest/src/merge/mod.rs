@@ -1,6 +1,6 @@
 //! The merge stage (the history processor): folds every delivered object into per-class personal
 //! bests (`history/class-<id>.gz`, see `alleycat_domain::history`) and into race results and
-//! class records (an embedded SQLite database, see [`db`]).
+//! class records (the embedded SQLite database or PostgreSQL, see [`db`]).
 //!
 //! Data flows one way: delivery stores an object and sends its path on a channel; the merge
 //! fetches it from the object store, folds it in and commits. On start the merge also lists
@@ -36,7 +36,10 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 pub use best::{history_file, HistoryFile};
-pub use db::{ClassRecord, Database, RaceResult, RaceSummary, DATABASE_FILE};
+pub use db::{
+    ClassRecord, Database, DatabaseConfig, DatabaseUrlError, PostgresUrl, RaceResult, RaceSummary,
+    DATABASE_FILE,
+};
 use record::{parse_lines, MergeRecord};
 use ride::Ride;
 

@@ -1,12 +1,27 @@
-//! `GET /healthz` (the process is up and serving) and `GET /metrics` (Prometheus text format).
+//! `GET /healthz` (the process is up and serving), `GET /metrics` (Prometheus text format) and
+//! `GET /api/metrics` (JSON: `{"pipelineLeader": true, "pipelineLeaseLosses": 0}`: whether this
+//! server holds the pipeline lease and runs delivery and merge, and how often it lost it).
 
-use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
+use axum::{extract::State, http::header, response::IntoResponse, routing::get, Json, Router};
 
 use crate::AppState;
 
 /// The health and metrics routes.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(|| async { "ok" })).route("/metrics", get(metrics))
+}
+
+/// The JSON status route, under `/api`.
+pub fn api_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(api_metrics))
+}
+
+async fn api_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let metrics = state.metrics();
+    Json(serde_json::json!({
+        "pipelineLeader": metrics.pipeline_leader(),
+        "pipelineLeaseLosses": metrics.pipeline_lease_losses(),
+    }))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(history::routes())
         .merge(races::routes())
         .merge(racers::routes())
+        .merge(health::api_routes())
         .fallback(error::api_not_found);
     Router::new()
         .nest("/api", api)

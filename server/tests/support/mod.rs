@@ -189,6 +189,24 @@ pub fn spawn_binary(env: &[(&str, &std::ffi::OsStr)]) -> (Child, String) {
     (child, format!("http://{address}"))
 }
 
+/// Runs the `alleycat` binary with `args` and `env` to its end (at most a minute) and returns what
+/// it printed and how it exited.
+pub fn run_alleycat(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alleycat"));
+    command
+        .args(args)
+        .env("ALLEYCAT_LOG", "info")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(command.output()));
+    output
+        .recv_timeout(Duration::from_secs(60))
+        .expect("alleycat finished within a minute")
+        .expect("alleycat ran")
+}
+
 /// Waits (up to `limit`) until `check` returns `Some`, asking again every 50 ms.
 pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
 where

@@ -1,0 +1,197 @@
+//! Several servers over one PostgreSQL database (started by the testkit): the schema migrates on
+//! start, tokens signed by one server verify on another, the generated API key is shared, and
+//! exactly one server runs delivery and merge; when its lease session is terminated it stops and
+//! counts the loss; when it stops or is SIGKILLed, another takes over within seconds.
+
+mod support;
+
+use std::time::Duration;
+
+use alleycat_testkit::postgres::Postgres;
+use serde_json::Value;
+use support::{event, eventually, race_now, run_alleycat, to_json, TestServer, RACE_SECONDS};
+
+/// How long a takeover may take ("within seconds").
+const TAKEOVER: Duration = Duration::from_secs(10);
+
+async fn is_leader(client: &reqwest::Client, base: &str) -> Option<bool> {
+    let response = client.get(format!("{base}/api/metrics")).send().await.ok()?;
+    let body: Value = response.json().await.ok()?;
+    body["pipelineLeader"].as_bool()
+}
+
+async fn lease_losses(client: &reqwest::Client, base: &str) -> Option<u64> {
+    let response = client.get(format!("{base}/api/metrics")).send().await.ok()?;
+    let body: Value = response.json().await.ok()?;
+    body["pipelineLeaseLosses"].as_u64()
+}
+
+async fn shared_server(url: &str) -> TestServer {
+    let url = url.parse().unwrap();
+    TestServer::start_with(|c| {
+        c.database.url = Some(url);
+        c.api_key = None;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_the_pipeline() {
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.url();
+    let a = shared_server(&url).await;
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+    );
+    let b = shared_server(&url).await;
+    let token = a.token(5).await;
+    let (race, second) = race_now();
+    let (status, body) = b.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
+    assert_eq!(status, 200, "a token from server a is accepted by server b: {body}");
+    let api_key = postgres.psql("SELECT value FROM shared_keys WHERE name = 'api-key'").unwrap();
+    assert_eq!(api_key.len(), 64, "one generated API key in the database");
+    for server in [&a, &b] {
+        let (status, body) =
+            server.post_events(&api_key, &[to_json(&event(race, 6, 2, second, 70.0))]).await;
+        assert_eq!(status, 200, "the shared API key works on {}: {body}", server.base);
+    }
+    assert_eq!(is_leader(&b.client, &b.base).await, Some(false), "one leader at a time");
+    assert_eq!(is_leader(&a.client, &a.base).await, Some(true));
+
+    // PostgreSQL ends the leader's lease session: it sees the loss, stops its pipeline and asks
+    // again; one of the two leads again.
+    // At least the holder's session; b's short-lived try may be caught as well (it just retries).
+    assert!(postgres.terminate("alleycat-lease").unwrap() >= 1);
+    assert_eq!(
+        eventually(TAKEOVER, || async {
+            lease_losses(&a.client, &a.base).await.filter(|n| *n > 0)
+        })
+        .await,
+        1
+    );
+    eventually(TAKEOVER, || async {
+        let a_leads = is_leader(&a.client, &a.base).await?;
+        let b_leads = is_leader(&b.client, &b.base).await?;
+        (a_leads != b_leads).then_some(())
+    })
+    .await;
+    // The leader (whichever it is now) stops and gives the lease up: the other takes over.
+    let (a, b) = if is_leader(&a.client, &a.base).await == Some(true) { (a, b) } else { (b, a) };
+    a.stop().await;
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&b.client, &b.base).await.filter(|l| *l) }).await
+    );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeline_over_when_killed(
+) {
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.create_database("alleycat").unwrap();
+    let (data, dist) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    support::write_fake_dist(dist.path());
+    let (mut child, base) = support::spawn_server(
+        data.path(),
+        dist.path(),
+        &[("ALLEYCAT_DATABASE_URL", url.clone()), ("ALLEYCAT_API_KEY", String::new())],
+    );
+    let client = reqwest::Client::new();
+    let session = client
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({ "racerId": 7 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 200);
+    let token = session.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&client, &base).await.filter(|l| *l) }).await
+    );
+    let migrations = postgres
+        .psql_in("alleycat", "SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .unwrap();
+    assert_eq!(migrations, "3", "the binary migrated the empty database");
+    let racers = postgres.psql_in("alleycat", "SELECT count(*) FROM roster").unwrap();
+    assert_eq!(racers, "200");
+    assert!(
+        !data.path().join("secret").exists(),
+        "with a database URL the token secret is in the database, not the data directory"
+    );
+
+    let other = shared_server(&url).await;
+    let (race, second) = race_now();
+    let (status, body) =
+        other.post_events(&token, &[to_json(&event(race, 7, 3, second, 90.0))]).await;
+    assert_eq!(status, 200, "the binary's token verifies on the other server: {body}");
+    assert_eq!(is_leader(&other.client, &other.base).await, Some(false));
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(
+        eventually(TAKEOVER, || async {
+            is_leader(&other.client, &other.base).await.filter(|l| *l)
+        })
+        .await,
+        "the surviving server takes over delivery and merge"
+    );
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_refills_the_database()
+{
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.url();
+    let data = tempfile::tempdir().unwrap();
+    let a = {
+        let (url, dir) = (url.parse().unwrap(), data.path().to_owned());
+        TestServer::start_with(|c| {
+            c.database.url = Some(url);
+            c.data_dir = dir;
+        })
+        .await
+    };
+    assert!(
+        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+    );
+    let b = shared_server(&url).await;
+    let (race, _) = race_now();
+    let past = race - 1;
+    let events: Vec<Value> = (1..=3u64)
+        .flat_map(|racer| (1..=5u32).map(move |s| to_json(&event(past, racer, 2, s, 60.0))))
+        .collect();
+    let (status, body) = a.post_events(support::API_KEY, &events).await;
+    assert_eq!((status, &body["failedRecordCount"]), (200, &Value::from(0)), "{body}");
+
+    // Server a delivers and merges; server b answers from the same database.
+    let results: Value = eventually(TAKEOVER, || async {
+        let response = b.get(&format!("/api/races/{past}?classId=2")).await;
+        let body: Value = response.json().await.ok()?;
+        (body["results"].as_array()?.len() == 3).then_some(body)
+    })
+    .await;
+    assert_eq!(results["results"][0]["seconds"], 5);
+    a.stop().await;
+    b.stop().await;
+
+    // `alleycat rebuild --database-url` refills the shared tables from a's delivered objects.
+    postgres
+        .psql("DELETE FROM rides; DELETE FROM class_records; DELETE FROM merged_objects")
+        .unwrap();
+    let rebuilt = run_alleycat(
+        &["rebuild"],
+        &[
+            ("ALLEYCAT_DATA_DIR", data.path().display().to_string()),
+            ("ALLEYCAT_DATABASE_URL", url.clone()),
+            ("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string()),
+        ],
+    );
+    assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
+    assert_eq!(postgres.psql("SELECT count(*) FROM rides").unwrap(), "3");
+    assert!(!data.path().join(alleycat_ingest::merge::DATABASE_FILE).exists(), "no SQLite file");
+}

@@ -1,0 +1,5 @@
+//! Test support for Alleycat (dev-only, never published): real servers started for a test from
+//! the binaries Debian's packages install (`scripts/setup.sh` installs them), each in a temporary
+//! directory on a free loopback port, stopped when dropped. Nothing is downloaded.
+
+pub mod postgres;

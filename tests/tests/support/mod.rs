@@ -104,6 +104,17 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on `dirs` with `race_seconds` races, on `port` (0: any free port).
     pub fn spawn(dirs: &Dirs, race_seconds: u32, roster: u32, port: u16) -> Self {
+        Self::spawn_with(dirs, race_seconds, roster, port, &[])
+    }
+
+    /// [`ServerProcess::spawn`] with more `ALLEYCAT_*` settings in `extra`.
+    pub fn spawn_with(
+        dirs: &Dirs,
+        race_seconds: u32,
+        roster: u32,
+        port: u16,
+        extra: &[(&str, String)],
+    ) -> Self {
         let mut child = Command::new(server_binary())
             .arg("serve")
             .env("ALLEYCAT_PORT", port.to_string())
@@ -115,6 +126,7 @@ impl ServerProcess {
             .env("ALLEYCAT_DELIVERY_INTERVAL_MS", "1000")
             .env("ALLEYCAT_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(extra.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -262,19 +274,24 @@ pub fn delivered(data: &Path) -> Vec<(u64, u64, u64)> {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "gz") {
-                let mut text = String::new();
-                flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
-                    .read_to_string(&mut text)
-                    .unwrap();
-                for line in text.lines() {
-                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                    let field = |name: &str| v[name].as_u64().unwrap();
-                    found.push((field("raceId"), field("racerId"), field("second")));
-                }
+                found.extend(events_in(&std::fs::read(&path).unwrap()));
             }
         }
     }
     found
+}
+
+/// Every (race, racer, second) in one delivered object (gzip NDJSON).
+pub fn events_in(gz: &[u8]) -> Vec<(u64, u64, u64)> {
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(gz).read_to_string(&mut text).unwrap();
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let field = |name: &str| v[name].as_u64().unwrap();
+            (field("raceId"), field("racerId"), field("second"))
+        })
+        .collect()
 }
 
 /// A counter of the server's Prometheus metrics, summed over the label sets containing `label`.
@@ -291,6 +308,11 @@ pub async fn metric(base: &str, name: &str, label: &str) -> u64 {
 /// generator saw: every event acknowledged, in the results with the generator's totals, in the
 /// delivered objects exactly once, and in the class history as each racer's bests.
 pub async fn assert_stored_as_acknowledged(report: &Report, base: &str, data: &Path) {
+    assert_stored(report, base, delivered(data)).await;
+}
+
+/// [`assert_stored_as_acknowledged`] with the delivered events given (from any store).
+pub async fn assert_stored(report: &Report, base: &str, delivered: Vec<(u64, u64, u64)>) {
     let (racers, race_seconds) = (report.field.racers, report.race_seconds);
     let s = &report.summary;
     let [race] = s.races[..] else { panic!("one race ridden: {s:?}") };
@@ -306,7 +328,7 @@ pub async fn assert_stored_as_acknowledged(report: &Report, base: &str, data: &P
     let acknowledged = report.acknowledged.as_ref().expect("the sim kept its acknowledgements");
     let acknowledged: BTreeSet<(u64, u64, u64)> =
         acknowledged.iter().map(|k| (k.race_id, k.racer_id, u64::from(k.second))).collect();
-    let distinct: BTreeSet<_> = delivered(data).into_iter().collect();
+    let distinct: BTreeSet<_> = delivered.into_iter().collect();
     assert_eq!(distinct.len() as u64, s.acknowledged);
     assert_eq!(distinct, acknowledged);
 

@@ -34,6 +34,14 @@ fn loopback(address: SocketAddr) -> SocketAddr {
     address
 }
 
+/// The racer ids the demo field rides as: the top `demo_racers` of a roster of `roster`, kept
+/// out of the racer search and refused a session, so that no person rides as one of them (their
+/// events would collide with the demo's).
+pub fn riders(roster: usize, demo_racers: u32) -> std::ops::RangeInclusive<u64> {
+    let roster = roster as u64;
+    roster - u64::from(demo_racers).min(roster) + 1..=roster
+}
+
 /// Starts the demo field against the server listening on `address`, when asked for; it stops
 /// once `closing` turns true.
 pub fn start(
@@ -61,7 +69,7 @@ pub fn start(
             servers: vec![format!("http://{}", loopback(address))],
             racers,
             class: ClassChoice::All,
-            first_racer: u64::from(roster - racers + 1),
+            first_racer: *riders(roster as usize, racers).start(),
             seed: DEMO_SEED,
             forever: true,
             join_within: state.config().race_seconds,

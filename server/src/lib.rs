@@ -100,6 +100,12 @@ impl AppState {
         &self.inner.board
     }
 
+    /// Whether `racer` is one the demo field rides as (see [`demo::riders`]).
+    pub fn is_demo_racer(&self, racer: u64) -> bool {
+        let demo = self.config().demo_racers;
+        demo > 0 && demo::riders(self.roster().len(), demo).contains(&racer)
+    }
+
     /// The admission rules for events.
     pub fn admission(&self) -> &Admission {
         &self.inner.admission

@@ -344,3 +344,23 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
     assert!(text.contains("alleycat_http_request_duration_seconds_bucket"), "{text}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_fields_racers_cannot_be_chosen_or_given_a_session() {
+    let server = TestServer::start_with(|c| c.demo_racers = 5).await;
+    let found: Value = server.get("/api/racers?q=&limit=100").await.json().await.unwrap();
+    let ids: Vec<u64> =
+        found["racers"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), 95, "everyone but the demo's five: {ids:?}");
+    assert!(ids.iter().all(|&id| id <= 95));
+    let session = |racer: u64| {
+        server.client.post(server.url("/api/session")).json(&json!({ "racerId": racer })).send()
+    };
+    let refused = session(98).await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "conflict");
+    assert!(body["message"].as_str().unwrap().contains("demo"), "{body}");
+    assert_eq!(session(95).await.unwrap().status(), 200);
+    server.stop().await;
+}

@@ -41,6 +41,12 @@ async fn search(
 ) -> Json<RacerSearchResponse> {
     let limit = params.limit.unwrap_or(DEFAULT_MATCHES).min(MAX_MATCHES);
     Json(RacerSearchResponse {
-        racers: state.roster().search(params.q.as_deref().unwrap_or(""), limit),
+        racers: state
+            .roster()
+            .search(params.q.as_deref().unwrap_or(""), limit + state.config().demo_racers as usize)
+            .into_iter()
+            .filter(|racer| !state.is_demo_racer(racer.id))
+            .take(limit)
+            .collect(),
     })
 }

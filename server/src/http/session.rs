@@ -24,6 +24,12 @@ async fn create(
             state.roster().len()
         ))
     })?;
+    if state.is_demo_racer(racer.id) {
+        return Err(ApiError::Conflict(format!(
+            "Racer {} is ridden by the demo field; choose another racer.",
+            racer.id
+        )));
+    }
     let expires_at_ms = crate::now_ms() + state.config().token_hours * 3_600_000;
     let token = state.keys().issue(racer.id, expires_at_ms);
     Ok(Json(SessionResponse { token, racer, expires_at_ms }))

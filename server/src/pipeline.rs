@@ -8,7 +8,10 @@ use alleycat_ingest::{
     delivery::DeliveryConfig,
     merge::{Database, MergeConfig},
     pipeline::{self, Pipeline, PipelineConfig},
-    stream::{DiskStream, ShardIterator, Stream, StreamConfig},
+    stream::{
+        DiskStream, JetStreamConfig, JetStreamStream, ShardIterator, Stream, StreamConfig,
+        StreamLocation,
+    },
 };
 use anyhow::Context;
 use object_store::ObjectStore;
@@ -45,6 +48,19 @@ pub fn stream_config(config: &ServeConfig) -> StreamConfig {
     }
 }
 
+/// The JetStream settings of `config`, on `servers`.
+pub fn jetstream_config(config: &ServeConfig, servers: &[String]) -> JetStreamConfig {
+    let stream = stream_config(config);
+    JetStreamConfig {
+        stream_name: config.jetstream_stream.clone(),
+        shards: stream.shards,
+        retention: stream.retention,
+        throttle: stream.throttle,
+        replicas: config.jetstream_replicas.map(usize::from),
+        ..JetStreamConfig::new(servers.to_vec())
+    }
+}
+
 /// Opens the keys, stream, object store, database and roster, and replays the current race
 /// into the here-now board and the duplicate check.
 pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
@@ -62,13 +78,24 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
         ),
         ApiKeySource::Configured => {}
     }
-    let stream_dir = dir.join(data_dir::STREAM_DIR);
     let stream_config = stream_config(config);
-    let stream: Arc<dyn Stream> = Arc::new(
-        tokio::task::spawn_blocking(move || DiskStream::open(stream_dir, stream_config))
-            .await?
-            .context("cannot open the event stream")?,
-    );
+    let stream: Arc<dyn Stream> = match &config.stream {
+        StreamLocation::Embedded => {
+            // Locked to this process, as the data directory is.
+            let stream_dir = dir.join(data_dir::STREAM_DIR);
+            Arc::new(
+                tokio::task::spawn_blocking(move || DiskStream::open(stream_dir, stream_config))
+                    .await?
+                    .context("cannot open the event stream")?,
+            )
+        }
+        // Shared by every server that names it, by design.
+        StreamLocation::Nats { servers } => Arc::new(
+            JetStreamStream::open(jetstream_config(config, servers))
+                .await
+                .context("cannot open the event stream on NATS JetStream")?,
+        ),
+    };
     let (store, db) = pipeline::open(dir, &config.store.store_config(dir))
         .await
         .context("cannot open the object store and results database")?;

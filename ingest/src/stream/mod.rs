@@ -42,7 +42,7 @@ pub use config::{
 };
 pub use disk::DiskStream;
 pub use fs::{FileHandle, Fs, MemFs, RealFs};
-pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream};
+pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream, StreamLocation};
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -34,10 +34,11 @@
 //!   first sequence, LATEST its last plus one (from the stream leader's state),
 //!   AT_/AFTER_SEQUENCE_NUMBER the given sequence (plus one), checked to be a message of this
 //!   shard or one already removed, and AT_TIMESTAMP JetStream's own `by_start_time` (the first
-//!   message stored at or after that millisecond). A position below the stream's first
-//!   sequence has been passed by retention: [`StreamError::ExpiredIterator`]. (Retention trims
-//!   the stream's oldest messages, so this is also said to a reader whose shard had no message
-//!   in the trimmed range; TRIM_HORIZON then continues exactly where it was.)
+//!   message stored at or after that millisecond). A position that retention has passed reads
+//!   on from the oldest record kept, without [`StreamError::ExpiredIterator`]: JetStream
+//!   numbers the whole stream, so a position below its first sequence cannot tell whether
+//!   this shard lost records there or only other shards did (an idle shard's reader at its
+//!   tip is the common case), and an error would stop such a reader for nothing.
 //! - **Reads** go through ephemeral pull consumers (filtered on the shard's subject, no acks,
 //!   memory state, deleted by the server after [`READ_CONSUMER_IDLE`] unused), kept in a cache
 //!   by iterator position, so a reader paging along a shard reuses one consumer. A
@@ -131,7 +132,8 @@ pub const HEADER_ROOM: usize = 4096;
 /// The most read consumers one handle keeps for reuse; past it, one is forgotten (the server
 /// deletes it once idle).
 const MAX_CACHED_READERS: usize = 1024;
-/// How old the cached stream state (first and last sequence) may be for the expiry check.
+/// How old the cached stream state (first and last sequence) may be when it only bounds a
+/// position from below.
 const STATE_MAX_AGE: Duration = Duration::from_secs(1);
 /// The expiry of a pull request that does not wait (answered at once unless the server is
 /// confused by messages removed under it).
@@ -1037,13 +1039,6 @@ impl Stream for JetStreamStream {
         // Taken out while in use: two readers of one position each get their own consumer.
         let cached =
             self.readers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(shard, position));
-        let first = self.state(cached.is_none()).await?.first;
-        if position < first {
-            return Err(StreamError::ExpiredIterator(format!(
-                "record {position} of {} has expired; the oldest kept is {first}",
-                iterator.shard_id
-            )));
-        }
         let by_position = || DeliverPolicy::ByStartSequence { start_sequence: position };
         let (consumer, messages) = match cached {
             Some(consumer) => match self.pull(&consumer, shard, position, limit, wait).await {

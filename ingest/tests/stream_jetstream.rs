@@ -191,3 +191,25 @@ async fn checkpoints_move_both_ways_and_survive_reopening() {
     assert_eq!(stream.checkpoints("a.b").await.unwrap()[&ShardId(0)], seqs[1]);
     assert_eq!(stream.checkpoints("a_b").await.unwrap()[&ShardId(0)], seqs[2]);
 }
+
+#[tokio::test]
+async fn a_stream_of_that_name_with_other_subjects_is_refused() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let client = async_nats::connect(cluster.servers()[0].as_str()).await.unwrap();
+    async_nats::jetstream::new(client)
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.orders")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    match JetStreamStream::open(jetstream_config(&cluster, &name, &small_config(2))).await {
+        Err(alleycat_ingest::stream::StreamError::InvalidArgument(message)) => {
+            assert!(message.contains("not Alleycat's shards"), "{message}")
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("opened another application's stream"),
+    }
+}

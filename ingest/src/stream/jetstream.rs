@@ -39,6 +39,9 @@
 //!   numbers the whole stream, so a position below its first sequence cannot tell whether
 //!   this shard lost records there or only other shards did (an idle shard's reader at its
 //!   tip is the common case), and an error would stop such a reader for nothing.
+//!   AT_TIMESTAMP is computed by the consumer's server on its replica: asked for a time later
+//!   than everything that replica holds while it lags the leader, it may start a few records
+//!   early (never late).
 //! - **Reads** go through ephemeral pull consumers (filtered on the shard's subject, no acks,
 //!   memory state, deleted by the server after [`READ_CONSUMER_IDLE`] unused), kept in a cache
 //!   by iterator position, so a reader paging along a shard reuses one consumer. A
@@ -72,7 +75,8 @@
 //! [`CHECKPOINT_ACK_WAIT`], and the next checkpoint acks past them. Only the recreate path
 //! (delete, then create) has a window in which a crash leaves no durable: the consumer then
 //! starts again from TRIM_HORIZON, a replay (at least once), not a loss. One process at a time
-//! should checkpoint a given named consumer (the delivery lease sees to that).
+//! should checkpoint a given named consumer (for delivery, a lease across servers is to see to
+//! that; this engine does not).
 //!
 //! The optional throttle (Kinesis' per-shard limits) is counted per `JetStreamStream`, i.e.
 //! per server process, not across the cluster.

@@ -213,3 +213,29 @@ async fn a_stream_of_that_name_with_other_subjects_is_refused() {
         Ok(_) => panic!("opened another application's stream"),
     }
 }
+
+#[tokio::test]
+async fn an_idle_shards_reader_reads_on_when_other_shards_records_expire() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let config = StreamConfig { retention: Duration::from_secs(2), ..small_config(2) };
+    let stream = open(&cluster, &name, &config).await;
+    let idle = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+    let to = |hash: u128, data: &'static str| PutRecord {
+        partition_key: "k".into(),
+        explicit_hash_key: Some(hash),
+        data: bytes::Bytes::from_static(data.as_bytes()),
+    };
+    stream.put_records((0..50).map(|_| to(u128::MAX, "busy")).collect()).await.unwrap();
+    // Shard 1's records expire, which moves the stream's first sequence past `idle`.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !read_all(&stream, ShardId(1)).await.is_empty() {
+        assert!(Instant::now() < deadline, "records outlived their retention");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = stream.get_records(&idle, 10, Duration::ZERO).await.unwrap();
+    assert!(page.records.is_empty());
+    stream.put_records(vec![to(0, "idle no more")]).await.unwrap();
+    let page = stream.get_records(&page.next_iterator, 10, Duration::ZERO).await.unwrap();
+    assert_eq!(&page.records[0].data[..], b"idle no more");
+}

@@ -47,6 +47,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 
+step "nats-server (Debian) for the JetStream tests and the several-server try-out"
+# The tests start their own clusters with it (alleycat-testkit); scripts/nats-cluster.sh too.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nats-server
+fi
+
 step "npm packages for the end-to-end suite (Playwright, binaryen's wasm-opt $BINARYEN_VERSION)"
 stamp=tests/e2e/node_modules/.alleycat-lock.sha256
 want=$(sha256sum tests/e2e/package-lock.json | cut -d' ' -f1)

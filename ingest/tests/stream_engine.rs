@@ -1,5 +1,7 @@
-//! The disk engine's behaviour through the `Stream` trait, each test on the real disk and in
-//! memory.
+//! The stream contract through the `Stream` trait, each test on every engine: the disk engine in
+//! memory and on the real disk, and JetStream on a real three-node NATS cluster. Where a test
+//! runs the embedded engines on the manual clock, its JetStream variant checks the same rule
+//! against JetStream's real timestamps.
 
 mod stream_support;
 
@@ -7,25 +9,27 @@ use std::time::Duration;
 
 use alleycat_ingest::stream::{
     hash_key, route, PutRecord, RecordErrorCode, SequenceNumber, ShardId, ShardIterator,
-    StartingPosition, Stream, StreamConfig, StreamError, MAX_PUT_BYTES, MAX_RECORD_BYTES,
+    StartingPosition, StreamConfig, StreamError, MAX_PUT_BYTES, MAX_RECORD_BYTES,
     SHARD_RECORDS_PER_SECOND,
 };
 use bytes::Bytes;
-use stream_support::{read_all, read_everything, rec, small_config, Env, T0};
+use stream_support::{read_all, read_everything, rec, small_config, Engine, Kind, T0};
 
 #[tokio::test]
 async fn records_come_back_in_shard_order_with_the_shard_their_key_hashes_to() {
-    for env in Env::both() {
-        let stream = env.open(small_config(4));
+    for env in Engine::all().await {
+        let stream = env.open(small_config(4)).await;
         let batch: Vec<_> =
             (0..300).map(|i| rec(&format!("racer-{}", i % 17), &format!("event {i}"))).collect();
+        let before = env.now_ms();
         let out = stream.put_records(batch.clone()).await.unwrap();
+        let after = env.now_ms();
         assert_eq!(out.failed_record_count, 0, "{}", env.kind());
         for (put, result) in batch.iter().zip(&out.records) {
             let ok = result.as_ref().unwrap();
             assert_eq!(ok.shard_id, route(hash_key(&put.partition_key), 4));
         }
-        let shards = read_everything(&stream).await;
+        let shards = read_everything(&*stream).await;
         assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), 300);
         for (i, records) in shards.iter().enumerate() {
             let expected: Vec<_> = batch
@@ -36,17 +40,19 @@ async fn records_come_back_in_shard_order_with_the_shard_their_key_hashes_to() {
             let got: Vec<_> = records.iter().map(|r| r.data.clone()).collect();
             assert_eq!(got, expected, "{} shard {i}", env.kind());
             assert!(records.windows(2).all(|w| w[0].sequence_number < w[1].sequence_number));
-            assert!(records.iter().all(|r| r.arrival_ms == T0));
+            // Stamped when the stream took them: T0 on the manual clock.
+            assert!(records.iter().all(|r| (before..=after).contains(&r.arrival_ms)));
+            assert!(records.iter().all(|r| r.partition_key.starts_with("racer-")));
         }
     }
 }
 
 #[tokio::test]
 async fn sequence_numbers_keep_increasing_across_restarts() {
-    for env in Env::both() {
+    for env in Engine::all().await {
         let mut last = None;
         for round in 0..3 {
-            let stream = env.open(small_config(1));
+            let stream = env.open(small_config(1)).await;
             for _ in 0..5 {
                 let out =
                     stream.put_records(vec![rec("k", &format!("round {round}"))]).await.unwrap();
@@ -57,117 +63,135 @@ async fn sequence_numbers_keep_increasing_across_restarts() {
             }
             stream.close().await;
         }
-        let stream = env.open(small_config(1));
-        assert_eq!(read_all(&stream, ShardId(0)).await.len(), 15);
+        let stream = env.open(small_config(1)).await;
+        assert_eq!(read_all(&*stream, ShardId(0)).await.len(), 15);
     }
 }
 
 #[tokio::test]
 async fn a_put_of_more_than_500_records_or_5_mib_is_refused_whole() {
-    let env = Env::mem();
-    let stream = env.open(small_config(2));
-    let too_many: Vec<_> = (0..501).map(|i| rec(&i.to_string(), "x")).collect();
-    assert!(matches!(stream.put_records(too_many).await, Err(StreamError::InvalidArgument(_))));
-    assert!(matches!(stream.put_records(vec![]).await, Err(StreamError::InvalidArgument(_))));
-    let big = "x".repeat(MAX_RECORD_BYTES - 10);
-    let too_big: Vec<_> =
-        (0..=MAX_PUT_BYTES / big.len()).map(|i| rec(&i.to_string(), &big)).collect();
-    assert!(matches!(stream.put_records(too_big).await, Err(StreamError::InvalidArgument(_))));
-    assert!(read_everything(&stream).await.iter().all(Vec::is_empty));
+    for env in Engine::all().await {
+        let stream = env.open(small_config(2)).await;
+        let too_many: Vec<_> = (0..501).map(|i| rec(&i.to_string(), "x")).collect();
+        assert!(matches!(stream.put_records(too_many).await, Err(StreamError::InvalidArgument(_))));
+        assert!(matches!(stream.put_records(vec![]).await, Err(StreamError::InvalidArgument(_))));
+        let big = "x".repeat(MAX_RECORD_BYTES - 10);
+        let too_big: Vec<_> =
+            (0..=MAX_PUT_BYTES / big.len()).map(|i| rec(&i.to_string(), &big)).collect();
+        assert!(matches!(stream.put_records(too_big).await, Err(StreamError::InvalidArgument(_))));
+        assert!(read_everything(&*stream).await.iter().all(Vec::is_empty));
+    }
 }
 
 #[tokio::test]
 async fn an_invalid_record_fails_alone_and_the_rest_of_the_call_succeeds() {
-    let env = Env::mem();
-    let stream = env.open(small_config(2));
-    let out = stream
-        .put_records(vec![
-            rec("ok-1", "a"),
-            rec("", "empty key"),
-            rec(&"k".repeat(257), "long key"),
-            PutRecord {
-                partition_key: "huge".into(),
-                explicit_hash_key: None,
-                data: Bytes::from(vec![0; MAX_RECORD_BYTES]),
-            },
-            rec(&"é".repeat(256), "256 characters are fine even as 512 bytes"),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(out.failed_record_count, 3);
-    assert!(out.records[0].is_ok());
-    for i in 1..4 {
-        let error = out.records[i].as_ref().unwrap_err();
-        assert_eq!(error.code, RecordErrorCode::InvalidArgument, "record {i}");
-        assert!(!error.code.is_retryable());
+    for env in Engine::all().await {
+        let stream = env.open(small_config(2)).await;
+        let out = stream
+            .put_records(vec![
+                rec("ok-1", "a"),
+                rec("", "empty key"),
+                rec(&"k".repeat(257), "long key"),
+                PutRecord {
+                    partition_key: "huge".into(),
+                    explicit_hash_key: None,
+                    data: Bytes::from(vec![0; MAX_RECORD_BYTES]),
+                },
+                rec(&"é".repeat(256), "256 characters are fine even as 512 bytes"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(out.failed_record_count, 3);
+        assert!(out.records[0].is_ok());
+        for i in 1..4 {
+            let error = out.records[i].as_ref().unwrap_err();
+            assert_eq!(error.code, RecordErrorCode::InvalidArgument, "record {i}");
+            assert!(!error.code.is_retryable());
+        }
+        assert!(out.records[4].is_ok());
+        let kept: Vec<_> = read_everything(&*stream).await.into_iter().flatten().collect();
+        assert_eq!(kept.len(), 2, "{}", env.kind());
+        assert!(kept.iter().any(|r| r.partition_key == "é".repeat(256)), "keys come back as put");
     }
-    assert!(out.records[4].is_ok());
-    assert_eq!(read_everything(&stream).await.iter().map(Vec::len).sum::<usize>(), 2);
 }
 
 #[tokio::test]
 async fn an_explicit_hash_key_overrides_the_partition_key() {
-    let env = Env::mem();
-    let stream = env.open(small_config(4));
-    let out = stream
-        .put_records(vec![PutRecord {
-            partition_key: "anything".into(),
-            explicit_hash_key: Some(u128::MAX),
-            data: Bytes::from_static(b"x"),
-        }])
-        .await
-        .unwrap();
-    assert_eq!(out.records[0].as_ref().unwrap().shard_id, ShardId(3));
+    for env in Engine::all().await {
+        let stream = env.open(small_config(4)).await;
+        let out = stream
+            .put_records(vec![PutRecord {
+                partition_key: "anything".into(),
+                explicit_hash_key: Some(u128::MAX),
+                data: Bytes::from_static(b"x"),
+            }])
+            .await
+            .unwrap();
+        assert_eq!(out.records[0].as_ref().unwrap().shard_id, ShardId(3));
+        assert_eq!(read_all(&*stream, ShardId(3)).await.len(), 1);
+    }
 }
 
 #[tokio::test]
 async fn throttling_fails_records_over_the_shard_limit_and_the_rest_succeed() {
-    let env = Env::mem();
-    let stream = env.open(StreamConfig { throttle: true, ..small_config(1) });
-    let mut ok = 0;
-    let mut throttled = 0;
-    for _ in 0..3 {
-        let batch: Vec<_> = (0..500).map(|i| rec(&i.to_string(), "x")).collect();
-        let out = stream.put_records(batch).await.unwrap();
-        for result in &out.records {
-            match result {
-                Ok(_) => ok += 1,
-                Err(e) => {
-                    assert_eq!(e.code, RecordErrorCode::ProvisionedThroughputExceeded);
-                    assert_eq!(e.code.as_str(), "ProvisionedThroughputExceededException");
-                    throttled += 1;
+    // The throttle reads the manual clock on every engine.
+    for env in Engine::all().await {
+        let stream = env.open(StreamConfig { throttle: true, ..small_config(1) }).await;
+        let mut ok = 0;
+        let mut throttled = 0;
+        for _ in 0..3 {
+            let batch: Vec<_> = (0..500).map(|i| rec(&i.to_string(), "x")).collect();
+            let out = stream.put_records(batch).await.unwrap();
+            for result in &out.records {
+                match result {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        assert_eq!(e.code, RecordErrorCode::ProvisionedThroughputExceeded);
+                        assert_eq!(e.code.as_str(), "ProvisionedThroughputExceededException");
+                        throttled += 1;
+                    }
                 }
             }
         }
+        assert_eq!((ok, throttled), (SHARD_RECORDS_PER_SECOND, 1500 - SHARD_RECORDS_PER_SECOND));
+        // A new second, a new allowance.
+        env.clock.advance(Duration::from_secs(1));
+        let out = stream.put_records(vec![rec("k", "x")]).await.unwrap();
+        assert_eq!(out.failed_record_count, 0);
     }
-    assert_eq!((ok, throttled), (SHARD_RECORDS_PER_SECOND, 1500 - SHARD_RECORDS_PER_SECOND));
-    // A new second, a new allowance.
-    env.clock.advance(Duration::from_secs(1));
-    let out = stream.put_records(vec![rec("k", "x")]).await.unwrap();
-    assert_eq!(out.failed_record_count, 0);
 }
 
 #[tokio::test]
 async fn throttling_is_off_by_default() {
-    let env = Env::mem();
-    let stream = env.open(small_config(1));
-    for _ in 0..3 {
-        let batch: Vec<_> = (0..500).map(|i| rec(&i.to_string(), "x")).collect();
-        assert_eq!(stream.put_records(batch).await.unwrap().failed_record_count, 0);
+    for env in Engine::all().await {
+        let stream = env.open(small_config(1)).await;
+        for _ in 0..3 {
+            let batch: Vec<_> = (0..500).map(|i| rec(&i.to_string(), "x")).collect();
+            assert_eq!(stream.put_records(batch).await.unwrap().failed_record_count, 0);
+        }
     }
 }
 
 #[tokio::test]
 async fn the_five_iterator_kinds_start_where_kinesis_starts_them() {
-    for env in Env::both() {
-        let stream = env.open(small_config(1));
+    for env in Engine::all().await {
+        let stream = env.open(small_config(1)).await;
         let shard = ShardId(0);
         let mut seqs = Vec::new();
         for i in 0..200 {
+            // One record a second on the manual clock; JetStream stamps them as they come.
             env.clock.set(T0 + i * 1000);
             let out = stream.put_records(vec![rec("k", &format!("{i}"))]).await.unwrap();
             seqs.push(out.records[0].as_ref().unwrap().sequence_number);
         }
+        let arrivals: Vec<u64> =
+            read_all(&*stream, shard).await.iter().map(|r| r.arrival_ms).collect();
+        assert_eq!(arrivals.len(), 200);
+        assert!(
+            arrivals.windows(2).all(|w| w[0] <= w[1]),
+            "{}: arrivals never go back",
+            env.kind()
+        );
         let first = |it: ShardIterator| {
             let stream = &stream;
             async move {
@@ -185,13 +209,27 @@ async fn the_five_iterator_kinds_start_where_kinesis_starts_them() {
         assert_eq!(first(it).await.as_deref(), Some("150"));
         let it = at(StartingPosition::AfterSequenceNumber(seqs[150])).await.unwrap();
         assert_eq!(first(it).await.as_deref(), Some("151"));
-        let it = at(StartingPosition::AtTimestamp(T0 + 99_500)).await.unwrap();
-        assert_eq!(first(it).await.as_deref(), Some("100"), "{}", env.kind());
-        let it = at(StartingPosition::AtTimestamp(T0 + 130_000)).await.unwrap();
-        assert_eq!(first(it).await.as_deref(), Some("130"));
-        let it = at(StartingPosition::AtTimestamp(0)).await.unwrap();
-        assert_eq!(first(it).await.as_deref(), Some("0"));
-        let it = at(StartingPosition::AtTimestamp(T0 + 1_000_000)).await.unwrap();
+        // AT_TIMESTAMP: the first record that arrived at or after the time (on the manual
+        // clock, T0 + 99.5 s is record 100; in real time, whichever the arrivals say).
+        for time in [
+            T0 + 99_500,
+            T0 + 130_000,
+            arrivals[100],
+            arrivals[150] + 1,
+            (arrivals[40] + arrivals[41]).div_ceil(2),
+            0,
+        ] {
+            let expected = arrivals.partition_point(|&a| a < time);
+            let it = at(StartingPosition::AtTimestamp(time)).await.unwrap();
+            let got = first(it).await;
+            assert_eq!(
+                got,
+                (expected < 200).then(|| expected.to_string()),
+                "{}: AT_TIMESTAMP {time}",
+                env.kind()
+            );
+        }
+        let it = at(StartingPosition::AtTimestamp(arrivals[199] + 1_000_000)).await.unwrap();
         assert_eq!(first(it).await, None);
         // A sequence number not yet written, or of another shard, is refused.
         let next = SequenceNumber(seqs[199].0 + 1);
@@ -213,53 +251,93 @@ async fn the_five_iterator_kinds_start_where_kinesis_starts_them() {
 
 #[tokio::test]
 async fn get_records_returns_at_most_the_limit_and_says_how_far_behind_the_reader_is() {
-    let env = Env::mem();
-    let stream = env.open(small_config(1));
-    for i in 0..30 {
-        let batch: Vec<_> = (0..500).map(|j| rec("k", &format!("{i}-{j}"))).collect();
-        stream.put_records(batch).await.unwrap();
+    for env in Engine::all().await {
+        let stream = env.open(small_config(1)).await;
+        for i in 0..30 {
+            let batch: Vec<_> = (0..500).map(|j| rec("k", &format!("{i}-{j}"))).collect();
+            stream.put_records(batch).await.unwrap();
+        }
+        env.clock.advance(Duration::from_secs(5));
+        let it = stream.shard_iterator(ShardId(0), StartingPosition::TrimHorizon).await.unwrap();
+        let before = env.now_ms();
+        let out = stream.get_records(&it, 10_000, Duration::ZERO).await.unwrap();
+        let after = env.now_ms();
+        assert_eq!(out.records.len(), 10_000);
+        // Behind by the age of the last record returned: 5 s on the manual clock.
+        let last = out.records.last().unwrap().arrival_ms;
+        let behind = before.saturating_sub(last)..=after.saturating_sub(last);
+        assert!(behind.contains(&out.millis_behind_latest), "{}: {behind:?}", env.kind());
+        if env.kind == Kind::Memory {
+            assert_eq!(out.millis_behind_latest, 5000);
+        }
+        let out = stream.get_records(&out.next_iterator, 10_000, Duration::ZERO).await.unwrap();
+        assert_eq!(out.records.len(), 5_000);
+        assert_eq!(out.millis_behind_latest, 0);
+        assert!(matches!(
+            stream.get_records(&it, 10_001, Duration::ZERO).await,
+            Err(StreamError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            stream.get_records(&it, 0, Duration::ZERO).await,
+            Err(StreamError::InvalidArgument(_))
+        ));
     }
-    env.clock.advance(Duration::from_secs(5));
-    let it = stream.shard_iterator(ShardId(0), StartingPosition::TrimHorizon).await.unwrap();
-    let out = stream.get_records(&it, 10_000, Duration::ZERO).await.unwrap();
-    assert_eq!(out.records.len(), 10_000);
-    assert_eq!(out.millis_behind_latest, 5000);
-    let out = stream.get_records(&out.next_iterator, 10_000, Duration::ZERO).await.unwrap();
-    assert_eq!(out.records.len(), 5_000);
-    assert_eq!(out.millis_behind_latest, 0);
-    assert!(matches!(
-        stream.get_records(&it, 10_001, Duration::ZERO).await,
-        Err(StreamError::InvalidArgument(_))
-    ));
-    assert!(matches!(
-        stream.get_records(&it, 0, Duration::ZERO).await,
-        Err(StreamError::InvalidArgument(_))
-    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_at_the_tip_wakes_up_when_a_record_arrives() {
-    let env = Env::mem();
-    let stream = std::sync::Arc::new(env.open(small_config(1)));
-    let it = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
-    let reader = {
-        let stream = std::sync::Arc::clone(&stream);
-        // A wait far longer than the test: only the new record can end it in time.
-        tokio::spawn(async move { stream.get_records(&it, 100, Duration::from_secs(600)).await })
-    };
-    stream.put_records(vec![rec("k", "hello")]).await.unwrap();
-    let out =
-        tokio::time::timeout(Duration::from_secs(30), reader).await.unwrap().unwrap().unwrap();
-    assert_eq!(out.records.len(), 1);
-    assert_eq!(&out.records[0].data[..], b"hello");
+    for env in Engine::all().await {
+        let stream = std::sync::Arc::new(env.open(small_config(1)).await);
+        let it = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+        let reader = {
+            let stream = std::sync::Arc::clone(&stream);
+            // A wait far longer than the test: only the new record can end it in time.
+            tokio::spawn(
+                async move { stream.get_records(&it, 100, Duration::from_secs(600)).await },
+            )
+        };
+        stream.put_records(vec![rec("k", "hello")]).await.unwrap();
+        let out =
+            tokio::time::timeout(Duration::from_secs(30), reader).await.unwrap().unwrap().unwrap();
+        assert_eq!(out.records.len(), 1, "{}", env.kind());
+        assert_eq!(&out.records[0].data[..], b"hello");
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_reader_at_the_tip_returns_nothing_when_the_wait_runs_out() {
-    let env = Env::mem();
-    let stream = env.open(small_config(1));
+    // Paused tokio time: the embedded engines only (a network client's timers would fire at
+    // once); JetStream's variant is the next test.
+    for env in Engine::embedded() {
+        let stream = env.open(small_config(1)).await;
+        let it = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+        let out = stream.get_records(&it, 100, Duration::from_secs(5)).await.unwrap();
+        assert!(out.records.is_empty());
+        assert_eq!(out.next_iterator, it);
+        assert_eq!(out.millis_behind_latest, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_jetstream_reader_at_the_tip_returns_nothing_when_the_wait_runs_out() {
+    let env = Engine::jetstream().await;
+    let stream = env.open(small_config(2)).await;
+    // Another shard's records do not end the wait.
+    let other = stream
+        .put_records(vec![PutRecord {
+            partition_key: "k".into(),
+            explicit_hash_key: Some(u128::MAX),
+            data: Bytes::from_static(b"x"),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(other.records[0].as_ref().unwrap().shard_id, ShardId(1));
     let it = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
-    let out = stream.get_records(&it, 100, Duration::from_secs(5)).await.unwrap();
+    let wait = Duration::from_millis(400);
+    let started = std::time::Instant::now();
+    let out = stream.get_records(&it, 100, wait).await.unwrap();
+    // The server held the request for the whole wait, then it ended empty.
+    assert!(started.elapsed() >= wait, "returned after {:?}", started.elapsed());
     assert!(out.records.is_empty());
     assert_eq!(out.next_iterator, it);
     assert_eq!(out.millis_behind_latest, 0);
@@ -267,8 +345,8 @@ async fn a_reader_at_the_tip_returns_nothing_when_the_wait_runs_out() {
 
 #[tokio::test]
 async fn consumers_keep_their_own_checkpoints_across_restarts() {
-    for env in Env::both() {
-        let stream = env.open(small_config(2));
+    for env in Engine::all().await {
+        let stream = env.open(small_config(2)).await;
         let out =
             stream.put_records((0..50).map(|i| rec(&i.to_string(), "x")).collect()).await.unwrap();
         let seqs: Vec<_> = out.records.iter().map(|r| *r.as_ref().unwrap()).collect();
@@ -279,7 +357,7 @@ async fn consumers_keep_their_own_checkpoints_across_restarts() {
         stream.checkpoint("delivery", a.shard_id, a.sequence_number).await.unwrap();
         stream.close().await;
 
-        let stream = env.open(small_config(2));
+        let stream = env.open(small_config(2)).await;
         let leaderboard = stream.checkpoints("leaderboard").await.unwrap();
         assert_eq!(
             leaderboard.into_iter().collect::<Vec<_>>(),
@@ -312,9 +390,10 @@ async fn consumers_keep_their_own_checkpoints_across_restarts() {
 
 #[tokio::test]
 async fn retention_deletes_whole_expired_segments_and_moves_the_trim_horizon() {
-    for env in Env::both() {
+    // On the manual clock, so the embedded engines only; JetStream's variant is the next test.
+    for env in Engine::embedded() {
         let config = StreamConfig { retention: Duration::from_secs(3600), ..small_config(1) };
-        let stream = env.open(config.clone());
+        let stream = env.open(config.clone()).await;
         let shard = ShardId(0);
         let old_iterator =
             stream.shard_iterator(shard, StartingPosition::TrimHorizon).await.unwrap();
@@ -331,11 +410,11 @@ async fn retention_deletes_whole_expired_segments_and_moves_the_trim_horizon() {
                 .await
                 .unwrap();
         }
-        assert_eq!(stream.enforce_retention().await.unwrap(), 0);
+        assert_eq!(stream.disk().enforce_retention().await.unwrap(), 0);
         env.clock.advance(Duration::from_secs(1801));
-        let deleted = stream.enforce_retention().await.unwrap();
+        let deleted = stream.disk().enforce_retention().await.unwrap();
         assert!(deleted > 0, "{}", env.kind());
-        let kept = read_all(&stream, shard).await;
+        let kept = read_all(&*stream, shard).await;
         // Whole segments go: every old record in a segment with a new one may stay.
         assert!(kept.len() < 200 && kept.len() >= 100, "{} kept {}", env.kind(), kept.len());
         assert!(kept.iter().rev().take(100).all(|r| r.data.starts_with(b"new")));
@@ -347,49 +426,102 @@ async fn retention_deletes_whole_expired_segments_and_moves_the_trim_horizon() {
 
         // Everything expires; the sequence numbers still go on after a restart.
         env.clock.advance(Duration::from_secs(7200));
-        let stream = env.open(config);
-        stream.enforce_retention().await.unwrap();
-        assert!(read_all(&stream, shard).await.is_empty());
+        let stream = env.open(config).await;
+        stream.disk().enforce_retention().await.unwrap();
+        assert!(read_all(&*stream, shard).await.is_empty());
         let out = stream.put_records(vec![rec("k", "after")]).await.unwrap();
         assert_eq!(out.records[0].as_ref().unwrap().sequence_number.0, 200);
-        assert_eq!(read_all(&stream, shard).await.len(), 1);
+        assert_eq!(read_all(&*stream, shard).await.len(), 1);
     }
 }
 
 #[tokio::test]
+async fn jetstream_retention_removes_expired_records_and_moves_the_trim_horizon() {
+    let env = Engine::jetstream().await;
+    let config = StreamConfig { retention: Duration::from_secs(2), ..small_config(1) };
+    let stream = env.open(config.clone()).await;
+    let shard = ShardId(0);
+    let old_iterator = stream.shard_iterator(shard, StartingPosition::TrimHorizon).await.unwrap();
+    let mut last_old = None;
+    for i in 0..100 {
+        let out = stream.put_records(vec![rec("k", &format!("old {i}"))]).await.unwrap();
+        last_old = Some(out.records[0].as_ref().unwrap().sequence_number);
+    }
+    assert_eq!(read_all(&*stream, shard).await.len(), 100);
+    // JetStream removes them once older than max_age: wait for that, with a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !read_all(&*stream, shard).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "records outlived their retention");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A position at a removed record starts at what is left (here: nothing yet). An iterator
+    // retention passed reads on from the oldest kept record: JetStream numbers the whole
+    // stream, so it cannot tell this shard's loss from other shards' (see the module docs).
+    let it = stream
+        .shard_iterator(shard, StartingPosition::AtSequenceNumber(last_old.unwrap()))
+        .await
+        .unwrap();
+    stream.put_records(vec![rec("k", "new")]).await.unwrap();
+    for it in [it, old_iterator] {
+        let out = stream.get_records(&it, 10, Duration::ZERO).await.unwrap();
+        assert_eq!(out.records.len(), 1);
+        assert_eq!(&out.records[0].data[..], b"new");
+    }
+    stream.close().await;
+
+    // The sequence numbers go on after reopening.
+    let stream = env.open(config).await;
+    let out = stream.put_records(vec![rec("k", "after")]).await.unwrap();
+    assert!(out.records[0].as_ref().unwrap().sequence_number > last_old.unwrap());
+}
+
+#[tokio::test]
 async fn reopening_with_another_shard_count_is_refused() {
-    let env = Env::mem();
-    env.open(small_config(4)).close().await;
-    assert!(matches!(env.try_open(small_config(2)), Err(StreamError::InvalidArgument(_))));
-    env.open(small_config(4));
+    for env in Engine::all().await {
+        env.open(small_config(4)).await.close().await;
+        match env.try_open(small_config(2)).await {
+            Err(StreamError::InvalidArgument(message)) => {
+                assert!(message.contains("4 shards"), "{}: {message}", env.kind())
+            }
+            Err(other) => panic!("{}: unexpected {other:?}", env.kind()),
+            Ok(_) => panic!("{}: opened with another shard count", env.kind()),
+        }
+        env.open(small_config(4)).await;
+    }
 }
 
 #[tokio::test]
 async fn shards_cover_the_hash_space_and_name_their_first_sequence_number() {
-    let env = Env::mem();
-    let stream = env.open(StreamConfig::default());
-    let shards = stream.shards();
-    assert_eq!(shards.len(), 4);
-    assert_eq!(shards[0].starting_hash_key, 0);
-    assert_eq!(shards[3].ending_hash_key, u128::MAX);
-    let out = stream
-        .put_records(vec![PutRecord {
-            partition_key: "k".into(),
-            explicit_hash_key: Some(shards[2].starting_hash_key),
-            data: Bytes::new(),
-        }])
-        .await
-        .unwrap();
-    assert_eq!(
-        out.records[0].as_ref().unwrap().sequence_number,
-        shards[2].starting_sequence_number
-    );
+    for env in Engine::all().await {
+        let stream = env.open(StreamConfig::default()).await;
+        let shards = stream.shards();
+        assert_eq!(shards.len(), 4);
+        assert_eq!(shards[0].starting_hash_key, 0);
+        assert_eq!(shards[3].ending_hash_key, u128::MAX);
+        let out = stream
+            .put_records(vec![PutRecord {
+                partition_key: "k".into(),
+                explicit_hash_key: Some(shards[2].starting_hash_key),
+                data: Bytes::new(),
+            }])
+            .await
+            .unwrap();
+        let first = out.records[0].as_ref().unwrap().sequence_number;
+        if env.kind == Kind::JetStream {
+            // JetStream numbers the whole stream: the shard's start is a lower bound of its shard.
+            assert!(first >= shards[2].starting_sequence_number);
+            assert_eq!(first.0 >> 64, shards[2].starting_sequence_number.0 >> 64);
+            assert!(first < shards[3].starting_sequence_number);
+        } else {
+            assert_eq!(first, shards[2].starting_sequence_number);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_all_get_durable_distinct_sequence_numbers() {
-    for env in Env::both() {
-        let stream = std::sync::Arc::new(env.open(small_config(4)));
+    for env in Engine::all().await {
+        let stream = std::sync::Arc::new(env.open(small_config(4)).await);
         let mut tasks = Vec::new();
         for w in 0..8 {
             let stream = std::sync::Arc::clone(&stream);
@@ -411,7 +543,7 @@ async fn concurrent_writers_all_get_durable_distinct_sequence_numbers() {
         for task in tasks {
             acked.extend(task.await.unwrap());
         }
-        let shards = read_everything(&stream).await;
+        let shards = read_everything(&**stream).await;
         assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), 4000);
         for (ok, data) in acked {
             let records = &shards[ok.shard_id.0 as usize];
@@ -423,13 +555,16 @@ async fn concurrent_writers_all_get_durable_distinct_sequence_numbers() {
 
 #[tokio::test]
 async fn a_second_engine_cannot_open_a_stream_that_is_in_use() {
-    for env in Env::both() {
-        let stream = env.open(small_config(1));
-        match env.try_open(small_config(1)) {
+    // The embedded engines only: a JetStream stream is shared by several servers by design
+    // (`stream_jetstream::two_handles_on_one_cluster_see_each_others_records`).
+    for env in Engine::embedded() {
+        let stream = env.open(small_config(1)).await;
+        match env.try_open(small_config(1)).await {
             Err(StreamError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
-            other => panic!("{}: unexpected {other:?}", env.kind()),
+            Err(other) => panic!("{}: unexpected {other:?}", env.kind()),
+            Ok(_) => panic!("{}: opened twice", env.kind()),
         }
         stream.close().await;
-        env.open(small_config(1));
+        env.open(small_config(1)).await;
     }
 }

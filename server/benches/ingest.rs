@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo bench -p alleycat-server --bench ingest -- [--seconds 10] [--connections 8] \
 //!     [--paced-racers 1000] [--live-clients 6] [--delivery-interval-ms 60000] \
-//!     [--skip-paced] [--skip-saturation]
+//!     [--skip-paced] [--skip-saturation] [--nats | --stream nats://host:port[,host:port...]]
 //! # or against a server already running (e.g. under `perf record`), with its pid for CPU:
 //! cargo bench -p alleycat-server --bench ingest -- --url http://127.0.0.1:3000 --pid 1234 \
 //!     --api-key KEY
@@ -23,6 +23,12 @@
 //! 2. saturation: `--connections` keep-alive clients each posting 500-event batches as fast as
 //!    acknowledgements come back (backfill of an old race, with the API key); events/s
 //!    acknowledged, batch latency p50/p99, and both processes' CPU.
+//!
+//! With `--nats` the server's stream is a JetStream stream (three replicas) on a three-node
+//! NATS cluster that the bench starts on loopback (`alleycat-testkit`, Debian's
+//! `nats-server`); with `--stream nats://…`, on a cluster already running (e.g.
+//! `scripts/nats-cluster.sh start`). Either way the stream gets a fresh name per run. The NATS
+//! nodes' CPU is not in the server's figure.
 //!
 //! Every line also gives the load average (`/proc/loadavg`) when it was measured.
 #![allow(missing_docs, clippy::print_stdout)]
@@ -114,15 +120,21 @@ struct Server {
     _data: Option<tempfile::TempDir>,
 }
 
-fn start_server(api_key: &str, delivery_interval_ms: &str) -> Server {
+fn start_server(api_key: &str, delivery_interval_ms: &str, stream: Option<&str>) -> Server {
     let data = tempfile::tempdir().unwrap();
     let dist = data.path().join("no-dist");
-    let (child, base) = support::spawn_binary(&[
+    let stream_name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut env = vec![
         ("ALLEYCAT_DATA_DIR", data.path().as_os_str()),
         ("ALLEYCAT_DIST", dist.as_os_str()),
         ("ALLEYCAT_API_KEY", api_key.as_ref()),
         ("ALLEYCAT_DELIVERY_INTERVAL_MS", delivery_interval_ms.as_ref()),
-    ]);
+    ];
+    if let Some(stream) = stream {
+        env.push(("ALLEYCAT_STREAM", stream.as_ref()));
+        env.push(("ALLEYCAT_JETSTREAM_STREAM", stream_name.as_ref()));
+    }
+    let (child, base) = support::spawn_binary(&env);
     Server { base, pid: child.id().to_string(), child: Some(child), _data: Some(data) }
 }
 
@@ -333,9 +345,19 @@ async fn main() {
     let live = arg("--live-clients", 6);
     let interval = arg("--delivery-interval-ms", DEFAULT_DELIVERY_INTERVAL_MS);
     let api_key = arg_str("--api-key").unwrap_or_else(|| "bench".into());
+    // Held for the whole run: the cluster stops when dropped.
+    let cluster = if flag("--nats") {
+        Some(alleycat_testkit::nats::NatsCluster::start().await)
+    } else {
+        None
+    };
+    let stream = cluster.as_ref().map(|c| c.url()).or_else(|| arg_str("--stream"));
+    if let Some(stream) = &stream {
+        println!("stream: {stream}");
+    }
     let mut server = match (arg_str("--url"), arg_str("--pid")) {
         (Some(base), Some(pid)) => Server { base, pid, child: None, _data: None },
-        (None, None) => start_server(&api_key, &interval.to_string()),
+        (None, None) => start_server(&api_key, &interval.to_string(), stream.as_deref()),
         _ => panic!("--url and --pid go together"),
     };
     let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap();

@@ -6,6 +6,7 @@ use std::{net::IpAddr, path::PathBuf};
 use alleycat_ingest::{
     merge::{DatabaseConfig, PostgresUrl},
     objects::{S3Config, StoreConfig, StoreLocation},
+    stream::StreamLocation,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -19,6 +20,10 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_DIST: &str = "./dist";
 /// Default race length, seconds.
 pub const DEFAULT_RACE_SECONDS: u32 = alleycat_domain::DEFAULT_RACE_SECONDS;
+/// Default event stream: `embedded`, the disk engine in the data directory.
+pub const DEFAULT_STREAM: &str = "embedded";
+/// Default name of the JetStream stream (with `--stream nats://…`).
+pub const DEFAULT_JETSTREAM_STREAM: &str = alleycat_ingest::stream::jetstream::DEFAULT_STREAM_NAME;
 /// Default number of stream shards.
 pub const DEFAULT_SHARDS: u32 = alleycat_ingest::stream::DEFAULT_SHARDS;
 /// Default stream retention, hours (Kinesis' default).
@@ -78,6 +83,8 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of `Serve` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the app and the API (the default).
     Serve(ServeConfig),
@@ -230,6 +237,20 @@ pub struct ServeConfig {
     /// `<data-dir>/api-key` (or the shared database with `--database-url`).
     #[arg(long, env = "ALLEYCAT_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// The event stream: `embedded` (in the data directory, locked to this server) or
+    /// `nats://host:port[,host:port...]` (a JetStream stream on a NATS cluster, which several
+    /// servers share).
+    #[arg(long, env = "ALLEYCAT_STREAM", default_value = DEFAULT_STREAM)]
+    pub stream: StreamLocation,
+    /// Name of the JetStream stream (with `--stream nats://…`); its subjects are
+    /// `<name>.shard.<n>`.
+    #[arg(long, env = "ALLEYCAT_JETSTREAM_STREAM", default_value = DEFAULT_JETSTREAM_STREAM)]
+    pub jetstream_stream: String,
+    /// Replicas of the JetStream stream when this server creates it (with `--stream
+    /// nats://…`); when unset, 3 if at least 3 servers are listed, else 1.
+    #[arg(long, env = "ALLEYCAT_JETSTREAM_REPLICAS",
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub jetstream_replicas: Option<u8>,
     /// Shards of the event stream; fixed when the stream is first created.
     #[arg(long, env = "ALLEYCAT_SHARDS", default_value_t = DEFAULT_SHARDS,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -353,6 +374,9 @@ impl Default for ServeConfig {
             dist: DEFAULT_DIST.into(),
             race_seconds: DEFAULT_RACE_SECONDS,
             api_key: None,
+            stream: StreamLocation::Embedded,
+            jetstream_stream: DEFAULT_JETSTREAM_STREAM.into(),
+            jetstream_replicas: None,
             shards: DEFAULT_SHARDS,
             retention_hours: DEFAULT_RETENTION_HOURS,
             throttle: false,
@@ -514,6 +538,27 @@ mod tests {
             .expect_err("only PostgreSQL")
             .to_string();
         assert!(error.contains("is not a PostgreSQL URL: use postgres://"), "{error}");
+    }
+
+    #[test]
+    fn the_stream_is_embedded_unless_nats_servers_are_named() {
+        let config = serve(Cli::parse_from(["alleycat"]));
+        assert_eq!(config.stream, StreamLocation::Embedded);
+        assert_eq!(config.jetstream_stream, "alleycat");
+        let config = serve(Cli::parse_from([
+            "alleycat",
+            "--stream",
+            "nats://127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224",
+            "--jetstream-replicas",
+            "1",
+        ]));
+        let StreamLocation::Nats { servers } = &config.stream else { panic!("expected NATS") };
+        assert_eq!(servers.len(), 3);
+        assert_eq!(config.jetstream_replicas, Some(1));
+        let error = Cli::try_parse_from(["alleycat", "--stream", "kafka://x"])
+            .expect_err("only embedded and nats:// are streams")
+            .to_string();
+        assert!(error.contains("use `embedded`"), "{error}");
     }
 
     #[test]

@@ -16,7 +16,10 @@ use alleycat_ingest::{
     lease::{self, Lease},
     merge::{Database, MergeConfig},
     pipeline::{self, Pipeline, PipelineConfig},
-    stream::{DiskStream, ShardIterator, Stream, StreamConfig},
+    stream::{
+        DiskStream, JetStreamConfig, JetStreamStream, ShardIterator, Stream, StreamConfig,
+        StreamLocation,
+    },
 };
 use anyhow::Context;
 use object_store::ObjectStore;
@@ -50,6 +53,19 @@ pub fn stream_config(config: &ServeConfig) -> StreamConfig {
         retention: Duration::from_secs(config.retention_hours * 3600),
         throttle: config.throttle,
         ..StreamConfig::default()
+    }
+}
+
+/// The JetStream settings of `config`, on `servers`.
+pub fn jetstream_config(config: &ServeConfig, servers: &[String]) -> JetStreamConfig {
+    let stream = stream_config(config);
+    JetStreamConfig {
+        stream_name: config.jetstream_stream.clone(),
+        shards: stream.shards,
+        retention: stream.retention,
+        throttle: stream.throttle,
+        replicas: config.jetstream_replicas.map(usize::from),
+        ..JetStreamConfig::new(servers.to_vec())
     }
 }
 
@@ -93,13 +109,24 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
         }
         keys
     };
-    let stream_dir = dir.join(data_dir::STREAM_DIR);
     let stream_config = stream_config(config);
-    let stream: Arc<dyn Stream> = Arc::new(
-        tokio::task::spawn_blocking(move || DiskStream::open(stream_dir, stream_config))
-            .await?
-            .context("cannot open the event stream")?,
-    );
+    let stream: Arc<dyn Stream> = match &config.stream {
+        StreamLocation::Embedded => {
+            // Locked to this process, as the data directory is.
+            let stream_dir = dir.join(data_dir::STREAM_DIR);
+            Arc::new(
+                tokio::task::spawn_blocking(move || DiskStream::open(stream_dir, stream_config))
+                    .await?
+                    .context("cannot open the event stream")?,
+            )
+        }
+        // Shared by every server that names it, by design.
+        StreamLocation::Nats { servers } => Arc::new(
+            JetStreamStream::open(jetstream_config(config, servers))
+                .await
+                .context("cannot open the event stream on NATS JetStream")?,
+        ),
+    };
     let roster = Arc::new(
         Roster::load_or_create(&db, config.roster_size, config.roster_seed)
             .await

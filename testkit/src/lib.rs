@@ -2,4 +2,5 @@
 //! the binaries Debian's packages install (`scripts/setup.sh` installs them), each in a temporary
 //! directory on a free loopback port, stopped when dropped. Nothing is downloaded.
 
+pub mod nats;
 pub mod postgres;

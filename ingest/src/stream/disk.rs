@@ -99,16 +99,17 @@ use async_trait::async_trait;
 use tracing::info;
 
 use super::{
+    check_get_limit, check_put,
     checkpoint::{self, Checkpoints},
     commit::{self, Append, Command},
     config::{Clock, StreamConfig, SystemClock},
+    describe_shards,
     fs::{Fs, RealFs},
-    hash_key, hash_ranges,
+    hash_key, hash_ranges, invalid_record, record_error,
     shard::{self, sequence, split_sequence, ReadError, Shard},
-    GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError, RecordErrorCode,
-    SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition, Stream,
-    StreamError, MAX_PARTITION_KEY_CHARS, MAX_PUT_BYTES, MAX_RECORDS_PER_GET, MAX_RECORDS_PER_PUT,
-    MAX_RECORD_BYTES,
+    shard_of, GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError,
+    RecordErrorCode, SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition,
+    Stream, StreamError,
 };
 
 const META_MAGIC: &[u8; 8] = b"ALLEYSTM";
@@ -290,55 +291,14 @@ fn check_meta(fs: &dyn Fs, dir: &Path, shards: u32) -> Result<(), StreamError> {
     Ok(())
 }
 
-fn record_error(code: RecordErrorCode, message: String) -> Result<PutRecordOk, RecordError> {
-    Err(RecordError { code, message })
-}
-
-/// Why one record is invalid on its own, if it is.
-fn invalid_record(record: &PutRecord) -> Option<String> {
-    let chars = record.partition_key.chars().count();
-    if !(1..=MAX_PARTITION_KEY_CHARS).contains(&chars) {
-        return Some(format!(
-            "partition key has {chars} characters; it must have 1 to {MAX_PARTITION_KEY_CHARS}"
-        ));
-    }
-    let size = record.partition_key.len() + record.data.len();
-    if size > MAX_RECORD_BYTES {
-        return Some(format!(
-            "record is {size} bytes (partition key + data); the limit is {MAX_RECORD_BYTES}"
-        ));
-    }
-    None
-}
-
 #[async_trait]
 impl Stream for DiskStream {
     fn shards(&self) -> Vec<ShardDescription> {
-        self.ranges
-            .iter()
-            .enumerate()
-            .map(|(i, &(start, end))| ShardDescription {
-                shard_id: ShardId(i as u32),
-                starting_hash_key: start,
-                ending_hash_key: end,
-                starting_sequence_number: SequenceNumber(sequence(i as u32, 0)),
-            })
-            .collect()
+        describe_shards(&self.ranges, |i| SequenceNumber(sequence(i, 0)))
     }
 
     async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
-        if records.is_empty() || records.len() > MAX_RECORDS_PER_PUT {
-            return Err(StreamError::InvalidArgument(format!(
-                "a put takes 1 to {MAX_RECORDS_PER_PUT} records, not {}",
-                records.len()
-            )));
-        }
-        let total: usize = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
-        if total > MAX_PUT_BYTES {
-            return Err(StreamError::InvalidArgument(format!(
-                "a put is {total} bytes; the limit is {MAX_PUT_BYTES}"
-            )));
-        }
+        check_put(&records)?;
         let now = if self.config.throttle { self.clock.now_ms() } else { 0 };
         let mut results: Vec<Result<PutRecordOk, RecordError>> = Vec::with_capacity(records.len());
         // First route every record (and count per shard), so each shard's batch is allocated once.
@@ -352,7 +312,7 @@ impl Stream for DiskStream {
             }
             let key = record.explicit_hash_key.unwrap_or_else(|| hash_key(&record.partition_key));
             // The same shard as `route`, by the precomputed ranges instead of u128 divisions.
-            let shard = self.ranges.partition_point(|&(start, _)| start <= key) - 1;
+            let shard = shard_of(&self.ranges, key);
             let shard_id = ShardId(shard as u32);
             if self.config.throttle {
                 let size = record.partition_key.len() + record.data.len();
@@ -471,11 +431,7 @@ impl Stream for DiskStream {
         limit: usize,
         wait: Duration,
     ) -> Result<GetRecordsOutput, StreamError> {
-        if !(1..=MAX_RECORDS_PER_GET).contains(&limit) {
-            return Err(StreamError::InvalidArgument(format!(
-                "limit {limit} must be 1 to {MAX_RECORDS_PER_GET}"
-            )));
-        }
+        check_get_limit(limit)?;
         let shard = Arc::clone(self.shard(iterator.shard_id)?);
         let start = self.counter_in(iterator.shard_id, SequenceNumber(iterator.position))?;
         if !wait.is_zero() && shard.bounds().1 == start {

@@ -1,7 +1,7 @@
 //! The stream: a Kinesis-like sharded, durable, replayable log.
 //!
 //! This module defines the contract every stream engine keeps — the embedded disk engine in this
-//! crate, and later distributed ones — as the [`Stream`] trait and its types. The rules follow
+//! crate and the NATS JetStream one — as the [`Stream`] trait and its types. The rules follow
 //! Amazon Kinesis Data Streams wherever Kinesis has one:
 //!
 //! - A stream has N shards; each owns a contiguous range of the 128-bit hash-key space. A record
@@ -18,6 +18,9 @@
 //!   consumers each read the whole stream at their own pace and resume after a restart:
 //!   at-least-once delivery.
 //!
+//! The distributed engine is [`JetStreamStream`] (module [`jetstream`]: the stream on a NATS
+//! JetStream cluster, shared by several servers).
+//!
 //! The embedded engine is [`DiskStream`] (module [`disk`], whose docs give the on-disk format,
 //! its invariants and recovery), configured by [`StreamConfig`], on a filesystem behind [`Fs`]
 //! ([`RealFs`], or [`MemFs`] for tests that crash or inject faults) and a [`Clock`].
@@ -29,6 +32,7 @@ mod commit;
 pub mod config;
 pub mod disk;
 pub mod fs;
+pub mod jetstream;
 pub mod segment;
 mod shard;
 
@@ -38,6 +42,7 @@ pub use config::{
 };
 pub use disk::DiskStream;
 pub use fs::{FileHandle, Fs, MemFs, RealFs};
+pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream, StreamLocation};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -159,6 +164,83 @@ pub fn route(hash_key: u128, shards: u32) -> ShardId {
 pub fn hash_key(partition_key: &str) -> u128 {
     use md5::{Digest, Md5};
     u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
+}
+
+/// Checks a whole `put_records` call: 1 to [`MAX_RECORDS_PER_PUT`] records, at most
+/// [`MAX_PUT_BYTES`] of partition keys and data in all. Every engine refuses the same calls.
+pub(crate) fn check_put(records: &[PutRecord]) -> Result<(), StreamError> {
+    if records.is_empty() || records.len() > MAX_RECORDS_PER_PUT {
+        return Err(StreamError::InvalidArgument(format!(
+            "a put takes 1 to {MAX_RECORDS_PER_PUT} records, not {}",
+            records.len()
+        )));
+    }
+    let total: usize = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+    if total > MAX_PUT_BYTES {
+        return Err(StreamError::InvalidArgument(format!(
+            "a put is {total} bytes; the limit is {MAX_PUT_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+/// Why one record is invalid on its own, if it is (partition key length, record size).
+pub(crate) fn invalid_record(record: &PutRecord) -> Option<String> {
+    let chars = record.partition_key.chars().count();
+    if !(1..=MAX_PARTITION_KEY_CHARS).contains(&chars) {
+        return Some(format!(
+            "partition key has {chars} characters; it must have 1 to {MAX_PARTITION_KEY_CHARS}"
+        ));
+    }
+    let size = record.partition_key.len() + record.data.len();
+    if size > MAX_RECORD_BYTES {
+        return Some(format!(
+            "record is {size} bytes (partition key + data); the limit is {MAX_RECORD_BYTES}"
+        ));
+    }
+    None
+}
+
+/// A failed record of a put.
+pub(crate) fn record_error(
+    code: RecordErrorCode,
+    message: String,
+) -> Result<PutRecordOk, RecordError> {
+    Err(RecordError { code, message })
+}
+
+/// Checks a `get_records` limit: 1 to [`MAX_RECORDS_PER_GET`].
+pub(crate) fn check_get_limit(limit: usize) -> Result<(), StreamError> {
+    if (1..=MAX_RECORDS_PER_GET).contains(&limit) {
+        Ok(())
+    } else {
+        Err(StreamError::InvalidArgument(format!(
+            "limit {limit} must be 1 to {MAX_RECORDS_PER_GET}"
+        )))
+    }
+}
+
+/// The index of the shard whose range (of `ranges`, from [`hash_ranges`]) holds `key`: the same
+/// as [`route`], by the precomputed ranges instead of u128 divisions.
+pub(crate) fn shard_of(ranges: &[(u128, u128)], key: u128) -> usize {
+    ranges.partition_point(|&(start, _)| start <= key) - 1
+}
+
+/// The shards of `ranges`, each with the first sequence number `first` says.
+pub(crate) fn describe_shards(
+    ranges: &[(u128, u128)],
+    first: impl Fn(u32) -> SequenceNumber,
+) -> Vec<ShardDescription> {
+    ranges
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, end))| ShardDescription {
+            shard_id: ShardId(i as u32),
+            starting_hash_key: start,
+            ending_hash_key: end,
+            starting_sequence_number: first(i as u32),
+        })
+        .collect()
 }
 
 /// One record to put.

@@ -1,0 +1,241 @@
+//! What only the JetStream engine has to show: records survive a NATS node's SIGKILL and puts
+//! and reads carry on; several handles (servers) share one stream; checkpoints, being durable
+//! JetStream consumers, move both ways and survive reopening.
+
+mod stream_support;
+
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+use alleycat_ingest::stream::{
+    JetStreamStream, PutRecord, SequenceNumber, ShardId, StartingPosition, Stream, StreamConfig,
+};
+use alleycat_testkit::nats::NatsCluster;
+use stream_support::{
+    jetstream_config, read_all, read_everything, rec, shared_cluster, small_config,
+    unique_stream_name,
+};
+
+async fn open(cluster: &NatsCluster, name: &str, config: &StreamConfig) -> JetStreamStream {
+    JetStreamStream::open(jetstream_config(cluster, name, config)).await.expect("open the stream")
+}
+
+/// Puts `records` until every one is acknowledged, resending only the failed ones (all
+/// retryable), within `limit`.
+async fn put_all(stream: &dyn Stream, mut records: Vec<PutRecord>, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !records.is_empty() {
+        assert!(Instant::now() < deadline, "{} records still unacknowledged", records.len());
+        match stream.put_records(records.clone()).await {
+            Ok(out) => {
+                records = records
+                    .into_iter()
+                    .zip(out.records)
+                    .filter_map(|(record, result)| match result {
+                        Ok(_) => None,
+                        Err(error) => {
+                            assert!(error.code.is_retryable(), "{error}");
+                            Some(record)
+                        }
+                    })
+                    .collect();
+            }
+            Err(error) => panic!("a whole put failed: {error}"),
+        }
+        if !records.is_empty() {
+            // An election is under way: ask again shortly.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Every record's data on every shard, read until it succeeds (reads error while a stream or
+/// consumer has no leader) within `limit`.
+async fn read_data(stream: &dyn Stream, limit: Duration) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let attempt = async {
+            let mut out = Vec::new();
+            for shard in stream.shards() {
+                let mut it =
+                    stream.shard_iterator(shard.shard_id, StartingPosition::TrimHorizon).await?;
+                loop {
+                    let page = stream.get_records(&it, 10_000, Duration::ZERO).await?;
+                    if page.records.is_empty() {
+                        break;
+                    }
+                    out.extend(
+                        page.records.iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()),
+                    );
+                    it = page.next_iterator;
+                }
+            }
+            Ok::<_, alleycat_ingest::stream::StreamError>(out)
+        };
+        match attempt.await {
+            Ok(out) => return out,
+            Err(error) => {
+                assert!(Instant::now() < deadline, "reads still fail: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_survive_sigkill_of_one_node_and_puts_and_reads_carry_on() {
+    // Its own cluster: killing a node would disturb the other tests' streams.
+    let mut cluster = NatsCluster::start().await;
+    let name = unique_stream_name();
+    let stream = open(&cluster, &name, &small_config(2)).await;
+    let batch = |from: usize| -> Vec<PutRecord> {
+        (from..from + 300)
+            .map(|i| rec(&format!("racer-{}", i % 37), &format!("event {i}")))
+            .collect()
+    };
+    put_all(&stream, batch(0), Duration::from_secs(30)).await;
+
+    // Node 0 is the first the client connected to; it may also lead the stream.
+    cluster.kill(0);
+    put_all(&stream, batch(300), Duration::from_secs(60)).await;
+    let data = read_data(&stream, Duration::from_secs(60)).await;
+    let distinct: BTreeSet<_> = data.iter().cloned().collect();
+    // Everything acknowledged is there (a lost PubAck may have stored a retried record twice).
+    assert_eq!(distinct.len(), 600, "with one node down");
+    assert!((0..600).all(|i| distinct.contains(&format!("event {i}"))));
+
+    // The node comes back and catches up; a second handle (another server) sees it all.
+    cluster.restart(0).await;
+    put_all(&stream, batch(600), Duration::from_secs(60)).await;
+    let other = open(&cluster, &name, &small_config(2)).await;
+    let distinct: BTreeSet<_> =
+        read_data(&other, Duration::from_secs(60)).await.into_iter().collect();
+    assert_eq!(distinct.len(), 900, "after the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_handles_on_one_cluster_see_each_others_records() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let a = open(&cluster, &name, &small_config(2)).await;
+    let b = open(&cluster, &name, &small_config(2)).await;
+    let out_a =
+        a.put_records((0..50).map(|i| rec(&i.to_string(), "from a")).collect()).await.unwrap();
+    let out_b =
+        b.put_records((0..50).map(|i| rec(&i.to_string(), "from b")).collect()).await.unwrap();
+    assert_eq!(out_a.failed_record_count + out_b.failed_record_count, 0);
+    for (reader, who) in [(&a, "a"), (&b, "b")] {
+        let shards = read_everything(reader).await;
+        let all: Vec<_> = shards.iter().flatten().collect();
+        assert_eq!(all.len(), 100, "{who} reads both handles' records");
+        assert_eq!(all.iter().filter(|r| &r.data[..] == b"from a").count(), 50);
+        for records in &shards {
+            assert!(records.windows(2).all(|w| w[0].sequence_number < w[1].sequence_number));
+        }
+    }
+    // A reader waiting on one handle wakes for a put through the other.
+    let it = a.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+    let put = async {
+        b.put_records(vec![PutRecord {
+            partition_key: "k".into(),
+            explicit_hash_key: Some(0),
+            data: bytes::Bytes::from_static(b"late"),
+        }])
+        .await
+        .unwrap()
+    };
+    let (page, _) = tokio::join!(a.get_records(&it, 10, Duration::from_secs(30)), put);
+    assert_eq!(&page.unwrap().records[0].data[..], b"late");
+    // A checkpoint through one handle is the other's.
+    let last = out_a.records.iter().rev().flatten().find(|r| r.shard_id == ShardId(1)).unwrap();
+    a.checkpoint("delivery", ShardId(1), last.sequence_number).await.unwrap();
+    assert_eq!(b.checkpoints("delivery").await.unwrap()[&ShardId(1)], last.sequence_number);
+}
+
+#[tokio::test]
+async fn checkpoints_move_both_ways_and_survive_reopening() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let config = small_config(1);
+    let stream = open(&cluster, &name, &config).await;
+    for b in 0..3 {
+        stream
+            .put_records((0..100).map(|i| rec("k", &format!("{b}-{i}"))).collect())
+            .await
+            .unwrap();
+    }
+    let seqs: Vec<SequenceNumber> =
+        read_all(&stream, ShardId(0)).await.iter().map(|r| r.sequence_number).collect();
+    assert_eq!(seqs.len(), 300);
+    // Forward: the first creates the durable, the rest ack forward (each fetch takes headers
+    // past the target, which are handed back for the next).
+    for at in [10, 100, 101, 250] {
+        stream.checkpoint("delivery", ShardId(0), seqs[at]).await.unwrap();
+        assert_eq!(stream.checkpoints("delivery").await.unwrap()[&ShardId(0)], seqs[at], "at {at}");
+    }
+    stream.close().await;
+    let stream = open(&cluster, &name, &config).await;
+    assert_eq!(stream.checkpoints("delivery").await.unwrap()[&ShardId(0)], seqs[250]);
+    // Backwards (a replay asked for), then forward again to the last.
+    stream.checkpoint("delivery", ShardId(0), seqs[50]).await.unwrap();
+    assert_eq!(stream.checkpoints("delivery").await.unwrap()[&ShardId(0)], seqs[50]);
+    stream.checkpoint("delivery", ShardId(0), seqs[299]).await.unwrap();
+    stream.close().await;
+    let stream = open(&cluster, &name, &config).await;
+    assert_eq!(stream.checkpoints("delivery").await.unwrap()[&ShardId(0)], seqs[299]);
+    // Resuming after it reads nothing; consumer names with dots and underscores stay apart.
+    stream.checkpoint("a.b", ShardId(0), seqs[1]).await.unwrap();
+    stream.checkpoint("a_b", ShardId(0), seqs[2]).await.unwrap();
+    assert_eq!(stream.checkpoints("a.b").await.unwrap()[&ShardId(0)], seqs[1]);
+    assert_eq!(stream.checkpoints("a_b").await.unwrap()[&ShardId(0)], seqs[2]);
+}
+
+#[tokio::test]
+async fn a_stream_of_that_name_with_other_subjects_is_refused() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let client = async_nats::connect(cluster.servers()[0].as_str()).await.unwrap();
+    async_nats::jetstream::new(client)
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.orders")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    match JetStreamStream::open(jetstream_config(&cluster, &name, &small_config(2))).await {
+        Err(alleycat_ingest::stream::StreamError::InvalidArgument(message)) => {
+            assert!(message.contains("not Alleycat's shards"), "{message}")
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("opened another application's stream"),
+    }
+}
+
+#[tokio::test]
+async fn an_idle_shards_reader_reads_on_when_other_shards_records_expire() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let config = StreamConfig { retention: Duration::from_secs(2), ..small_config(2) };
+    let stream = open(&cluster, &name, &config).await;
+    let idle = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+    let to = |hash: u128, data: &'static str| PutRecord {
+        partition_key: "k".into(),
+        explicit_hash_key: Some(hash),
+        data: bytes::Bytes::from_static(data.as_bytes()),
+    };
+    stream.put_records((0..50).map(|_| to(u128::MAX, "busy")).collect()).await.unwrap();
+    // Shard 1's records expire, which moves the stream's first sequence past `idle`.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !read_all(&stream, ShardId(1)).await.is_empty() {
+        assert!(Instant::now() < deadline, "records outlived their retention");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = stream.get_records(&idle, 10, Duration::ZERO).await.unwrap();
+    assert!(page.records.is_empty());
+    stream.put_records(vec![to(0, "idle no more")]).await.unwrap();
+    let page = stream.get_records(&page.next_iterator, 10, Duration::ZERO).await.unwrap();
+    assert_eq!(&page.records[0].data[..], b"idle no more");
+}

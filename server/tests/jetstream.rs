@@ -1,0 +1,68 @@
+//! `alleycat serve --stream nats://…`: the real binary on a real three-node NATS JetStream
+//! cluster takes events on `/api/events`, acknowledges them once JetStream has, and delivers
+//! and merges them into the race results, with nothing of the stream in its data directory.
+
+mod support;
+
+use std::time::Duration;
+
+use alleycat_testkit::nats::NatsCluster;
+use serde_json::Value;
+use support::{event, eventually, post_events, race_now, spawn_server, terminate, to_json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results() {
+    let cluster = NatsCluster::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let dist = tempfile::tempdir().unwrap();
+    support::write_fake_dist(dist.path());
+    let (mut child, base) =
+        spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
+    let client = reqwest::Client::new();
+
+    let (race, _) = race_now();
+    let past = race - 1;
+    let events: Vec<Value> = (1..=3u64)
+        .flat_map(|racer| {
+            (1..=5u32).map(move |s| to_json(&event(past, racer, 4, s, 40.0 + racer as f64 * 10.0)))
+        })
+        .collect();
+    let body = post_events(&client, &base, &events).await;
+    assert_eq!(body["failedRecordCount"], 0, "{body}");
+
+    // Delivery reads them back from JetStream, stores the objects, and the merge folds them.
+    let results: Value = eventually(Duration::from_secs(30), || async {
+        let response =
+            client.get(format!("{base}/api/races/{past}?classId=4")).send().await.ok()?;
+        (response.status() == 200).then_some(())?;
+        let results: Value = response.json().await.ok()?;
+        (results["results"].as_array()?.len() == 3).then_some(results)
+    })
+    .await;
+    let rows = results["results"].as_array().unwrap();
+    assert_eq!(rows[0]["racerId"], 3);
+    assert_eq!(rows[0]["seconds"], 5);
+    assert!(data.path().join("delivery").exists(), "the delivered objects are in the data dir");
+    assert!(
+        !data.path().join("stream").exists(),
+        "with --stream nats://… the data directory holds no stream"
+    );
+    assert!(terminate(&mut child).success());
+}
+
+#[tokio::test]
+async fn a_server_refuses_to_start_on_a_stream_that_is_not_there() {
+    // Nothing listens on the port: a clear error at start, not a hang.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_alleycat"))
+        .args(["serve", "--port", "0", "--stream"])
+        .arg(format!("nats://127.0.0.1:{port}"))
+        .env("ALLEYCAT_DATA_DIR", data.path())
+        .env("ALLEYCAT_API_KEY", support::API_KEY)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
+}

@@ -121,11 +121,20 @@ pub async fn open(config: &ServeConfig) -> anyhow::Result<Parts> {
             )
         }
         // Shared by every server that names it, by design.
-        StreamLocation::Nats { servers } => Arc::new(
-            JetStreamStream::open(jetstream_config(config, servers))
-                .await
-                .context("cannot open the event stream on NATS JetStream")?,
-        ),
+        StreamLocation::Nats { servers } => {
+            if !db.is_shared() {
+                tracing::warn!(
+                    "The stream is on NATS but the results are in this server's SQLite file: \
+                     run one server so, or give every server the same --database-url, whose \
+                     lease lets one of them at a time run delivery and merge."
+                );
+            }
+            Arc::new(
+                JetStreamStream::open(jetstream_config(config, servers))
+                    .await
+                    .context("cannot open the event stream on NATS JetStream")?,
+            )
+        }
     };
     let roster = Arc::new(
         Roster::load_or_create(&db, config.roster_size, config.roster_seed)

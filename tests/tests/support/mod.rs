@@ -308,11 +308,16 @@ pub async fn metric(base: &str, name: &str, label: &str) -> u64 {
 /// generator saw: every event acknowledged, in the results with the generator's totals, in the
 /// delivered objects exactly once, and in the class history as each racer's bests.
 pub async fn assert_stored_as_acknowledged(report: &Report, base: &str, data: &Path) {
-    assert_stored(report, base, delivered(data)).await;
+    assert_stored(report, base, async { delivered(data) }).await;
 }
 
-/// [`assert_stored_as_acknowledged`] with the delivered events given (from any store).
-pub async fn assert_stored(report: &Report, base: &str, delivered: Vec<(u64, u64, u64)>) {
+/// [`assert_stored_as_acknowledged`] with the delivered events read by `delivered` (from any
+/// store), once the results are complete (so everything has been delivered).
+pub async fn assert_stored(
+    report: &Report,
+    base: &str,
+    delivered: impl Future<Output = Vec<(u64, u64, u64)>>,
+) {
     let (racers, race_seconds) = (report.field.racers, report.race_seconds);
     let s = &report.summary;
     let [race] = s.races[..] else { panic!("one race ridden: {s:?}") };
@@ -328,7 +333,7 @@ pub async fn assert_stored(report: &Report, base: &str, delivered: Vec<(u64, u64
     let acknowledged = report.acknowledged.as_ref().expect("the sim kept its acknowledgements");
     let acknowledged: BTreeSet<(u64, u64, u64)> =
         acknowledged.iter().map(|k| (k.race_id, k.racer_id, u64::from(k.second))).collect();
-    let distinct: BTreeSet<_> = delivered.into_iter().collect();
+    let distinct: BTreeSet<_> = delivered.await.into_iter().collect();
     assert_eq!(distinct.len() as u64, s.acknowledged);
     assert_eq!(distinct, acknowledged);
 

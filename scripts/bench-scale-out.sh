@@ -21,6 +21,7 @@ VENV=.tools/venv
 
 cargo build --release --locked -p alleycat-server -p alleycat-sim
 work=$(mktemp -d)
+chmod 755 "$work" # PostgreSQL runs as its own user when we are root
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

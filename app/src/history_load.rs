@@ -114,10 +114,11 @@ pub async fn load(
     Ok((Arc::new(history), stats))
 }
 
-/// A small history (120 racers × 300 s, written by `examples/seed_history.rs`) decoded once
-/// while the real one downloads: the browser compiles WebAssembly in a quick baseline tier first
-/// and optimises functions once they have run a while, so inflating and parsing the real file in
-/// the baseline tier would cost about twice as much. About 32 KB in the .wasm.
+/// A small history (40 racers × 300 s, written by `examples/seed_history.rs -- <out> 40`)
+/// decoded once while the real one downloads: the browser compiles WebAssembly in a quick
+/// baseline tier first and optimises functions once they have run a while, so inflating and
+/// parsing the real file in the baseline tier would cost about twice as much. 40 racers warm up
+/// as well as 120 did and block the page for less time (BENCHMARKS.md, App). About 11 KB.
 const WARM_UP: &[u8] = include_bytes!("../assets/warmup-history.gz");
 
 fn warm_up() {

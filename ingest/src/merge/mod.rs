@@ -49,6 +49,11 @@ use crate::objects::{self, DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX};
 pub const DEFAULT_PARALLELISM: usize = 2;
 /// The most objects folded before one commit: a catch-up commits in batches this large.
 pub const DEFAULT_MAX_BATCH_OBJECTS: usize = 1024;
+/// The shortest time between two live commits. Objects announced sooner are folded into the
+/// next commit together, so that under heavy load (delivery flushing on its size hint many
+/// times a second) each class's history file is encoded a few times a second, not once per
+/// object. It is well under the delivery interval, so at a normal pace it delays nothing.
+pub const DEFAULT_MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 /// The first wait before retrying after a storage or database failure.
 pub const RETRY_INITIAL: Duration = Duration::from_millis(100);
 /// The longest wait between retries.
@@ -64,6 +69,8 @@ pub struct MergeConfig {
     pub parallelism: usize,
     /// The most objects folded per commit (default [`DEFAULT_MAX_BATCH_OBJECTS`]).
     pub max_batch_objects: usize,
+    /// The shortest time between two live commits (default [`DEFAULT_MIN_COMMIT_INTERVAL`]).
+    pub min_commit_interval: Duration,
 }
 
 impl Default for MergeConfig {
@@ -72,6 +79,7 @@ impl Default for MergeConfig {
             race_seconds: DEFAULT_RACE_SECONDS,
             parallelism: DEFAULT_PARALLELISM,
             max_batch_objects: DEFAULT_MAX_BATCH_OBJECTS,
+            min_commit_interval: DEFAULT_MIN_COMMIT_INTERVAL,
         }
     }
 }
@@ -412,8 +420,9 @@ fn parse(path: &Path, bytes: &[u8], race_seconds: u32) -> Content {
 }
 
 /// Runs the live merge until `shutdown` resolves or the notification channel closes: first
-/// merges every object not yet merged, then each object delivery announces (batching whatever
-/// is queued). Storage and database failures are retried with backoff, nothing is skipped.
+/// merges every object not yet merged, then each object delivery announces, batching whatever
+/// is queued and whatever comes within [`MergeConfig::min_commit_interval`] of the previous
+/// commit. Storage and database failures are retried with backoff, nothing is skipped.
 pub async fn run(
     mut merger: Merger,
     mut notifications: mpsc::UnboundedReceiver<Path>,
@@ -422,6 +431,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     let catch_up = retrying(&mut merger, None).await;
     info!(objects = catch_up, "Merge caught up with the delivered objects.");
+    let mut last_commit: Option<tokio::time::Instant> = None;
     loop {
         let first = tokio::select! {
             _ = &mut shutdown => break,
@@ -430,6 +440,14 @@ pub async fn run(
                 None => break,
             },
         };
+        // An object announced sooner than the pace allows waits for the ones behind it.
+        let due = last_commit.map(|last| last + merger.config.min_commit_interval);
+        if let Some(due) = due.filter(|&due| due > tokio::time::Instant::now()) {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep_until(due) => {}
+            }
+        }
         let mut batch = vec![first];
         while batch.len() < merger.config.max_batch_objects {
             match notifications.try_recv() {
@@ -441,6 +459,7 @@ pub async fn run(
             _ = &mut shutdown => break,
             _ = retrying(&mut merger, Some(batch)) => {}
         }
+        last_commit = Some(tokio::time::Instant::now());
     }
     info!("Merge stopped.");
     Ok(())

@@ -238,6 +238,11 @@ impl Database {
             // merged either).
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));
+        // One connection first: it creates the file and switches it to the WAL, which needs the
+        // database to itself (SQLite answers "database is locked" at once, busy timeout or not,
+        // to a second connection doing the same). The pool's connections, opened concurrently,
+        // then find it in the WAL already.
+        options.connect().await?.close().await?;
         Self::with_options(options, 4).await
     }
 

@@ -419,7 +419,7 @@ impl Stream for DiskStream {
                 let shard = Arc::clone(shard);
                 tokio::task::spawn_blocking(move || shard.find_time(ms))
                     .await
-                    .map_err(|e| StreamError::Io(io::Error::other(e)))??
+                    .map_err(blocking_failed)??
             }
         };
         Ok(ShardIterator { shard_id, position: sequence(shard_id.0, counter) })
@@ -442,7 +442,7 @@ impl Stream for DiskStream {
         let reader = Arc::clone(&shard);
         let (records, tip) = tokio::task::spawn_blocking(move || reader.read(start, limit))
             .await
-            .map_err(|e| StreamError::Io(io::Error::other(e)))?
+            .map_err(blocking_failed)?
             .map_err(|error| match error {
                 ReadError::Expired { oldest } => StreamError::ExpiredIterator(format!(
                     "record {start} of {} has expired; the oldest kept is {oldest}",
@@ -490,7 +490,7 @@ impl Stream for DiskStream {
             checkpoints.store(&*fs, &consumer, shard_id, sequence_number)
         })
         .await
-        .map_err(|e| StreamError::Io(io::Error::other(e)))??;
+        .map_err(blocking_failed)??;
         Ok(())
     }
 
@@ -505,6 +505,16 @@ impl Stream for DiskStream {
         let shards = self.config.shards;
         tokio::task::spawn_blocking(move || checkpoints.load(&*fs, &consumer, shards))
             .await
-            .map_err(|e| StreamError::Io(io::Error::other(e)))?
+            .map_err(blocking_failed)?
+    }
+}
+
+/// A blocking file task that did not finish: cancelled because the runtime is shutting down
+/// (the stream is closing; a reader stops quietly), or panicked (a storage failure).
+fn blocking_failed(error: tokio::task::JoinError) -> StreamError {
+    if error.is_cancelled() {
+        StreamError::Closed
+    } else {
+        StreamError::Io(io::Error::other(error))
     }
 }

@@ -4,8 +4,9 @@
 //   node bench.mjs --endpoint http://127.0.0.1:4567 [--seconds 10] [--concurrency 1,8,32]
 //                  [--shards 4] [--label alleycat]
 //
-// Prints one JSON line per concurrency: records/s acknowledged, and p50/p99 latency of the
-// PutRecords calls in ms. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+// Prints one JSON line per concurrency: records/s acknowledged, p50/p99 latency of the PutRecords
+// calls in ms, and the client's own CPU (% of one core, µs per record). Credentials come from
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 // scripts/bench-kinesis.sh runs it against Alleycat and kinesalite in the same run.
 import { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -75,13 +76,18 @@ async function run(stream, concurrency, seconds) {
     }
   }
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   return {
     label: args.label, concurrency, seconds: +elapsed.toFixed(2), calls: latencies.length,
     records_per_s: Math.round(ok / elapsed), failed,
     p50_ms: +percentile(latencies, 50).toFixed(1), p99_ms: +percentile(latencies, 99).toFixed(1),
+    // The SDK's own cost: what one client process needs per record, whatever the server.
+    client_cpu_pct: Math.round((100 * (user + system)) / 1e6 / elapsed),
+    client_cpu_us_per_record: +((user + system) / Math.max(ok, 1)).toFixed(2),
   };
 }
 

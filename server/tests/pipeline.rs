@@ -5,11 +5,10 @@ mod support;
 
 use std::{
     collections::BTreeSet,
-    io::Read,
-    path::Path,
     time::{Duration, Instant},
 };
 
+use alleycat_testkit::alleycat::delivered;
 use futures::StreamExt;
 use serde_json::Value;
 use support::{event, eventually, post_events, race_now, to_json, TestServer, API_KEY};
@@ -106,35 +105,6 @@ async fn posted_events_reach_the_history_file_results_and_leaderboard() {
     assert_eq!(races["races"][0]["raceId"], past);
     assert_eq!(races["races"][0]["racers"], 3);
     server.stop().await;
-}
-
-/// Every (race, racer, second) in the delivered objects under `data`.
-fn delivered(data: &Path) -> Vec<(u64, u64, u64)> {
-    let mut found = Vec::new();
-    let mut dirs = vec![data.join("delivery")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "gz") {
-                let mut text = String::new();
-                flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
-                    .read_to_string(&mut text)
-                    .unwrap();
-                for line in text.lines() {
-                    let v: Value = serde_json::from_str(line).unwrap();
-                    found.push((
-                        v["raceId"].as_u64().unwrap(),
-                        v["racerId"].as_u64().unwrap(),
-                        v["second"].as_u64().unwrap(),
-                    ));
-                }
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test]

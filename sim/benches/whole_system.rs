@@ -24,9 +24,8 @@
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Child,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -56,31 +55,15 @@ fn spawn_server(race_seconds: u32) -> Server {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/alleycat")
     });
     let interval = std::env::var("BENCH_DELIVERY_INTERVAL_MS").unwrap_or_else(|_| "60000".into());
-    let mut child = Command::new(&binary)
-        .arg("serve")
-        .env("ALLEYCAT_PORT", "0")
-        .env("ALLEYCAT_DATA_DIR", data.path())
-        .env("ALLEYCAT_DIST", data.path().join("no-app"))
-        .env("ALLEYCAT_RACE_SECONDS", race_seconds.to_string())
-        .env("ALLEYCAT_API_KEY", API_KEY)
-        .env("ALLEYCAT_ROSTER_SIZE", ROSTER.to_string())
-        .env("ALLEYCAT_DELIVERY_INTERVAL_MS", interval)
-        .env("ALLEYCAT_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-    let stderr = child.stderr.take().unwrap();
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("address=").nth(1) {
-                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let address = address.recv_timeout(Duration::from_secs(120)).expect("the server started");
+    let settings = [
+        ("ALLEYCAT_DATA_DIR", data.path().display().to_string()),
+        ("ALLEYCAT_DIST", data.path().join("no-app").display().to_string()),
+        ("ALLEYCAT_RACE_SECONDS", race_seconds.to_string()),
+        ("ALLEYCAT_API_KEY", API_KEY.to_owned()),
+        ("ALLEYCAT_ROSTER_SIZE", ROSTER.to_string()),
+        ("ALLEYCAT_DELIVERY_INTERVAL_MS", interval),
+    ];
+    let (child, address) = alleycat_testkit::alleycat::serve(&binary, settings);
     Server { child, base: format!("http://{address}"), data }
 }
 

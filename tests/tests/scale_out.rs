@@ -18,13 +18,11 @@ use std::{sync::Arc, time::Duration};
 
 use alleycat_ingest::objects::{self, StoreConfig};
 use alleycat_sim::{ClassChoice, SimConfig};
-use alleycat_testkit::{nats::NatsCluster, postgres::Postgres};
+use alleycat_testkit::{alleycat::events_in, nats::NatsCluster, postgres::Postgres};
 use futures::TryStreamExt;
 use moto_support::Moto;
 use object_store::{ObjectStore, ObjectStoreExt};
-use support::{
-    assert_stored, events_in, eventually, metric, ride, sim_config, Dirs, ServerProcess,
-};
+use support::{assert_stored, eventually, metric, ride, sim_config, Dirs, ServerProcess};
 
 const RACE_SECONDS: u32 = 20;
 const RACERS: u32 = 1000;

@@ -2,7 +2,6 @@
 #![allow(dead_code, missing_docs)]
 
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -160,32 +159,10 @@ pub fn spawn_server(data: &Path, dist: &Path, extra: &[(&str, String)]) -> (Chil
 }
 
 /// The `alleycat` binary started with `serve` on a free port, with `env` on top of the logging
-/// it needs; returns it and its base URL once it printed its address. Its logs are drained on a
-/// thread (so it never blocks on a full pipe); warnings and errors are passed on to stderr.
+/// it needs ([`alleycat_testkit::alleycat::serve`]); returns it and its base URL.
 pub fn spawn_binary(env: &[(&str, &std::ffi::OsStr)]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alleycat"))
-        .arg("serve")
-        .env("ALLEYCAT_PORT", "0")
-        .envs(env.iter().copied())
-        .env("ALLEYCAT_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the alleycat binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("address=").nth(1) {
-                let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            } else if line.contains(" ERROR ") || line.contains(" WARN ") {
-                eprintln!("server: {line}");
-            }
-        }
-    });
-    let address =
-        address.recv_timeout(Duration::from_secs(60)).expect("the server printed its address");
+    let binary = Path::new(env!("CARGO_BIN_EXE_alleycat"));
+    let (child, address) = alleycat_testkit::alleycat::serve(binary, env.iter().copied());
     (child, format!("http://{address}"))
 }
 

@@ -10,10 +10,9 @@
 use std::{
     collections::BTreeSet,
     future::Future,
-    io::{BufRead, BufReader, Read},
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -24,6 +23,7 @@ use alleycat_domain::{
 };
 use alleycat_server::ServeConfig;
 use alleycat_sim::{ClassChoice, Report, SimConfig};
+use alleycat_testkit::alleycat::delivered;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const API_KEY: &str = "whole-system-producer-key";
@@ -115,39 +115,17 @@ impl ServerProcess {
         port: u16,
         extra: &[(&str, String)],
     ) -> Self {
-        let mut child = Command::new(server_binary())
-            .arg("serve")
-            .env("ALLEYCAT_PORT", port.to_string())
-            .env("ALLEYCAT_DATA_DIR", dirs.data.path())
-            .env("ALLEYCAT_DIST", dirs.dist.path())
-            .env("ALLEYCAT_RACE_SECONDS", race_seconds.to_string())
-            .env("ALLEYCAT_API_KEY", API_KEY)
-            .env("ALLEYCAT_ROSTER_SIZE", roster.to_string())
-            .env("ALLEYCAT_DELIVERY_INTERVAL_MS", "1000")
-            .env("ALLEYCAT_LOG", "info")
-            .env("NO_COLOR", "1")
-            .envs(extra.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Drain its logs on a thread (so it never blocks on a full pipe) and wait, with a limit,
-        // for the line that gives its address.
-        let stderr = child.stderr.take().unwrap();
-        let (found, address) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("address=").nth(1) {
-                    let _ =
-                        found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let address: SocketAddr = address
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server printed its address")
-            .parse()
-            .unwrap();
+        let settings = [
+            ("ALLEYCAT_PORT", port.to_string()),
+            ("ALLEYCAT_DATA_DIR", dirs.data.path().display().to_string()),
+            ("ALLEYCAT_DIST", dirs.dist.path().display().to_string()),
+            ("ALLEYCAT_RACE_SECONDS", race_seconds.to_string()),
+            ("ALLEYCAT_API_KEY", API_KEY.to_owned()),
+            ("ALLEYCAT_ROSTER_SIZE", roster.to_string()),
+            ("ALLEYCAT_DELIVERY_INTERVAL_MS", "1000".to_owned()),
+        ];
+        let env = settings.iter().chain(extra).map(|(k, v)| (*k, v.as_str()));
+        let (child, address) = alleycat_testkit::alleycat::serve(&server_binary(), env);
         Self { child, base: format!("http://{address}"), port: address.port() }
     }
 
@@ -261,37 +239,6 @@ pub fn assert_results_match(report: &Report, race: RaceId, class: ClassId, rows:
             row.racer_id
         );
     }
-}
-
-/// Every (race, racer, second) in the delivered objects under `data`, with repeats.
-pub fn delivered(data: &Path) -> Vec<(u64, u64, u64)> {
-    let mut found = Vec::new();
-    let mut dirs = vec![data.join("delivery")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "gz") {
-                found.extend(events_in(&std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    found
-}
-
-/// Every (race, racer, second) in one delivered object (gzip NDJSON).
-pub fn events_in(gz: &[u8]) -> Vec<(u64, u64, u64)> {
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(gz).read_to_string(&mut text).unwrap();
-    text.lines()
-        .map(|line| {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let field = |name: &str| v[name].as_u64().unwrap();
-            (field("raceId"), field("racerId"), field("second"))
-        })
-        .collect()
 }
 
 /// A counter of the server's Prometheus metrics, summed over the label sets containing `label`.

@@ -475,6 +475,27 @@ async fn bad_requests_get_the_documented_errors() {
 }
 
 #[tokio::test]
+async fn the_pipeline_streams_retention_is_the_servers_setting_and_is_refused_a_change() {
+    let k = fixture();
+    let (kind, message) = k
+        .error(
+            "IncreaseStreamRetentionPeriod",
+            json!({"StreamName": "alleycat", "RetentionPeriodHours": 48}),
+        )
+        .await;
+    assert_eq!(kind, "ResourceInUseException");
+    assert!(message.contains("--retention-hours (24 hours); change it there"), "{message}");
+    // Asking for the retention it already has changes nothing, and is answered as such.
+    k.ok(
+        "DecreaseStreamRetentionPeriod",
+        json!({"StreamName": "alleycat", "RetentionPeriodHours": 24}),
+    )
+    .await;
+    let summary = k.ok("DescribeStreamSummary", json!({"StreamName": "alleycat"})).await;
+    assert_eq!(summary["StreamDescriptionSummary"]["RetentionPeriodHours"], 24);
+}
+
+#[tokio::test]
 async fn retention_and_tags_change_as_kinesis_allows() {
     let k = fixture();
     k.ok("CreateStream", json!({"StreamName": "r", "ShardCount": 1})).await;

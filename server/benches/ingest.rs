@@ -338,11 +338,16 @@ async fn saturation(
     catch_up(client, server, acked, wall).await;
 }
 
-/// A value of the server's `/metrics` without labels (0 when absent).
-async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
-    let text = client.get(format!("{}/metrics", server.base)).send().await.unwrap();
-    let text = text.text().await.unwrap();
-    text.lines()
+/// One scrape of the server's `/metrics`.
+async fn metrics(client: &reqwest::Client, server: &Server) -> String {
+    let response = client.get(format!("{}/metrics", server.base)).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
+/// A value without labels in a `/metrics` scrape (0 when absent).
+fn metric(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or(0.0)
 }
@@ -356,9 +361,11 @@ async fn catch_up(client: &reqwest::Client, server: &Server, acked: u64, wall: f
     const BUFFERED: f64 = 5_000.0;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
-        let accepted = metric(client, server, "alleycat_events_accepted_total").await;
-        let delivered = metric(client, server, "alleycat_delivery_records").await;
-        let merge_lag = metric(client, server, "alleycat_merge_lag_objects").await;
+        // One scrape, so that the three values are of the same moment.
+        let scrape = metrics(client, server).await;
+        let accepted = metric(&scrape, "alleycat_events_accepted_total");
+        let delivered = metric(&scrape, "alleycat_delivery_records");
+        let merge_lag = metric(&scrape, "alleycat_merge_lag_objects");
         if delivered + BUFFERED >= accepted && merge_lag == 0.0 {
             let late = started.elapsed().as_secs_f64();
             println!(

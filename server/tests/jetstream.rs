@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use alleycat_testkit::nats::NatsCluster;
 use serde_json::Value;
-use support::{event, eventually, post_events, race_now, spawn_server, terminate, to_json};
+use support::{
+    eventually, post_events, race_now, spawn_server, terminate, three_racers_ride, to_json,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results() {
@@ -22,11 +24,7 @@ async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results
 
     let (race, _) = race_now();
     let past = race - 1;
-    let events: Vec<Value> = (1..=3u64)
-        .flat_map(|racer| {
-            (1..=5u32).map(move |s| to_json(&event(past, racer, 4, s, 40.0 + racer as f64 * 10.0)))
-        })
-        .collect();
+    let events: Vec<Value> = three_racers_ride(past, 4).iter().map(to_json).collect();
     let body = post_events(&client, &base, &events).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");
 

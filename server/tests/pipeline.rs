@@ -11,7 +11,9 @@ use std::{
 use alleycat_testkit::alleycat::delivered;
 use futures::StreamExt;
 use serde_json::Value;
-use support::{event, eventually, post_events, race_now, to_json, TestServer, API_KEY};
+use support::{
+    event, eventually, post_events, race_now, three_racers_ride, to_json, TestServer, API_KEY,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -60,11 +62,7 @@ async fn posted_events_reach_the_history_file_results_and_leaderboard() {
     let server = TestServer::start().await;
     let (race, _) = race_now();
     let past = race - 1;
-    let events: Vec<Value> = (1..=3u64)
-        .flat_map(|racer| {
-            (1..=5u32).map(move |s| to_json(&event(past, racer, 2, s, 40.0 + racer as f64 * 10.0)))
-        })
-        .collect();
+    let events: Vec<Value> = three_racers_ride(past, 2).iter().map(to_json).collect();
     let (_, body) = server.post_events(API_KEY, &events).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");
 

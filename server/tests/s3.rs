@@ -13,7 +13,9 @@ use alleycat_ingest::objects::{self, StoreConfig};
 use futures::TryStreamExt;
 use moto_support::Moto;
 use object_store::{path::Path, ObjectStore, ObjectStoreExt};
-use support::{event, eventually, post_events, race_now, run_alleycat, to_json, RACE_SECONDS};
+use support::{
+    eventually, post_events, race_now, run_alleycat, three_racers_ride, to_json, RACE_SECONDS,
+};
 
 const BUCKET: &str = "alleycat-serve";
 const LOCATION: &str = "s3://alleycat-serve/site";
@@ -49,11 +51,7 @@ async fn serve_stores_objects_in_the_bucket_and_rebuild_reproduces_its_history_f
     // Three racers ride the last race in class 2, racer 3 the strongest.
     let (race, _) = race_now();
     let past = race - 1;
-    let events: Vec<_> = (1..=3u64)
-        .flat_map(|racer| {
-            (1..=5u32).map(move |s| event(past, racer, 2, s, 40.0 + racer as f64 * 10.0))
-        })
-        .collect();
+    let events = three_racers_ride(past, 2);
     let client = reqwest::Client::new();
     let body = post_events(&client, &base, &events.iter().map(to_json).collect::<Vec<_>>()).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");

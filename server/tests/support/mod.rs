@@ -123,6 +123,16 @@ pub fn race_now() -> (u64, u32) {
     (clock.race_at(now), clock.second_at(now))
 }
 
+/// Racers 1 to 3 riding seconds 1 to 5 of `race` in `class`, at cadence 50, 60 and 70: racer 3
+/// is the strongest.
+pub fn three_racers_ride(race: u64, class: u8) -> Vec<RacerEvent> {
+    (1..=3u64)
+        .flat_map(|racer| {
+            (1..=5u32).map(move |s| event(race, racer, class, s, 40.0 + racer as f64 * 10.0))
+        })
+        .collect()
+}
+
 /// An event of `racer` in class `class` for `second` of `race`.
 pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> RacerEvent {
     RacerEvent {

@@ -77,8 +77,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<alleycat_ingest::merge::MergeError> for ApiError {
-    fn from(error: alleycat_ingest::merge::MergeError) -> Self {
+impl From<crate::intake::IntakeError> for ApiError {
+    fn from(error: crate::intake::IntakeError) -> Self {
+        match error {
+            crate::intake::IntakeError::TooManyEvents { .. } => Self::BadRequest(error.to_string()),
+            crate::intake::IntakeError::StreamUnavailable => Self::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<alleycat_ingest::db::DbError> for ApiError {
+    fn from(error: alleycat_ingest::db::DbError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<object_store::Error> for ApiError {
+    fn from(error: object_store::Error) -> Self {
         Self::Internal(error.into())
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /api/history/class-N.gz`: a class's history file as stored (gzip, which the app
 //! decompresses itself), with `ETag`, `Last-Modified` and `304` on `If-None-Match`.
 
-use alleycat_ingest::merge;
+use alleycat_ingest::objects;
 use axum::{
     extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -33,7 +33,7 @@ async fn history(
             "There is no history file {file:?}; they are class-1.gz to class-6.gz."
         ))
     })?;
-    let Some(history) = merge::history_file(state.store().as_ref(), class).await? else {
+    let Some(history) = objects::history_file(state.store().as_ref(), class).await? else {
         return Err(ApiError::NotFound(format!(
             "Class {class} has no history yet: nobody has finished a race in it."
         )));

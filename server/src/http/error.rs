@@ -122,9 +122,6 @@ pub fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: us
 /// Parses a `classId` query value into a class id, 1 to 6.
 pub fn class_id(raw: Option<i64>) -> Result<u8, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::BadRequest("classId is required (1 to 6).".into()))?;
-    if alleycat_domain::Class::is_valid_id(raw) {
-        Ok(raw as u8)
-    } else {
-        Err(ApiError::BadRequest(format!("classId {raw} is not a class (1 to 6).")))
-    }
+    alleycat_domain::Class::checked_id(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("classId {raw} is not a class (1 to 6).")))
 }

@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
 
 fn class_of(file: &str) -> Option<u8> {
     let id: i64 = file.strip_prefix("class-")?.strip_suffix(".gz")?.parse().ok()?;
-    alleycat_domain::Class::is_valid_id(id).then_some(id as u8)
+    alleycat_domain::Class::checked_id(id)
 }
 
 async fn history(

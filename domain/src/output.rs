@@ -10,9 +10,11 @@ pub fn output(cadence: f64, resistance: f64) -> f64 {
     ((cadence + 35.0) * (resistance + 65.0)) / 100.0
 }
 
-/// An output as hundredths (two decimals), the unit of every value in a history file. Negative,
-/// non-finite or absurdly large outputs are clamped into `1..=u32::MAX` so that a real output never
-/// reads as [`crate::history::NO_BEST`].
+/// An output as hundredths (two decimals): the one unit outputs are stored, summed and ranked in
+/// (delivered objects, history files, results, the here-now board), so that every place shows
+/// the same figures and the same order. Negative, non-finite or absurdly large outputs are
+/// clamped into `1..=u32::MAX` so that a real output never reads as
+/// [`crate::history::NO_BEST`].
 pub fn to_centi(output: f64) -> u32 {
     if !output.is_finite() {
         return 1;
@@ -20,9 +22,9 @@ pub fn to_centi(output: f64) -> u32 {
     (output * 100.0).round().clamp(1.0, f64::from(u32::MAX)) as u32
 }
 
-/// Hundredths back to an output.
-pub fn from_centi(centi: u32) -> f64 {
-    f64::from(centi) / 100.0
+/// Hundredths back to an output, or a sum of them (a race total) back to a total.
+pub fn from_centi(centi: impl Into<u64>) -> f64 {
+    centi.into() as f64 / 100.0
 }
 
 #[cfg(test)]
@@ -53,6 +55,7 @@ mod tests {
         assert_eq!(to_centi(132.25), 13225);
         assert_eq!(to_centi(0.0), 1);
         assert_eq!(to_centi(f64::NAN), 1);
-        assert_eq!(from_centi(13225), 132.25);
+        assert_eq!(from_centi(13225u32), 132.25);
+        assert_eq!(from_centi(5_000_000_000u64), 50_000_000.0);
     }
 }

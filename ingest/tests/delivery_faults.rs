@@ -189,7 +189,7 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
     for e in &events {
         assert_eq!(
             history.best(e.racer_id, e.second),
-            Some(alleycat_domain::history::to_centi(e.output()))
+            Some(alleycat_domain::output::to_centi(e.output()))
         );
     }
     let results = db.race_results(12, 1).await.unwrap();

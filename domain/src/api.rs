@@ -128,6 +128,10 @@ pub struct EventResult {
     /// The shard that stored it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
+    /// `true` when this very event (same uuid) was stored before: a resend whose first
+    /// acknowledgement was lost. A success, without a shard and sequence number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_stored: bool,
     /// Its sequence number there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<String>,

@@ -5,7 +5,14 @@
 //! - A racer's event must belong to the race running now, give or take the clock grace, and its
 //!   second must not be ahead of the race clock by more than the grace. A producer (API key) may
 //!   send past races (backfill) but not future ones.
-//! - A (race, racer, second) already accepted is refused as a duplicate. This is tracked for the
+//! - A racer's events of the race that just ended are still taken for `late_seconds` after its
+//!   end (events resent after a network drop near the finish), when their second is not stored.
+//! - A (race, racer, second) already accepted is refused as a duplicate, unless it is the very
+//!   event accepted before (the same uuid, resent because its acknowledgement was lost): that
+//!   one is answered as already stored ([`Refusal::AlreadyStored`], which callers answer as a
+//!   success). The uuid is kept as a 32-bit fingerprint per second (4 bytes a second of a ride),
+//!   so a different event whose uuid collides (one in four billion) is taken for the stored one;
+//!   the stored event stays, nothing is lost. This is tracked for the
 //!   races of the last [`DEDUPE_RACES`] race lengths; older races are backfill, whose duplicates
 //!   the merge folds harmlessly (it is idempotent). On start-up the server replays the stream's
 //!   recent records into [`Admission::remember`], so duplicates are refused across restarts.
@@ -63,6 +70,16 @@ pub enum Refusal {
         /// The second.
         second: u32,
     },
+    /// This very event (same uuid) was already accepted: a resend, answered as stored.
+    #[error("racer {racer_id}'s second {second} of race {race_id} is already stored")]
+    AlreadyStored {
+        /// The race.
+        race_id: RaceId,
+        /// The racer.
+        racer_id: u64,
+        /// The second.
+        second: u32,
+    },
     /// The racer sent more than the allowed events in one second.
     #[error("racer {racer_id} sent more than {per_second} events in one second")]
     RateLimited {
@@ -81,6 +98,7 @@ impl Refusal {
             Self::RaceNotRunning { .. } => "RaceNotRunning",
             Self::SecondAhead { .. } => "SecondAhead",
             Self::Duplicate { .. } => "DuplicateEvent",
+            Self::AlreadyStored { .. } => "AlreadyStored",
             Self::RateLimited { .. } => "RateLimited",
         }
     }
@@ -99,13 +117,14 @@ pub struct Ticket {
 pub struct Admission {
     clock: RaceClock,
     grace_ms: u64,
+    late_ms: u64,
     per_second: usize,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    seen: HashMap<(RaceId, u64), SecondSet>,
+    seen: HashMap<(RaceId, u64), Accepted>,
     recent: HashMap<u64, VecDeque<u64>>,
     pruned_at_race: RaceId,
 }
@@ -116,9 +135,17 @@ impl Admission {
         Self {
             clock,
             grace_ms: u64::from(grace_seconds) * 1000,
+            late_ms: u64::from(grace_seconds) * 1000,
             per_second: per_second.max(1),
             state: Mutex::default(),
         }
+    }
+
+    /// Takes a racer's events of a race that ended up to `late_seconds` ago (at least the clock
+    /// grace).
+    pub fn with_late_seconds(mut self, late_seconds: u32) -> Self {
+        self.late_ms = (u64::from(late_seconds) * 1000).max(self.grace_ms);
+        self
     }
 
     /// Checks `events` (already validated) from `caller` at `now_ms`, reserving each admitted
@@ -160,14 +187,12 @@ impl Admission {
         let ticket =
             Ticket { race_id: event.race_id, racer_id: event.racer_id, second: event.second };
         if self.tracks(event.race_id, now_ms) {
-            let fresh =
-                state.seen.entry((event.race_id, event.racer_id)).or_default().insert(event.second);
-            if !fresh {
-                return Err(Refusal::Duplicate {
-                    race_id: event.race_id,
-                    racer_id: event.racer_id,
-                    second: event.second,
-                });
+            let accepted = state.seen.entry((event.race_id, event.racer_id)).or_default();
+            let (race_id, racer_id, second) = (event.race_id, event.racer_id, event.second);
+            match accepted.accept(second, &event.uuid) {
+                Seen::Fresh => {}
+                Seen::Same => return Err(Refusal::AlreadyStored { race_id, racer_id, second }),
+                Seen::Different => return Err(Refusal::Duplicate { race_id, racer_id, second }),
             }
         }
         Ok(ticket)
@@ -184,7 +209,7 @@ impl Admission {
                 Err(Refusal::SecondAhead { race_id: event.race_id, second: event.second })
             };
         }
-        let ended_long_ago = self.clock.end_ms(event.race_id) + self.grace_ms < now_ms;
+        let ended_long_ago = self.clock.end_ms(event.race_id) + self.late_ms < now_ms;
         if caller != Caller::Producer && ended_long_ago {
             return Err(Refusal::RaceNotRunning { race_id: event.race_id, current });
         }
@@ -200,8 +225,8 @@ impl Admission {
     pub fn release(&self, tickets: impl IntoIterator<Item = Ticket>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for t in tickets {
-            if let Some(seconds) = state.seen.get_mut(&(t.race_id, t.racer_id)) {
-                seconds.remove(t.second);
+            if let Some(accepted) = state.seen.get_mut(&(t.race_id, t.racer_id)) {
+                accepted.forget(t.second);
             }
         }
     }
@@ -210,7 +235,8 @@ impl Admission {
     pub fn remember(&self, event: &RacerEvent, now_ms: u64) {
         if self.tracks(event.race_id, now_ms) {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.seen.entry((event.race_id, event.racer_id)).or_default().insert(event.second);
+            let accepted = state.seen.entry((event.race_id, event.racer_id)).or_default();
+            accepted.accept(event.second, &event.uuid);
         }
     }
 
@@ -222,7 +248,8 @@ impl Admission {
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for event in tracked {
-            state.seen.entry((event.race_id, event.racer_id)).or_default().insert(event.second);
+            let accepted = state.seen.entry((event.race_id, event.racer_id)).or_default();
+            accepted.accept(event.second, &event.uuid);
         }
     }
 
@@ -234,6 +261,55 @@ impl Admission {
         state.pruned_at_race = race;
         state.seen.retain(|(r, _), _| r + DEDUPE_RACES > race);
         state.recent.retain(|_, times| times.back().is_some_and(|&t| t + 1000 > now_ms));
+    }
+}
+
+/// One racer's race as admission knows it: the seconds accepted and, per second, a fingerprint
+/// of the accepted event's uuid (0: not known).
+#[derive(Debug, Default)]
+struct Accepted {
+    seconds: SecondSet,
+    uuids: Vec<u32>,
+}
+
+/// What admission had seen of a second.
+enum Seen {
+    /// Nothing: now accepted.
+    Fresh,
+    /// This very event.
+    Same,
+    /// Another event.
+    Different,
+}
+
+/// A nonzero 32-bit fingerprint of `uuid`.
+fn fingerprint(uuid: &uuid::Uuid) -> u32 {
+    let bits = uuid.as_u128();
+    ((bits ^ (bits >> 32) ^ (bits >> 64) ^ (bits >> 96)) as u32) | 1
+}
+
+impl Accepted {
+    /// Accepts `second` for the event `uuid` unless a second is there already.
+    fn accept(&mut self, second: u32, uuid: &uuid::Uuid) -> Seen {
+        let index = second as usize;
+        let print = fingerprint(uuid);
+        if !self.seconds.insert(second) {
+            let same = self.uuids.get(index).is_some_and(|&stored| stored == print);
+            return if same { Seen::Same } else { Seen::Different };
+        }
+        if self.uuids.len() <= index {
+            self.uuids.resize(index + 1, 0);
+        }
+        self.uuids[index] = print;
+        Seen::Fresh
+    }
+
+    /// Gives `second` back (its event was not stored).
+    fn forget(&mut self, second: u32) {
+        self.seconds.remove(second);
+        if let Some(print) = self.uuids.get_mut(second as usize) {
+            *print = 0;
+        }
     }
 }
 
@@ -253,7 +329,7 @@ mod tests {
     }
     fn event(racer: u64, second: u32) -> RacerEvent {
         RacerEvent {
-            uuid: Uuid::nil(),
+            uuid: Uuid::new_v4(),
             event: EventKind::Update,
             device_timestamp: 0,
             second,
@@ -315,6 +391,34 @@ mod tests {
         );
         a.release([ticket]);
         assert!(admit(&a, Caller::Producer, event(1, 3), at(3)).is_ok());
+    }
+
+    #[test]
+    fn a_resend_of_the_stored_event_is_already_stored_and_another_event_a_duplicate() {
+        let a = Admission::new(clock(), 5, 100);
+        let first = event(1, 3);
+        assert!(admit(&a, Caller::Racer(1), first.clone(), at(3)).is_ok());
+        let resend = admit(&a, Caller::Racer(1), first.clone(), at(4)).unwrap_err();
+        assert_eq!(resend.code(), "AlreadyStored");
+        let other = admit(&a, Caller::Racer(1), event(1, 3), at(4)).unwrap_err();
+        assert_eq!(other.code(), "DuplicateEvent");
+        // Replayed from the stream after a restart, the event is still known as itself.
+        let b = Admission::new(clock(), 5, 100);
+        b.remember_all(std::slice::from_ref(&first), at(4));
+        assert_eq!(admit(&b, Caller::Racer(1), first, at(4)).unwrap_err().code(), "AlreadyStored");
+    }
+
+    #[test]
+    fn late_events_are_taken_within_the_late_seconds_after_the_end_and_refused_after() {
+        let a = Admission::new(clock(), 5, 100).with_late_seconds(60);
+        let end = clock().end_ms(RACE);
+        let last = event(1, 20);
+        assert!(admit(&a, Caller::Racer(1), last, end + 59_000).is_ok(), "59 s after the end");
+        let too_late = admit(&a, Caller::Racer(1), event(1, 19), end + 61_000).unwrap_err();
+        assert_eq!(too_late.code(), "RaceNotRunning", "61 s after the end");
+        let strict = Admission::new(clock(), 5, 100);
+        let refused = admit(&strict, Caller::Racer(1), event(1, 20), end + 6_000).unwrap_err();
+        assert_eq!(refused.code(), "RaceNotRunning", "without late seconds, the clock grace only");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub const DEFAULT_ROSTER_SIZE: u32 = 40_000;
 pub const DEFAULT_ROSTER_SEED: u64 = 2026;
 /// Default seconds an event may be early or late against the race clock.
 pub const DEFAULT_CLOCK_GRACE_SECONDS: u32 = 5;
+/// Default seconds after a race's end in which a racer's late events (a drop near the finish)
+/// are still taken, when their second was not stored yet.
+pub const DEFAULT_LATE_SECONDS: u32 = 60;
 /// Default most events one racer may send in one second (with a racer token).
 pub const DEFAULT_RACER_EVENTS_PER_SECOND: usize = 3;
 /// Default limit on a request body, bytes.
@@ -279,6 +282,10 @@ pub struct ServeConfig {
     /// Seconds an event may be early or late against the race clock before it is refused.
     #[arg(long, env = "ALLEYCAT_CLOCK_GRACE_SECONDS", default_value_t = DEFAULT_CLOCK_GRACE_SECONDS)]
     pub clock_grace_seconds: u32,
+    /// Seconds after a race's end in which a racer's events for it are still taken (resent
+    /// after a network drop near the finish), when their second was not stored yet.
+    #[arg(long, env = "ALLEYCAT_LATE_SECONDS", default_value_t = DEFAULT_LATE_SECONDS)]
+    pub late_seconds: u32,
     /// Most events one racer may send per second with a racer token.
     #[arg(long, env = "ALLEYCAT_RACER_EVENTS_PER_SECOND", default_value_t = DEFAULT_RACER_EVENTS_PER_SECOND)]
     pub racer_events_per_second: usize,
@@ -385,6 +392,7 @@ impl Default for ServeConfig {
             roster_size: DEFAULT_ROSTER_SIZE,
             roster_seed: DEFAULT_ROSTER_SEED,
             clock_grace_seconds: DEFAULT_CLOCK_GRACE_SECONDS,
+            late_seconds: DEFAULT_LATE_SECONDS,
             racer_events_per_second: DEFAULT_RACER_EVENTS_PER_SECOND,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,

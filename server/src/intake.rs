@@ -3,6 +3,9 @@
 //! what passes to the stream in one durable `put_records`, release what the stream refused,
 //! count the metrics, and answer each event in the order sent, like Kinesis PutRecords.
 //!
+//! A resend of an event already stored (same uuid) is answered as a success with
+//! `alreadyStored: true`, so a client that lost an acknowledgement can resend its whole outbox.
+//!
 //! Transports only parse their wire format into raw JSON events (slices of the bytes they
 //! received) and map [`IntakeError`] to their own error shape.
 
@@ -11,7 +14,12 @@ use alleycat_ingest::stream::{PutRecord, ShardId, MAX_RECORDS_PER_PUT};
 use axum::body::Bytes;
 use serde_json::value::RawValue;
 
-use crate::{admission::Ticket, auth::Caller, metrics::ShardLabel, AppState};
+use crate::{
+    admission::{Refusal, Ticket},
+    auth::Caller,
+    metrics::ShardLabel,
+    AppState,
+};
 
 /// Why a whole submission was refused (one bad event only fails itself).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +115,11 @@ fn admit(
             Ok(event) => event,
         };
         match tickets.next().expect("one admission result per valid event") {
+            Err(Refusal::AlreadyStored { .. }) => results.push(Some(EventResult {
+                uuid: Some(event.uuid),
+                already_stored: true,
+                ..EventResult::default()
+            })),
             Err(refusal) => results.push(Some(EventResult {
                 uuid: Some(event.uuid),
                 ..failure(refusal.code(), refusal.to_string())

@@ -67,7 +67,8 @@ pub async fn open(
     let clock = RaceClock::new(config.race_seconds);
     let board = Arc::new(LiveBoard::new(clock, roster.clone()));
     let admission =
-        Admission::new(clock, config.clock_grace_seconds, config.racer_events_per_second);
+        Admission::new(clock, config.clock_grace_seconds, config.racer_events_per_second)
+            .with_late_seconds(config.late_seconds);
     let grace_ms = u64::from(config.clock_grace_seconds) * 1000;
     let iterators = live::catch_up(&*stream, &board, &admission, grace_ms, crate::now_ms()).await?;
     let inner = Inner {

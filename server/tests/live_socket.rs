@@ -244,3 +244,30 @@ async fn a_flood_of_frames_closes_that_socket_only() {
     assert_eq!(server.get("/healthz").await.status(), 200);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_resent_event_is_answered_as_stored_and_another_event_for_its_second_is_refused() {
+    let server = TestServer::start().await;
+    let (race, second) = race_now();
+    let token = server.token(16).await;
+    let mut socket = connect(&server, 4).await;
+    hello(&mut socket, &token).await;
+    let ridden = event(race, 16, 4, second, 70.0);
+    send(&mut socket, json!({"type": "events", "events": [to_json(&ridden)]})).await;
+    let stored = next_of(&mut socket, "acks").await;
+    assert!(stored["records"][0]["sequenceNumber"].is_string(), "{stored}");
+
+    // The acknowledgement was lost: the outbox sends the same event again, on a new socket.
+    let mut again = connect(&server, 4).await;
+    hello(&mut again, &token).await;
+    let other = event(race, 16, 4, second, 20.0);
+    send(&mut again, json!({"type": "events", "events": [to_json(&ridden), to_json(&other)]}))
+        .await;
+    let acks = next_of(&mut again, "acks").await;
+    let records = acks["records"].as_array().unwrap();
+    assert_eq!(records[0]["uuid"], ridden.uuid.to_string());
+    assert_eq!(records[0]["alreadyStored"], true, "a resend is a success: {acks}");
+    assert!(records[0].get("errorCode").is_none(), "{acks}");
+    assert_eq!(records[1]["errorCode"], "DuplicateEvent", "another event for the second: {acks}");
+    server.stop().await;
+}

@@ -4,8 +4,9 @@
 //! What is retried, and what is not:
 //! - A whole request that failed at the transport level (connection refused or reset, timeout,
 //!   an answer cut off) or was answered 5xx, 408 or 429 is sent again. Whether the server stored
-//!   its events is unknown, so when a retry of such an event is answered `DuplicateEvent`, the
-//!   server already had it: it counts as acknowledged ("already stored"), not failed.
+//!   its events is unknown, so when a retry of such an event is answered `alreadyStored` (or
+//!   `DuplicateEvent`, by a server that predates it), the server already had it: it counts as
+//!   acknowledged ("already stored"), not failed.
 //! - An event answered with a retryable code ([`RETRYABLE_CODES`]) is sent again.
 //! - Everything else is final. An acknowledged event is never sent again; an event refused by
 //!   validation or admission (`RaceNotRunning`, `DuplicateEvent`, …) is not retried.
@@ -204,6 +205,7 @@ impl Sender {
                 None if p.planned.deliberately_invalid => {
                     self.stats.failed(ACCEPTED_INVALID_CODE, 1);
                 }
+                None if record.already_stored => already_stored.push((key, e.output())),
                 None => acked.push((key, e.output())),
                 Some(_) if p.planned.deliberately_invalid => self.stats.rejected_as_intended(1),
                 Some(code) if code == DUPLICATE_CODE && p.fate_unknown => {

@@ -28,7 +28,8 @@ pub struct LoadStats {
 /// Why there is no all-time board.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadError {
-    /// The class has no history yet (404).
+    /// The class has no history yet: the server sent an empty history file (or, before it did
+    /// so, a 404).
     Missing,
     /// Anything else, as a sentence.
     Failed(String),
@@ -77,6 +78,9 @@ pub async fn load(
     let history = history::decode_json(&json).map_err(unreadable)?;
     drop(json);
     let done = perf_now();
+    if history.racer_count() == 0 {
+        return Err(LoadError::Missing);
+    }
     let stats = LoadStats {
         bytes: received,
         racers: history.racer_count(),

@@ -23,14 +23,13 @@ pub struct LoadStats {
     pub decode_ms: f64,
     /// From the request to ready to rank, ms.
     pub total_ms: f64,
-    /// WebAssembly memory after loading, bytes.
-    pub wasm_memory_bytes: f64,
 }
 
 /// Why there is no all-time board.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadError {
-    /// The class has no history yet (404).
+    /// The class has no history yet: the server sent an empty history file (or, before it did
+    /// so, a 404).
     Missing,
     /// Anything else, as a sentence.
     Failed(String),
@@ -65,20 +64,13 @@ pub async fn load(
         LoadError::Failed(format!("The all-time history could not be read ({e})."))
     };
     let mut gunzip = history::GunzipStream::new(history::MAX_DECODED_BYTES);
-    // The benchmark decodes the file again afterwards, so it keeps the bytes.
-    let mut kept = bench_requested().then(Vec::new);
     let received = match response.body() {
-        Some(body) => read_body(body, expected, &progress, |chunk| {
-            if let Some(kept) = kept.as_mut() {
-                kept.extend_from_slice(chunk);
-            }
-            gunzip.push(chunk)
-        })
-        .await
-        .map_err(|e| match e {
-            BodyError::Network(message) => LoadError::Failed(message),
-            BodyError::Gzip(e) => unreadable(e),
-        })?,
+        Some(body) => read_body(body, expected, &progress, |chunk| gunzip.push(chunk))
+            .await
+            .map_err(|e| match e {
+                BodyError::Network(message) => LoadError::Failed(message),
+                BodyError::Gzip(e) => unreadable(e),
+            })?,
         None => 0,
     };
     let json = gunzip.finish().map_err(unreadable)?;
@@ -86,31 +78,16 @@ pub async fn load(
     let history = history::decode_json(&json).map_err(unreadable)?;
     drop(json);
     let done = perf_now();
+    if history.racer_count() == 0 {
+        return Err(LoadError::Missing);
+    }
     let stats = LoadStats {
         bytes: received,
         racers: history.racer_count(),
         download_ms: downloaded - started,
         decode_ms: done - downloaded,
         total_ms: done - started,
-        wasm_memory_bytes: wasm_memory_bytes(),
     };
-    publish(&stats);
-    if let Some(bytes) = kept {
-        // Where decode's time goes, measured again after the timed load (benchmark only).
-        let t0 = perf_now();
-        let inflated =
-            history::gunzip(&bytes, history::MAX_DECODED_BYTES).map(|j| j.len()).unwrap_or(0);
-        let t1 = perf_now();
-        let _ = history::decode(&bytes);
-        let t2 = perf_now();
-        let object = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&object, &"gunzipMs".into(), &(t1 - t0).into());
-        let _ = js_sys::Reflect::set(&object, &"decodeAgainMs".into(), &(t2 - t1).into());
-        let _ = js_sys::Reflect::set(&object, &"jsonBytes".into(), &(inflated as f64).into());
-        if let Some(window) = web_sys::window() {
-            let _ = js_sys::Reflect::set(&window, &"__alleycatDecode".into(), &object);
-        }
-    }
     Ok((Arc::new(history), stats))
 }
 
@@ -165,73 +142,4 @@ async fn read_body(
     }
     progress(received, expected);
     Ok(received)
-}
-
-/// Whether the page was opened with `?bench` (the benchmark in `tests/e2e/bench/`).
-pub fn bench_requested() -> bool {
-    web_sys::window().and_then(|w| w.location().search().ok()).is_some_and(|s| s.contains("bench"))
-}
-
-/// Times the all-time ranking step as the board runs it each second (the rider's rank and the
-/// rows on screen) over every second of the race and many outputs, and publishes the mean on
-/// `window.__alleycatStep`.
-pub fn bench_steps(history: &History, me: u64) {
-    const ROUNDS: u32 = 20;
-    let seconds = history.race_seconds();
-    let started = perf_now();
-    let mut checksum = 0usize;
-    for round in 0..ROUNDS {
-        for second in 1..=seconds {
-            let output = 60.0 + f64::from((second * 7 + round * 13) % 140);
-            let rank = history.rank(second, output::to_centi(output));
-            let first = rank.saturating_sub(6);
-            let step = crate::logic::alltime::step(
-                history,
-                second,
-                me,
-                "Me",
-                output,
-                first..first + 20,
-                |id| format!("Racer #{id}"),
-            );
-            checksum += step.rows.len() + step.place;
-        }
-    }
-    let steps = f64::from(ROUNDS * seconds);
-    let mean_ms = (perf_now() - started) / steps;
-    let object = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&object, &"meanMs".into(), &mean_ms.into());
-    let _ = js_sys::Reflect::set(&object, &"steps".into(), &steps.into());
-    let _ = js_sys::Reflect::set(&object, &"checksum".into(), &(checksum as f64).into());
-    if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&window, &"__alleycatStep".into(), &object);
-    }
-}
-
-/// The size of the app's WebAssembly memory, bytes.
-pub fn wasm_memory_bytes() -> f64 {
-    let memory = wasm_bindgen::memory();
-    js_sys::Reflect::get(&memory, &"buffer".into())
-        .and_then(|b| js_sys::Reflect::get(&b, &"byteLength".into()))
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0)
-}
-
-/// Puts the figures on `window.__alleycatHistory` for the benchmark to read.
-fn publish(stats: &LoadStats) {
-    let object = js_sys::Object::new();
-    for (key, value) in [
-        ("bytes", stats.bytes as f64),
-        ("racers", stats.racers as f64),
-        ("downloadMs", stats.download_ms),
-        ("decodeMs", stats.decode_ms),
-        ("totalMs", stats.total_ms),
-        ("wasmMemoryBytes", stats.wasm_memory_bytes),
-    ] {
-        let _ = js_sys::Reflect::set(&object, &key.into(), &value.into());
-    }
-    if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&window, &"__alleycatHistory".into(), &object);
-    }
 }

@@ -311,15 +311,20 @@ async fn racers_can_be_looked_up_and_searched() {
 }
 
 #[tokio::test]
-async fn a_missing_history_file_is_a_clear_404_and_bad_class_ids_are_400() {
+async fn a_class_without_history_gets_an_empty_history_file_and_bad_names_are_404() {
     let server = TestServer::start().await;
     let response = server.get("/api/history/class-2.gz").await;
-    assert_eq!(response.status(), 404);
-    assert!(response.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .contains("no history"));
-    assert_eq!(server.get("/api/history/class-9.gz").await.status(), 404);
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/gzip");
+    assert!(response.headers().get("etag").is_none(), "an empty file is not a version");
+    let bytes = response.bytes().await.unwrap();
+    let empty = alleycat_domain::history::decode(&bytes).expect("a valid history file");
+    assert_eq!((empty.class_id(), empty.racer_count()), (2, 0));
+    let config: Value = server.get("/api/config").await.json().await.unwrap();
+    assert_eq!(u64::from(empty.race_seconds()), config["raceSeconds"].as_u64().unwrap());
+    for bad in ["class-9.gz", "class-0.gz", "class-2", "..%2Fclass-2.gz"] {
+        assert_eq!(server.get(&format!("/api/history/{bad}")).await.status(), 404, "{bad}");
+    }
     for path in [
         "/api/races?classId=0",
         "/api/leaderboard",

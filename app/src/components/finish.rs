@@ -41,8 +41,17 @@ pub fn Finish(
     let refresh = RwSignal::new(0u32);
     spawn_local(async move {
         for attempt in 0..RESULT_ATTEMPTS {
-            match api::race_results(race_id, class.id).await {
-                Ok(r)
+            // Ask for the results once the race is listed: until the merge has written a result
+            // the results call answers 404, which the browser would log as an error.
+            let answer = match api::races(class.id).await {
+                Ok(listed) if listed.races.iter().any(|r| r.race_id == race_id) => {
+                    api::race_results(race_id, class.id).await.map(Some)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(Some(r))
                     if r.results.iter().any(|row| {
                         row.racer_id == me && row.seconds >= acknowledged.get_untracked()
                     }) =>

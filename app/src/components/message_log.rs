@@ -2,60 +2,20 @@
 
 use leptos::prelude::*;
 
-use crate::logic::format;
-
-/// What became of one event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fate {
-    /// On its way.
-    Sent,
-    /// Stored durably.
-    Acknowledged {
-        /// The shard that stored it.
-        shard: String,
-        /// Its sequence number there.
-        sequence: String,
-    },
-    /// Refused by the server.
-    Rejected {
-        /// The server's code.
-        code: String,
-        /// The server's sentence.
-        message: String,
-    },
-    /// Never reached the server.
-    Failed(String),
-}
-
-/// One line of the log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogEntry {
-    /// The second of the race.
-    pub second: u32,
-    /// Whether it was the `final` event.
-    pub last: bool,
-    /// The output sent.
-    pub output: f64,
-    /// What became of it.
-    pub fate: Fate,
-}
+use crate::logic::{
+    format,
+    outbox::{Fate, Outbox},
+};
 
 /// The events sent this race, newest first.
 #[component]
 pub fn MessageLog(
-    /// The entries, newest first.
+    /// The events sent and their fates.
     #[prop(into)]
-    entries: Signal<Vec<LogEntry>>,
+    outbox: Signal<Outbox>,
 ) -> impl IntoView {
     let counts = move || {
-        entries.with(|e| {
-            let ok = e.iter().filter(|x| matches!(x.fate, Fate::Acknowledged { .. })).count();
-            let bad = e
-                .iter()
-                .filter(|x| matches!(x.fate, Fate::Rejected { .. } | Fate::Failed(_)))
-                .count();
-            format!("{ok} acknowledged · {bad} refused")
-        })
+        outbox.with(|o| format!("{} acknowledged · {} refused", o.acknowledged(), o.lost()))
     };
     view! {
         <section class="panel log-panel" aria-labelledby="log-title">
@@ -64,7 +24,7 @@ pub fn MessageLog(
                 <span class="muted small">{counts}</span>
             </div>
             <ol class="log" role="log" aria-live="off" aria-label="Messages sent to the server">
-                <For each=move || entries.get() key=|e| (e.second, format!("{:?}", e.fate)) let:e>
+                <For each=move || outbox.with(|o| o.entries().to_vec()) key=|e| (e.second, format!("{:?}", e.fate)) let:e>
                     <li title=match &e.fate {
                         Fate::Acknowledged { shard, sequence } => format!("{shard}, sequence number {sequence}"),
                         _ => String::new(),

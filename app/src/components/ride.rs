@@ -1,46 +1,35 @@
 //! The ride screen: the race clock, the bike, sending each second, the boards, the chart and the
-//! messages log; the finish when the race ends.
-
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+//! messages log; the finish when the race ends. The moving parts are hooks (`crate::hooks`):
+//! this file puts them together and lays out the screen.
 
 use alleycat_domain::{
-    api::{ClassInfo, LiveRanking, RacerInfo},
+    api::{ClassInfo, RacerInfo},
     output::from_centi,
     ride::RiderProfile,
-    History, RaceId, RacerEvent,
+    RaceId,
 };
-use leptos::{ev, prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
 use super::{
-    avatar::TrophyIcon,
-    bike::BikePanel,
-    board::Board,
-    chart::OutputChart,
-    finish::Finish,
-    message_log::{Fate, LogEntry, MessageLog},
+    avatar::TrophyIcon, bike::BikePanel, board::Board, chart::OutputChart, finish::Finish,
+    message_log::MessageLog,
 };
 use crate::{
-    api,
-    history_load::{self, LoadError, LoadStats},
-    live::{self, LiveStatus},
+    hooks::{
+        event_id, use_heartbeat, use_history, use_live, use_names, use_ride_keys, use_sender,
+        use_session, HistoryState, RaceTime,
+    },
+    live::LiveStatus,
     logic::{
         alltime,
         board::{with_me, BoardRow},
         format,
-        ride::{kind, phase, Bike, Outputs, Phase},
+        heartbeat::Beat,
+        ride::{Bike, Outputs, Phase, Rider},
     },
     time::Clock,
 };
 
-/// How many here-now racers the server sends (the rider's own entry comes on top).
-const LIVE_LIMIT: u32 = 100;
 /// Seed of the autopilot's ride model.
 const AUTOPILOT_SEED: u64 = 0xA11E_7CA7;
 
@@ -51,19 +40,6 @@ pub enum Mode {
     HereNow,
     /// Everyone's personal bests at this second.
     AllTime,
-}
-
-/// The state of the all-time history.
-#[derive(Debug, Clone)]
-pub enum HistoryState {
-    /// Downloading: bytes received and expected.
-    Downloading(u64, Option<u64>),
-    /// Ready to rank.
-    Ready(Arc<History>, LoadStats),
-    /// No history for this class yet.
-    Missing,
-    /// Could not be loaded.
-    Failed(String),
 }
 
 /// The whole ride of one race.
@@ -83,201 +59,41 @@ pub fn Ride(
     let race_seconds = clock.race.race_seconds;
     let me = racer.id;
     let class_id = class.id;
-    let now_ms = RwSignal::new(clock.now_ms());
-    let phase_now = Memo::new(move |_| phase(clock.race, race_id, now_ms.get()));
-    let second = Memo::new(move |_| match phase_now.get() {
-        Phase::Waiting { .. } => 0,
-        Phase::Riding { second } => second,
-        Phase::Finished => race_seconds,
-    });
+    let rider = Rider { racer_id: me, class_id, race_id, race_seconds };
+
+    let session = use_session(me);
+    let names = use_names();
+    let live = use_live(class_id, race_id, session, names);
+    let history = use_history(class_id);
+    let sender = use_sender(session);
+
+    // The bike, the autopilot and one event per second of the race.
     let bike = RwSignal::new(Bike::default());
     let autopilot = RwSignal::new(false);
     let outputs = RwSignal::new(Outputs::new(race_seconds));
-    let log = RwSignal::new(Vec::<LogEntry>::new());
-    let token = RwSignal::new(None::<Result<String, String>>);
-    let history = RwSignal::new(HistoryState::Downloading(0, None));
-    let live_ranking = RwSignal::new(None::<LiveRanking>);
-    let live_status = RwSignal::new(LiveStatus::Connecting);
-    let last_place = RwSignal::new(None::<(u32, u32)>);
-    let mode = RwSignal::new(Mode::HereNow);
-    let names = RwSignal::new(HashMap::<u64, String>::new());
-    let alive = Arc::new(AtomicBool::new(true));
     let ride_model = RiderProfile::new(AUTOPILOT_SEED, me).race(race_id, race_seconds);
-
-    // The session token, then the live board (which wants the token to include the rider).
-    {
-        let alive = alive.clone();
-        spawn_local(async move {
-            let answer = api::session(me).await.map(|s| s.token);
-            let bearer = answer.as_ref().ok().cloned();
-            token.set(Some(answer));
-            live::follow(
-                class_id,
-                bearer,
-                LIVE_LIMIT,
-                alive,
-                move |ranking| {
-                    names.update(|n| {
-                        for e in ranking.entries.iter().chain(ranking.me.iter()) {
-                            n.entry(e.racer_id).or_insert_with(|| e.name.clone());
-                        }
-                    });
-                    // Before the start the board shows the race now running; once the rider's
-                    // race has begun it shows that race only, and keeps its last state after.
-                    let mine = ranking.race_id == race_id;
-                    let before_start = ranking.race_id < race_id;
-                    if mine
-                        || (before_start
-                            && live_ranking.with_untracked(|l| {
-                                l.as_ref().is_none_or(|l| l.race_id != race_id)
-                            }))
-                    {
-                        if mine {
-                            if let Some(m) = &ranking.me {
-                                last_place.set(Some((m.rank, ranking.racer_count)));
-                            }
-                        }
-                        live_ranking.set(Some(ranking));
-                    }
-                },
-                move |status| live_status.set(status),
-            )
-            .await;
-        });
-    }
-    // The all-time history, before the race.
-    spawn_local(async move {
-        let answer = history_load::load(class_id, move |got, expected| {
-            history.set(HistoryState::Downloading(got, expected));
-        })
-        .await;
-        history.set(match answer {
-            Ok((h, stats)) => {
-                if crate::history_load::bench_requested() {
-                    crate::history_load::bench_steps(&h, me);
-                }
-                HistoryState::Ready(h, stats)
-            }
-            Err(LoadError::Missing) => HistoryState::Missing,
-            Err(LoadError::Failed(message)) => HistoryState::Failed(message),
-        });
-    });
-
-    // The heartbeat: the clock, the autopilot and one event per second.
-    let last_sent = StoredValue::new(0u32);
-    let tick = move || {
-        let now = clock.now_ms();
-        now_ms.set(now);
-        let Phase::Riding { second } = phase(clock.race, race_id, now) else {
-            if autopilot.get_untracked() {
-                let r = ride_model.at(1);
-                bike.set(Bike::set(f64::from(r.cadence), f64::from(r.resistance)));
-            }
-            return;
+    let RaceTime { phase: phase_now, second } = use_heartbeat(clock, race_id, move |beat, now| {
+        let second = match beat {
+            Beat::AlreadySent => return,
+            Beat::Idle => None,
+            Beat::Second(second) => Some(second),
         };
-        if second <= last_sent.get_value() {
-            return;
-        }
-        last_sent.set_value(second);
         if autopilot.get_untracked() {
-            let r = ride_model.at(second);
+            // Before the start the autopilot warms up at its first second's pace.
+            let r = ride_model.at(second.unwrap_or(1));
             bike.set(Bike::set(f64::from(r.cadence), f64::from(r.resistance)));
         }
-        let b = bike.get_untracked();
-        let value = b.output();
+        let Some(second) = second else { return };
+        let ridden = bike.get_untracked();
         outputs.update(|o| {
-            o.record(second, value);
+            o.record(second, ridden.output());
         });
-        let event = RacerEvent {
-            uuid: random_uuid(),
-            event: kind(second, race_seconds),
-            device_timestamp: now,
-            second,
-            race_id,
-            racer_id: me,
-            class_id,
-            cadence: b.cadence,
-            resistance: b.resistance,
-        };
-        let last = second >= race_seconds;
-        log.update(|l| l.insert(0, LogEntry { second, last, output: value, fate: Fate::Sent }));
-        let settle = move |fate: Fate| {
-            log.update(|l| {
-                if let Some(entry) = l.iter_mut().find(|e| e.second == second) {
-                    entry.fate = fate;
-                }
-            })
-        };
-        spawn_local(async move {
-            // The session may still be on its way when the first second comes: wait briefly.
-            for _ in 0..30 {
-                if token.get_untracked().is_some() {
-                    break;
-                }
-                gloo_timers::future::sleep(Duration::from_millis(100)).await;
-            }
-            let bearer = match token.get_untracked() {
-                Some(Ok(bearer)) => bearer,
-                Some(Err(e)) => return settle(Fate::Failed(format!("no racer session ({e})"))),
-                None => return settle(Fate::Failed("no racer session yet".into())),
-            };
-            let fate = match api::post_events(&bearer, vec![event]).await {
-                Ok(answer) => match answer.records.into_iter().next() {
-                    Some(r) if r.error_code.is_none() => Fate::Acknowledged {
-                        shard: r.shard_id.unwrap_or_default(),
-                        sequence: r.sequence_number.unwrap_or_default(),
-                    },
-                    Some(r) => Fate::Rejected {
-                        code: r.error_code.unwrap_or_default(),
-                        message: r.error_message.unwrap_or_default(),
-                    },
-                    None => Fate::Failed("the server answered without a result".into()),
-                },
-                Err(message) => Fate::Failed(message),
-            };
-            settle(fate);
-        });
-    };
-    tick();
-    if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(100)) {
-        on_cleanup(move || handle.clear());
-    }
-    {
-        let alive = alive.clone();
-        on_cleanup(move || alive.store(false, Ordering::Relaxed));
-    }
-
-    // The keyboard: arrows ride, A toggles the autopilot; not while typing in a field.
-    let keys = window_event_listener(ev::keydown, move |e| {
-        let typing = e
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
-        if typing || e.alt_key() || e.ctrl_key() || e.meta_key() {
-            return;
-        }
-        let (c, r) = match e.key().as_str() {
-            "ArrowUp" => (1, 0),
-            "ArrowDown" => (-1, 0),
-            "ArrowRight" => (0, 1),
-            "ArrowLeft" => (0, -1),
-            "a" | "A" => {
-                autopilot.update(|a| *a = !*a);
-                return;
-            }
-            _ => return,
-        };
-        e.prevent_default();
-        autopilot.set(false);
-        bike.update(|b| *b = b.nudge(c, r));
+        sender.send(rider.event(event_id(), now, second, ridden), ridden.output());
     });
-    on_cleanup(move || keys.remove());
+    use_ride_keys(bike, autopilot);
 
+    let mode = RwSignal::new(Mode::HereNow);
     let my_name = racer.name.clone();
-    let racer_name = {
-        let my_name = my_name.clone();
-        move |_: u64| my_name.clone()
-    };
     // The all-time step: rank this second's output against every personal best.
     let window_slots = RwSignal::new(0..20usize);
     let step = Memo::new(move |_| {
@@ -289,45 +105,24 @@ pub fn Ride(
             }
             _ => bike.get().output(),
         };
-        let name = racer_name(me);
-        let step = names.with(|n| {
-            alltime::step(&h, s, me, &name, output, window_slots.get(), |id| {
-                n.get(&id).cloned().unwrap_or_else(|| format!("Racer #{}", format::thousands(id)))
-            })
+        let step = names.with(|name_of| {
+            alltime::step(&h, s, me, &my_name, output, window_slots.get(), name_of)
         });
         // Index the next second now, so that its first step is only a binary search.
         h.prepare(s + 1);
         Some(step)
     });
-    // Names for the all-time rows on screen, fetched once each.
-    let asked = StoredValue::new(std::collections::HashSet::<u64>::new());
+    // Names for the all-time rows on screen.
     Effect::new(move |_| {
-        if mode.get() != Mode::AllTime {
-            return;
-        }
-        let Some(s) = step.get() else { return };
-        for row in s.rows {
-            let id = row.racer_id;
-            if names.with_untracked(|n| n.contains_key(&id))
-                || asked.with_value(|a| a.contains(&id))
-            {
-                continue;
-            }
-            asked.update_value(|a| {
-                a.insert(id);
-            });
-            spawn_local(async move {
-                if let Ok(info) = api::racer(id).await {
-                    names.update(|n| {
-                        n.insert(id, info.name);
-                    });
-                }
+        if mode.get() == Mode::AllTime {
+            step.with(|s| {
+                names.look_up(s.iter().flat_map(|s| s.rows.iter().map(|row| row.racer_id)));
             });
         }
     });
     let live_rows = Memo::new(move |_| {
-        live_ranking.with(|l| {
-            let Some(l) = l else { return Vec::new() };
+        live.board.with(|board| {
+            let Some(l) = board.ranking() else { return Vec::new() };
             let to_row = |e: &alleycat_domain::api::LiveEntry| BoardRow {
                 key: e.racer_id,
                 slot: 0,
@@ -356,8 +151,8 @@ pub fn Ride(
     });
     let follow = RwSignal::new(true);
     let my_rank = move || match mode.get() {
-        Mode::HereNow => live_ranking.with(|l| {
-            match l.as_ref().and_then(|l| l.me.as_ref().map(|m| (m.rank, l.racer_count))) {
+        Mode::HereNow => live.board.with(|board| {
+            match board.ranking().and_then(|l| l.me.as_ref().map(|m| (m.rank, l.racer_count))) {
                 Some((rank, field)) => format::place_of(rank as usize, field as usize),
                 None => "Not ranked yet".to_owned(),
             }
@@ -378,11 +173,9 @@ pub fn Ride(
         _ => vec![None; race_seconds as usize],
     });
     let total = Signal::derive(move || outputs.with(|o| o.total()));
-    let acknowledged = Signal::derive(move || {
-        log.with(|l| {
-            l.iter().filter(|e| matches!(e.fate, Fate::Acknowledged { .. })).count() as u32
-        })
-    });
+    let outbox = sender.outbox();
+    let acknowledged = Signal::derive(move || outbox.with(|o| o.acknowledged()));
+    let last_place = Signal::derive(move || live.board.with(|board| board.last_place()));
 
     let class_name = class.name.clone();
     let class_name_for_note = {
@@ -420,7 +213,7 @@ pub fn Ride(
     }
     };
     let live_note = move || {
-        match live_status.get() {
+        match live.status.get() {
         LiveStatus::Connected => None,
         LiveStatus::Connecting => Some(view! { <p class="note muted small" role="status">"Connecting to the live board…"</p> }.into_any()),
         LiveStatus::Disconnected { retry_in_ms, attempt } => Some(view! {
@@ -431,11 +224,10 @@ pub fn Ride(
         }.into_any()),
     }
     };
-    let session_note = move || match token.get() {
-        Some(Err(message)) => Some(view! {
-            <p class="note warn" role="alert">{format!("Could not open a racer session: {message} You can still ride; your seconds will not count.")}</p>
-        }),
-        _ => None,
+    let session_note = move || {
+        session.error().map(|message| view! {
+        <p class="note warn" role="alert">{format!("Could not open a racer session: {message} You can still ride; your seconds will not count.")}</p>
+    })
     };
     let status_line = move || {
         match phase_now.get() {
@@ -511,18 +303,8 @@ pub fn Ride(
                     <h2 class="panel-title" id="chart-title">"You vs your best"</h2>
                     <OutputChart outputs=Signal::derive(move || outputs.with(|o| o.as_slice().to_vec())) bests=bests race_seconds=race_seconds second=second/>
                 </section>
-                <MessageLog entries=log/>
+                <MessageLog outbox=outbox/>
             </div>
         </section>
     }
-}
-
-/// A fresh random version-4 UUID for an event.
-fn random_uuid() -> uuid::Uuid {
-    let mut bytes = [0u8; 16];
-    for chunk in bytes.chunks_mut(4) {
-        let word = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }

@@ -8,6 +8,12 @@ use leptos::{prelude::*, task::spawn_local};
 use super::{avatar::Avatar, countdown::ticking_now, records::ClassRecords};
 use crate::{api, logic::format, logic::ride::JOIN_WINDOW_MS, storage, time::Clock};
 
+/// The racer search's example: racer 1,042 of the default roster (seed 2026) is Kenji Q.
+/// Underhill, so both find the same racer; every roster of more than a few hundred racers has
+/// Kenjis (the roster's names come from `server/src/roster.rs`). `lobby.spec.ts` searches for
+/// each.
+const SEARCH_PLACEHOLDER: &str = "e.g. Kenji or 1042";
+
 /// Choose a racer and a class, then start.
 #[component]
 pub fn Setup(
@@ -152,13 +158,13 @@ fn RacerPicker(
                     <Avatar racer_id=r.id name=r.name.clone() size=48/>
                     <div>
                         <strong class="chosen-name">{r.name.clone()}</strong>
-                        <span class="muted small">{format!("Racer #{}", format::thousands(r.id))}</span>
+                        <span class="muted small">{format::racer_number(r.id)}</span>
                     </div>
                 </div>
             })}
             <label class="field-label" for="racer-search">"Find a racer by name or id"</label>
             <input id="racer-search" class="text-input" type="search" autocomplete="off"
-                placeholder="e.g. Maya or 1042"
+                placeholder=SEARCH_PLACEHOLDER
                 prop:value=move || query.get()
                 on:input=move |ev| search(event_target_value(&ev))/>
             <p class="muted small" role="status">{move || message.get()}</p>

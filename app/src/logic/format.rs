@@ -13,6 +13,11 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A racer known only by their id: `Racer #1,042`.
+pub fn racer_number(id: u64) -> String {
+    format!("Racer #{}", thousands(id))
+}
+
 /// An output for display with one decimal: `132.3`.
 pub fn output(value: f64) -> String {
     if !value.is_finite() {
@@ -73,6 +78,7 @@ mod tests {
         assert_eq!(thousands(1_001), "1,001");
         assert_eq!(thousands(40_000), "40,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(racer_number(1_042), "Racer #1,042");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The app's pure logic: no DOM, no network, so it is tested natively with
-//! `cargo test -p alleycat-app --target x86_64-unknown-linux-gnu` (see the crate docs).
+//! `cargo test -p alleycat-app` (see the crate docs).
 
 pub mod alltime;
 pub mod avatar;
@@ -7,4 +7,8 @@ pub mod backoff;
 pub mod board;
 pub mod chart;
 pub mod format;
+pub mod heartbeat;
+pub mod here_now;
+pub mod keys;
+pub mod outbox;
 pub mod ride;

@@ -1,6 +1,6 @@
 //! The ride's state machine: which race to join, where in it the rider is, and the bike.
 
-use alleycat_domain::{output, EventKind, RaceClock, RaceId};
+use alleycat_domain::{output, ClassId, EventKind, RaceClock, RaceId, RacerEvent};
 
 /// "Start" joins the race now running if it began less than this long ago.
 pub const JOIN_WINDOW_MS: u64 = 10_000;
@@ -59,6 +59,43 @@ pub fn kind(second: u32, race_seconds: u32) -> EventKind {
         EventKind::Final
     } else {
         EventKind::Update
+    }
+}
+
+/// Who rides which race: what every event of the ride carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rider {
+    /// The racer.
+    pub racer_id: u64,
+    /// Their class.
+    pub class_id: ClassId,
+    /// Their race.
+    pub race_id: RaceId,
+    /// The race length.
+    pub race_seconds: u32,
+}
+
+impl Rider {
+    /// The event of `second`, ridden on `bike`, sent at `device_timestamp` (epoch ms) with id
+    /// `uuid`; the race's last second is `final`.
+    pub fn event(
+        &self,
+        uuid: uuid::Uuid,
+        device_timestamp: u64,
+        second: u32,
+        bike: Bike,
+    ) -> RacerEvent {
+        RacerEvent {
+            uuid,
+            event: kind(second, self.race_seconds),
+            device_timestamp,
+            second,
+            race_id: self.race_id,
+            racer_id: self.racer_id,
+            class_id: self.class_id,
+            cadence: bike.cadence,
+            resistance: bike.resistance,
+        }
     }
 }
 
@@ -178,5 +215,16 @@ mod tests {
         assert!(!o.record(0, 1.0) && !o.record(4, 1.0));
         assert_eq!(o.total(), 150.5);
         assert_eq!(o.as_slice(), [Some(100.0), None, Some(50.5)]);
+    }
+
+    #[test]
+    fn the_riders_event_carries_the_race_the_bike_and_is_final_on_the_last_second() {
+        let rider = Rider { racer_id: 1042, class_id: 3, race_id: 77, race_seconds: 20 };
+        let bike = Bike::set(90.0, 40.0);
+        let e = rider.event(uuid::Uuid::nil(), 1_234, 5, bike);
+        assert_eq!((e.racer_id, e.class_id, e.race_id, e.second), (1042, 3, 77, 5));
+        assert_eq!((e.cadence, e.resistance, e.device_timestamp), (90.0, 40.0, 1_234));
+        assert_eq!(e.event, EventKind::Update);
+        assert_eq!(rider.event(uuid::Uuid::nil(), 1_234, 20, bike).event, EventKind::Final);
     }
 }

@@ -1,6 +1,13 @@
 //! `GET /api/history/class-N.gz`: a class's history file as stored (gzip, which the app
 //! decompresses itself), with `ETag`, `Last-Modified` and `304` on `If-None-Match`.
+//!
+//! A class nobody has finished a race in yet answers `200` with an empty history file in the
+//! same format (no racers, this server's race length; no `ETag`, so it is never revalidated as
+//! if it were the real file). A `404` here would be logged by browsers as a console error on
+//! every fresh server, and "no bests yet" is a history, not a missing resource. Only names
+//! other than `class-1.gz` to `class-6.gz` are `404`.
 
+use alleycat_domain::history::ClassBests;
 use alleycat_ingest::objects;
 use axum::{
     extract::{Path, State},
@@ -34,9 +41,15 @@ async fn history(
         ))
     })?;
     let Some(history) = objects::history_file(state.store().as_ref(), class).await? else {
-        return Err(ApiError::NotFound(format!(
-            "Class {class} has no history yet: nobody has finished a race in it."
-        )));
+        let empty = ClassBests::new(class, state.clock().race_seconds).encode();
+        return Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("application/gzip")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            empty,
+        )
+            .into_response());
     };
     let matches = headers
         .get(header::IF_NONE_MATCH)

@@ -2,9 +2,12 @@
 // browser (download over loopback, gunzip, decode, index), its memory, one ranking step, and the
 // release .wasm's gzipped size. Prints one JSON line per figure; BENCHMARKS.md records them.
 //
-// Needs the history file first:
+// Needs the history file and both builds of the app first (BENCHMARKS.md, App):
 //   cargo run -p alleycat-app --example seed_history --target x86_64-unknown-linux-gnu -- \
 //     /tmp/alleycat-bench-class-3.gz
+//   scripts/build-app.sh && scripts/build-app.sh --bench
+// The server serves dist-bench/ (the app with the benchmark's probes, cargo feature `bench`);
+// the .wasm size is the production build's, in dist/.
 import { expect, test } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,9 +17,14 @@ import { Server } from '../helpers/server';
 
 const seeded = process.env.ALLEYCAT_BENCH_HISTORY ?? '/tmp/alleycat-bench-class-3.gz';
 const runs = Number(process.env.ALLEYCAT_BENCH_RUNS ?? 7);
-const server = new Server(Number(process.env.ALLEYCAT_BENCH_PORT ?? 3937), 300);
+const root = path.resolve(__dirname, '../../..');
+const benchDist = process.env.ALLEYCAT_BENCH_DIST ?? path.join(root, 'dist-bench');
+const server = new Server(Number(process.env.ALLEYCAT_BENCH_PORT ?? 3937), 300, benchDist);
 
 test.beforeAll(async () => {
+  if (!fs.existsSync(path.join(benchDist, 'index.html'))) {
+    throw new Error(`${benchDist} has no app: build it with scripts/build-app.sh --bench`);
+  }
   // The object store's root is the data directory: history files live in `<data>/history/`.
   fs.mkdirSync(path.join(server.dataDir, 'history'), { recursive: true });
   fs.copyFileSync(seeded, path.join(server.dataDir, 'history', 'class-3.gz'));
@@ -51,7 +59,11 @@ test('history ready to rank, memory and one ranking step', async ({ browser }) =
     await page.goto(`${server.url}/?bench`);
     await find.classRadio(page, 'Gravel').check();
     await find.start(page).click();
-    await page.waitForFunction(() => (window as any).__alleycatStep !== undefined, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => (window as any).__alleycatStep !== undefined && (window as any).__alleycatDecode !== undefined,
+      null,
+      { timeout: 60_000 },
+    );
     const h = await page.evaluate(() => (window as any).__alleycatHistory);
     // The floor for the download: the same file fetched by JavaScript alone.
     fetchOnly.push(
@@ -74,7 +86,7 @@ test('history ready to rank, memory and one ranking step', async ({ browser }) =
     bytes = h.bytes;
     await context.close();
   }
-  const dist = process.env.ALLEYCAT_E2E_DIST ?? path.resolve(__dirname, '../../../dist');
+  const dist = process.env.ALLEYCAT_E2E_DIST ?? path.join(root, 'dist');
   const wasm = fs.readdirSync(dist).find((f) => f.endsWith('.wasm'))!;
   const wasmBytes = fs.readFileSync(path.join(dist, wasm));
   const result = {

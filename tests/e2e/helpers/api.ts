@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import type { APIRequestContext } from '@playwright/test';
 
 /** The e2e server's data directory (set by playwright.config.ts). */
@@ -78,4 +79,11 @@ export async function searchRacers(request: APIRequestContext, q: string): Promi
   const response = await request.get(`/api/racers?q=${encodeURIComponent(q)}`);
   if (!response.ok()) throw new Error(`GET /api/racers: ${response.status()}`);
   return (await response.json()).racers;
+}
+
+/** How many racers the class's history file holds (a class without history has an empty one). */
+export async function historyRacers(request: APIRequestContext, classId: number): Promise<number> {
+  const response = await request.get(`/api/history/class-${classId}.gz`);
+  if (!response.ok()) throw new Error(`GET /api/history/class-${classId}.gz: ${response.status()}`);
+  return JSON.parse(gunzipSync(await response.body()).toString('utf8')).racers.length;
 }

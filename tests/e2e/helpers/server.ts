@@ -12,7 +12,12 @@ export class Server {
   private child?: ChildProcess;
   log = '';
 
-  constructor(readonly port: number, readonly raceSeconds = 20) {}
+  /** `dist` is the built app it serves (default: dist/, or ALLEYCAT_E2E_DIST). */
+  constructor(
+    readonly port: number,
+    readonly raceSeconds = 20,
+    readonly dist = process.env.ALLEYCAT_E2E_DIST ?? path.join(root, 'dist'),
+  ) {}
 
   get url() {
     return `http://127.0.0.1:${this.port}`;
@@ -26,7 +31,7 @@ export class Server {
         ALLEYCAT_HOST: '127.0.0.1',
         ALLEYCAT_PORT: String(this.port),
         ALLEYCAT_DATA_DIR: this.dataDir,
-        ALLEYCAT_DIST: process.env.ALLEYCAT_E2E_DIST ?? path.join(root, 'dist'),
+        ALLEYCAT_DIST: this.dist,
         ALLEYCAT_RACE_SECONDS: String(this.raceSeconds),
         ALLEYCAT_DELIVERY_INTERVAL_MS: '1000',
         ALLEYCAT_LOG: 'info',

@@ -21,3 +21,18 @@ test('the set-up screen offers the six classes and a countdown that ticks', asyn
 
   await snapshot(page, 'setup-empty', testInfo);
 });
+
+test('the racer search suggests a name and an id that each find a racer', async ({ page }) => {
+  await page.goto('/');
+  const search = find.racerSearch(page);
+  // "e.g. Kenji or 1042": whatever the placeholder suggests must be there.
+  const placeholder = (await search.getAttribute('placeholder')) ?? '';
+  const suggestions = placeholder.replace(/^e\.g\.\s*/, '').split(/\s*(?:,|\bor\b)\s*/).filter(Boolean);
+  expect(suggestions.length, placeholder).toBeGreaterThanOrEqual(2);
+  for (const suggestion of suggestions) {
+    await search.fill(suggestion);
+    const first = find.racerResult(page, /./).first();
+    await expect(first, `searching for "${suggestion}"`).toBeVisible();
+    await expect(first).toContainText(suggestion);
+  }
+});

@@ -1,0 +1,28 @@
+//! The ride's moving parts as hooks, one file each: each owns its signals, its tasks and their
+//! cleanup, and keeps its decisions in `logic/` where they are tested natively. Call them from a
+//! component's body (they register cleanups with the component's owner).
+//!
+//! - [`use_session`]: the racer session, one request, awaited by whoever needs the token.
+//! - [`use_live`]: the here-now ranking over the live WebSocket.
+//! - [`use_history`]: the class's all-time history, downloaded before the race.
+//! - [`use_names`]: racer names, learnt from the live board and looked up once each.
+//! - [`use_heartbeat`]: the race clock, ticking, and one beat per second of the race.
+//! - [`use_sender`]: sends the rider's events over a [`use_sender::Transport`] and keeps the
+//!   outbox.
+//! - [`use_ride_keys`]: the keyboard rides the bike.
+
+pub mod use_heartbeat;
+pub mod use_history;
+pub mod use_live;
+pub mod use_names;
+pub mod use_ride_keys;
+pub mod use_sender;
+pub mod use_session;
+
+pub use use_heartbeat::{use_heartbeat, RaceTime};
+pub use use_history::{use_history, HistoryState};
+pub use use_live::use_live;
+pub use use_names::{use_names, Names};
+pub use use_ride_keys::use_ride_keys;
+pub use use_sender::{event_id, use_sender};
+pub use use_session::{use_session, Session};

@@ -261,6 +261,8 @@ struct Faults {
     used: AtomicU64,
     /// Steps that fail, and with what, until lifted.
     injected: Mutex<BTreeMap<FsOp, Injected>>,
+    /// Calls failed by an injected fault so far.
+    injected_failures: AtomicU64,
     /// Directories whose files' `sync_data` fails.
     fail_syncs_in: Mutex<std::collections::BTreeSet<PathBuf>>,
 }
@@ -269,7 +271,10 @@ impl Faults {
     /// The injected error of `op`, if any.
     fn check(&self, op: FsOp) -> io::Result<()> {
         match lock(&self.injected).get(&op) {
-            Some(injected) => Err(injected.to_error()),
+            Some(injected) => {
+                self.injected_failures.fetch_add(1, Ordering::SeqCst);
+                Err(injected.to_error())
+            }
             None => Ok(()),
         }
     }
@@ -395,6 +400,11 @@ impl MemFs {
             Some(error) => injected.insert(op, error),
             None => injected.remove(&op),
         };
+    }
+
+    /// How many calls an injected fault ([`MemFs::inject`]) has failed so far.
+    pub fn injected_failures(&self) -> u64 {
+        self.faults.injected_failures.load(Ordering::SeqCst)
     }
 
     /// Makes every following write fail with `EIO` (or stop failing).

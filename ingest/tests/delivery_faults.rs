@@ -11,8 +11,9 @@ use std::{
 };
 
 use alleycat_ingest::{
+    db::Database,
     delivery::{transform::DeliveredEvent, Delivery, DeliveryConfig, CONSUMER},
-    merge::{self, Database, MergeConfig, Merger},
+    merge::{self, MergeConfig, Merger},
     objects,
     stream::{DiskStream, FsOp, Injected, ManualClock, MemFs, PutRecord, Stream, StreamConfig},
 };
@@ -158,7 +159,7 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
     let events: Vec<_> = (1..=5).flat_map(|r| (1..=30).map(move |s| event(r, 12, 1, s))).collect();
     stream.put_all(events.iter().map(put_of)).await;
 
-    let db = Database::open(&dir.path().join(merge::DATABASE_FILE)).await.unwrap();
+    let db = Database::open(&dir.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
     let merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     let mut merged = merger.progress();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -184,13 +185,13 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
     let _ = stop_merge.send(());
     merge_task.await.unwrap().unwrap();
 
-    let file = merge::history_file(store.as_ref(), 1).await.unwrap().expect("class 1 history");
+    let file = objects::history_file(store.as_ref(), 1).await.unwrap().expect("class 1 history");
     let history = alleycat_domain::history::decode(&file.bytes).unwrap();
     assert_eq!(history.racer_count(), 5);
     for e in &events {
         assert_eq!(
             history.best(e.racer_id, e.second),
-            Some(alleycat_domain::history::to_centi(e.output()))
+            Some(alleycat_domain::output::to_centi(e.output()))
         );
     }
     let results = db.race_results(12, 1).await.unwrap();
@@ -272,7 +273,7 @@ async fn history_writes_that_fail_for_a_while_are_retried_and_the_merge_misses_n
     inner.put(&object, delivery_support::delivered_object(&events).into()).await.unwrap();
     // The first history writes fail (the store is unreachable), then it heals.
     let store = FailingStore::new(inner, 3);
-    let db = Database::open(&dir.path().join(merge::DATABASE_FILE)).await.unwrap();
+    let db = Database::open(&dir.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
     let merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     let mut merged = merger.progress();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -287,7 +288,7 @@ async fn history_writes_that_fail_for_a_while_are_retried_and_the_merge_misses_n
     assert_eq!(store.failed.load(Ordering::SeqCst), 3, "the failures happened");
     drop(tx);
     task.await.unwrap().unwrap();
-    let file = merge::history_file(store.as_ref(), 2).await.unwrap().expect("class 2 history");
+    let file = objects::history_file(store.as_ref(), 2).await.unwrap().expect("class 2 history");
     let history = alleycat_domain::history::decode(&file.bytes).unwrap();
     assert_eq!(history.racer_count(), 3);
     assert_eq!(db.race_results(5, 2).await.unwrap().len(), 3);

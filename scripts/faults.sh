@@ -168,7 +168,7 @@ row_disk_full() {
   before_rejected=$(rejections "$port")
   watch_ready "$port" "$row/ready.txt" "$row/stop-watch" &
   # Fill what is left of the disk.
-  dd if=/dev/zero of="$row/disk/filler" bs=1M status=none 2>/dev/null || true
+  dd if=/dev/zero of="$row/disk/filler" bs=4k status=none 2>/dev/null || true
   sleep "$FAULT_SECONDS" # the fault lasts this long
   local before
   before=$(metric "$port" alleycat_events_accepted_total)

@@ -16,6 +16,7 @@
 # the `/readyz` answers seen while the fault lasted (status and stream state).
 #
 # Needs root: the data directory lives on a tmpfs that is filled and then remounted larger.
+# Exits 1 when any row lost an acknowledged event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RACERS=${RACERS:-1000}
@@ -37,6 +38,7 @@ bin=target/$PROFILE
 work=$(mktemp -d)
 server_pid=
 sim_pid=
+lost_any=0
 cleanup() {
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
   [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
@@ -151,6 +153,7 @@ finish() {
   failed_codes=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(f"{k}={v}" for k,v in s["failedByCode"].items()) or "none")' "$row/sim.json")
   stored=$(delivered "$row")
   ready=$(sort "$row/ready.txt" | uniq -c | awk '{c=$1; $1=""; printf "%s x%s;", substr($0,2), c}')
+  [ "$acked" -gt "$stored" ] && lost_any=1
   printf '| %s | %s | %s | %s | %s (final failures: %s) | %s |\n' \
     "$name" "$acked" "$((acked > stored ? acked - stored : 0))" "$heal_seconds" \
     "${rejected:-none}" "$failed_codes" "$ready" | tee -a "$work/table.md"
@@ -216,3 +219,5 @@ echo '|---|---|---|---|---|---|'
 for row in "${ROWS[@]}"; do
   "row_${row//-/_}"
 done
+# Any acknowledged event lost fails the run (for CI).
+exit "$lost_any"

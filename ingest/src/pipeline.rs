@@ -126,6 +126,12 @@ impl Pipeline {
         self.merge_progress.clone()
     }
 
+    /// Whether delivery or the merge has ended by itself (an error it gave up on, or a panic);
+    /// [`Pipeline::shutdown`] then says why. Both run until stopped otherwise.
+    pub fn has_stopped(&self) -> bool {
+        self.delivery.is_finished() || self.merge.is_finished()
+    }
+
     /// Stops delivery (flushing and checkpointing what it holds), lets the merge fold what was
     /// delivered, and waits for both.
     pub async fn shutdown(self) -> Result<(), PipelineError> {

@@ -1,5 +1,6 @@
-//! Delivery under faults: a crash between storing and checkpointing, and storage that fails for
-//! a while and heals.
+//! Delivery and merge under faults: a crash between storing and checkpointing, storage that
+//! fails for a while and heals, checkpoints failing on a full disk, history writes failing.
+//! Every error is retried; no stage's task ends on one.
 
 mod delivery_support;
 
@@ -11,9 +12,10 @@ use std::{
 
 use alleycat_ingest::{
     db::Database,
-    delivery::{transform::DeliveredEvent, Delivery, DeliveryConfig},
+    delivery::{transform::DeliveredEvent, Delivery, DeliveryConfig, CONSUMER},
     merge::{self, MergeConfig, Merger},
     objects,
+    stream::{DiskStream, FsOp, Injected, ManualClock, MemFs, PutRecord, Stream, StreamConfig},
 };
 use delivery_support::{event, put_of, FailingStore, MemStream};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt};
@@ -199,4 +201,95 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
     assert_eq!(board.len(), 5);
     assert_eq!(board[0].racer_id, results[0].racer_id);
     assert_eq!(db.recent_races(1, 10).await.unwrap()[0].racers, 5);
+}
+
+#[tokio::test]
+async fn checkpoints_that_fail_on_a_full_disk_are_retried_and_delivery_goes_on_once_space_is_back()
+{
+    let mem = MemFs::new();
+    let clock = ManualClock::new(1_767_225_600_000);
+    let stream: Arc<dyn Stream> = Arc::new(
+        DiskStream::open_with(
+            Arc::new(mem.clone()),
+            Arc::new(clock),
+            "/stream",
+            StreamConfig { shards: 2, ..StreamConfig::default() },
+        )
+        .unwrap(),
+    );
+    let events: Vec<_> = (1..=4).flat_map(|r| (1..=30).map(move |s| event(r, 7, 3, s))).collect();
+    let puts: Vec<_> = events
+        .iter()
+        .map(put_of)
+        .map(|(key, data)| PutRecord {
+            partition_key: key,
+            explicit_hash_key: None,
+            data: data.into(),
+        })
+        .collect();
+    assert_eq!(stream.put_records(puts).await.unwrap().failed_record_count, 0);
+
+    // The checkpoint's temporary file cannot be written: the disk is full.
+    mem.inject(FsOp::Write, Some(Injected::NoSpace));
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let config = DeliveryConfig { interval: Duration::from_millis(100), ..config() };
+    let (tx, mut announced) = mpsc::unbounded_channel();
+    let delivery = Delivery::new(Arc::clone(&stream), Arc::clone(&store), config).notify(tx);
+    let mut progress = delivery.progress();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(delivery.run(async {
+        let _ = stopped.await;
+    }));
+    let deadline = Duration::from_secs(20);
+    // An object is stored, but its batch is not done while its checkpoint fails.
+    tokio::time::timeout(deadline, announced.recv()).await.unwrap().unwrap();
+    let retried = tokio::time::timeout(deadline, async {
+        while mem.injected_failures() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    retried.await.expect("the checkpoint is tried again and again");
+    assert_eq!(progress.borrow().flushes, 0);
+    assert!(!task.is_finished(), "delivery gave up on a failing checkpoint");
+
+    mem.inject(FsOp::Write, None);
+    tokio::time::timeout(deadline, progress.wait_for(|p| p.records >= events.len() as u64))
+        .await
+        .unwrap()
+        .unwrap();
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let checkpoints = stream.checkpoints(CONSUMER).await.unwrap();
+    let stored: usize = checkpoints.values().map(|s| (s.0 as u64 + 1) as usize).sum();
+    assert_eq!(stored, events.len(), "every record checkpointed once delivered");
+}
+
+#[tokio::test]
+async fn history_writes_that_fail_for_a_while_are_retried_and_the_merge_misses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = objects::local_store(dir.path()).unwrap();
+    let events: Vec<_> = (1..=3).flat_map(|r| (1..=20).map(move |s| event(r, 5, 2, s))).collect();
+    let object = Path::from("delivery/2026/01/01/00/object-1.gz");
+    inner.put(&object, delivery_support::delivered_object(&events).into()).await.unwrap();
+    // The first history writes fail (the store is unreachable), then it heals.
+    let store = FailingStore::new(inner, 3);
+    let db = Database::open(&dir.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
+    let merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    let mut merged = merger.progress();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(merge::run(merger, rx, std::future::pending()));
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        merged.wait_for(|p| p.records == events.len() as u64),
+    )
+    .await
+    .expect("the merge caught up after the store healed")
+    .unwrap();
+    assert_eq!(store.failed.load(Ordering::SeqCst), 3, "the failures happened");
+    drop(tx);
+    task.await.unwrap().unwrap();
+    let file = objects::history_file(store.as_ref(), 2).await.unwrap().expect("class 2 history");
+    let history = alleycat_domain::history::decode(&file.bytes).unwrap();
+    assert_eq!(history.racer_count(), 3);
+    assert_eq!(db.race_results(5, 2).await.unwrap().len(), 3);
 }

@@ -6,6 +6,11 @@
 //! check the lease every second; when it is lost, abort both at once (nothing buffered is
 //! flushed, no checkpoint is written) and wait for the lease again. On shutdown the holder flushes
 //! delivery and the merge as before, then gives the lease up.
+//!
+//! Neither stage ends on an error it can retry (issue #19), but delivery gives up after
+//! `max_retry`, and a panic ends a task. The loop checks both every second: when one has ended
+//! by itself, it logs why, reports the pipeline `failed` (`/readyz` answers 503), gives the
+//! lease up so that another server may take over, and starts again after [`RESTART_DELAY`].
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,7 +22,30 @@ use alleycat_ingest::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use crate::{AppState, ServeConfig};
+use crate::{health::PipelineState, AppState, ServeConfig};
+
+/// How long the loop waits before starting a pipeline whose stage ended by itself again.
+pub const RESTART_DELAY: Duration = Duration::from_secs(5);
+
+/// How often the loop checks that delivery and merge still run.
+const STAGE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why the leader loop stopped running the pipeline.
+enum Ended {
+    /// The lease was lost.
+    Lost(lease::LeaseError),
+    /// Delivery or the merge ended by itself.
+    Failed,
+    /// The server is stopping.
+    Stop,
+}
+
+/// Resolves once delivery or the merge has ended by itself.
+async fn until_a_stage_ends(pipeline: &Pipeline) {
+    while !pipeline.has_stopped() {
+        tokio::time::sleep(STAGE_CHECK_INTERVAL).await;
+    }
+}
 
 /// The leader loop, running.
 pub struct Leader {
@@ -62,20 +90,40 @@ async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receive
         state.metrics().watch_delivery(pipeline.delivery_progress());
         state.metrics().watch_merge(pipeline.merge_progress());
         state.metrics().set_pipeline_leader(true);
-        let lost = tokio::select! {
-            error = lease::until_lost(held.as_mut(), lease::CHECK_INTERVAL) => Some(error),
-            _ = &mut stop => None,
+        state.pipeline_status().set(PipelineState::Running);
+        let ended = tokio::select! {
+            error = lease::until_lost(held.as_mut(), lease::CHECK_INTERVAL) => Ended::Lost(error),
+            () = until_a_stage_ends(&pipeline) => Ended::Failed,
+            _ = &mut stop => Ended::Stop,
         };
-        match lost {
-            Some(error) => {
+        match ended {
+            Ended::Lost(error) => {
                 tracing::error!(%error, "Lost the pipeline lease: stopping delivery and merge now.");
                 pipeline.abort().await;
                 state.metrics().set_pipeline_leader(false);
                 state.metrics().lost_pipeline_lease();
+                state.pipeline_status().set(PipelineState::Standby);
                 drop(held);
                 tracing::info!("Delivery and merge stopped; waiting for the pipeline lease again.");
             }
-            None => {
+            Ended::Failed => {
+                let error = match pipeline.shutdown().await {
+                    Err(error) => error.to_string(),
+                    Ok(()) => "a stage ended without an error".to_owned(),
+                };
+                tracing::error!(%error, restart_in_s = RESTART_DELAY.as_secs(),
+                    "Delivery or merge stopped by itself: giving the lease up and restarting them.");
+                state.metrics().set_pipeline_leader(false);
+                state
+                    .pipeline_status()
+                    .set(PipelineState::Failed { error, since_ms: crate::now_ms() });
+                held.release().await;
+                tokio::select! {
+                    () = tokio::time::sleep(RESTART_DELAY) => {}
+                    _ = &mut stop => return,
+                }
+            }
+            Ended::Stop => {
                 if let Err(error) = pipeline.shutdown().await {
                     tracing::error!(%error, "The pipeline stopped with an error.");
                 }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod connections;
 mod data_dir;
 pub mod demo;
+pub mod health;
 pub mod http;
 pub mod intake;
 mod leader;
@@ -81,7 +82,9 @@ pub async fn run_with_kinesis(
         tracing::warn!(dist = %config.dist.display(), "The app is not built here; only the API is served. Build it with scripts/build-app.sh.");
     }
     let (closing_tx, closing) = watch::channel(false);
+    let closing_tx = Arc::new(closing_tx);
     let (state, iterators) = startup::open(config, closing).await?;
+    let stream_watch = tokio::spawn(health::watch_stream(state.clone(), closing_tx.clone()));
     // The here-now readers and ticker run on every server; delivery and merge on the leader.
     let readers = [
         tokio::spawn(live::follow(state.clone(), iterators)),
@@ -129,6 +132,11 @@ pub async fn run_with_kinesis(
     leader.stop().await;
     for reader in readers {
         reader.abort();
+    }
+    if stream_watch.is_finished() && stream_watch.await.unwrap_or(false) {
+        anyhow::bail!(
+            "the stream's writer stopped; exiting so that a supervisor restarts the server"
+        );
     }
     tracing::info!("Alleycat stopped.");
     Ok(())

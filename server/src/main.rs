@@ -9,6 +9,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (the disk holding the log is full) is dropped. With
+        // internal errors on, tracing-subscriber reports it with `eprintln!`, which panics when
+        // stderr fails too: the thread that logged died (issue #19: the stream's shard writers).
+        .log_internal_errors(false)
         .with_env_filter(
             EnvFilter::try_from_env("ALLEYCAT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -40,6 +40,13 @@ pub struct ConsumerLabel {
     pub consumer: String,
 }
 
+/// A readiness component label (`crate::health`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabel {
+    /// The component: `stream`, `database`, `objectStore`, `pipeline`, `delivery`, `merge`.
+    pub component: String,
+}
+
 /// A route label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabel {
@@ -78,6 +85,8 @@ pub struct Metrics {
     merge_lag_objects: Gauge,
     pipeline_leader: Gauge,
     pipeline_lease_losses: Counter,
+    ready: Gauge,
+    component_ready: Family<ComponentLabel, Gauge>,
     progress: Arc<Mutex<Progress>>,
 }
 
@@ -192,6 +201,18 @@ impl Metrics {
             "Times this server lost the pipeline lease while running delivery and merge",
             pipeline_lease_losses.clone(),
         );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "1 while the server can do its job (GET /readyz answers 200), as of the last check",
+            ready.clone(),
+        );
+        let component_ready = Family::<ComponentLabel, Gauge>::default();
+        registry.register(
+            "component_ready",
+            "1 while the component lets the server do its job, as of the last readiness check",
+            component_ready.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             events_accepted,
@@ -212,6 +233,8 @@ impl Metrics {
             merge_lag_objects,
             pipeline_leader,
             pipeline_lease_losses,
+            ready,
+            component_ready,
             progress: Arc::default(),
         }
     }
@@ -244,6 +267,23 @@ impl Metrics {
     /// How often this server lost the pipeline lease.
     pub fn pipeline_lease_losses(&self) -> u64 {
         self.pipeline_lease_losses.get()
+    }
+
+    /// Delivered objects the merge has not folded yet (0 where the pipeline does not run).
+    pub fn merge_waiting(&self) -> u64 {
+        let progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        let delivered = progress.delivery.as_ref().map(|d| d.borrow().objects).unwrap_or_default();
+        let merged = progress.merge.as_ref().map(|m| m.borrow().objects).unwrap_or_default();
+        delivered.saturating_sub(merged)
+    }
+
+    /// Records a readiness check in `alleycat_ready` and `alleycat_component_ready`.
+    pub fn set_readiness(&self, readiness: &crate::health::Readiness) {
+        self.ready.set(i64::from(readiness.ready));
+        for (name, component) in &readiness.components {
+            let label = ComponentLabel { component: (*name).to_owned() };
+            self.component_ready.get_or_create(&label).set(i64::from(component.ready));
+        }
     }
 
     /// Counts a refused event.
@@ -279,29 +319,37 @@ impl Metrics {
     }
 
     async fn read_lag(&self, stream: &dyn Stream) {
-        let Ok(checkpoints) = stream.checkpoints(DELIVERY_CONSUMER).await else { return };
-        let (mut lag_ms, mut lag_records) = (0u64, 0u64);
-        for shard in stream.shards() {
-            let start = match checkpoints.get(&shard.shard_id) {
-                Some(&seq) => StartingPosition::AfterSequenceNumber(seq),
-                None => StartingPosition::TrimHorizon,
-            };
-            let (Ok(from), Ok(tip)) = (
-                stream.shard_iterator(shard.shard_id, start).await,
-                stream.shard_iterator(shard.shard_id, StartingPosition::Latest).await,
-            ) else {
-                continue;
-            };
-            lag_records +=
-                u64::try_from(tip.position.saturating_sub(from.position)).unwrap_or(u64::MAX);
-            if let Ok(page) = stream.get_records(&from, 1, std::time::Duration::ZERO).await {
-                lag_ms = lag_ms.max(page.millis_behind_latest);
-            }
-        }
+        let Some((lag_ms, lag_records)) = delivery_lag(stream).await else { return };
         let label = ConsumerLabel { consumer: DELIVERY_CONSUMER.to_owned() };
         self.consumer_lag_ms.get_or_create(&label).set(i64::try_from(lag_ms).unwrap_or(i64::MAX));
         self.consumer_lag_records
             .get_or_create(&label)
             .set(i64::try_from(lag_records).unwrap_or(i64::MAX));
     }
+}
+
+/// How far delivery is behind the stream: the age of the oldest record it has not
+/// checkpointed (ms) and how many records that is, over every shard; `None` when its
+/// checkpoints cannot be read.
+pub async fn delivery_lag(stream: &dyn Stream) -> Option<(u64, u64)> {
+    let checkpoints = stream.checkpoints(DELIVERY_CONSUMER).await.ok()?;
+    let (mut lag_ms, mut lag_records) = (0u64, 0u64);
+    for shard in stream.shards() {
+        let start = match checkpoints.get(&shard.shard_id) {
+            Some(&seq) => StartingPosition::AfterSequenceNumber(seq),
+            None => StartingPosition::TrimHorizon,
+        };
+        let (Ok(from), Ok(tip)) = (
+            stream.shard_iterator(shard.shard_id, start).await,
+            stream.shard_iterator(shard.shard_id, StartingPosition::Latest).await,
+        ) else {
+            continue;
+        };
+        lag_records +=
+            u64::try_from(tip.position.saturating_sub(from.position)).unwrap_or(u64::MAX);
+        if let Ok(page) = stream.get_records(&from, 1, std::time::Duration::ZERO).await {
+            lag_ms = lag_ms.max(page.millis_behind_latest);
+        }
+    }
+    Some((lag_ms, lag_records))
 }

@@ -82,6 +82,7 @@ pub async fn open(
         admission,
         closing,
         metrics: Metrics::new(),
+        pipeline: crate::health::PipelineStatus::default(),
         config,
     };
     Ok((AppState { inner: Arc::new(inner) }, iterators))

@@ -9,7 +9,8 @@ use object_store::ObjectStore;
 use tokio::sync::watch;
 
 use crate::{
-    admission::Admission, auth::Keys, demo, live::LiveBoard, metrics, roster::Roster, ServeConfig,
+    admission::Admission, auth::Keys, demo, health, live::LiveBoard, metrics, roster::Roster,
+    ServeConfig,
 };
 
 /// What every request handler can reach. Cheap to clone.
@@ -30,6 +31,7 @@ pub(crate) struct Inner {
     pub(crate) admission: Admission,
     pub(crate) closing: watch::Receiver<bool>,
     pub(crate) metrics: metrics::Metrics,
+    pub(crate) pipeline: health::PipelineStatus,
 }
 
 impl AppState {
@@ -92,6 +94,11 @@ impl AppState {
     /// The metrics registry.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// Whether delivery and merge run here, wait for the lease, or failed (for `/readyz`).
+    pub fn pipeline_status(&self) -> &health::PipelineStatus {
+        &self.inner.pipeline
     }
 }
 

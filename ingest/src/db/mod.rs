@@ -274,6 +274,14 @@ impl Database {
         Ok(())
     }
 
+    /// Whether the database answers a trivial query (`SELECT 1`), for readiness checks.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        on_pool!(self, |pool, _Db| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
         on_pool!(self, |pool, _Db| pool.close().await)

@@ -24,6 +24,14 @@
 //! counters are given again), while the records of the same group on other shards, which were
 //! synced, succeed.
 //!
+//! No error ends a worker or the committer (issue #19): an I/O error at any step (write, fsync,
+//! the ftruncate that cuts a failed write, a new segment, a directory fsync, retention) is the
+//! answer to the job, retried by the next one; a job that panics is answered with an error and
+//! the worker goes on from its committed state; a cycle that panics fails its puts and the
+//! committer serves the next. Each shard notes whether its last write worked
+//! ([`super::Stream::health`]); a failing shard is probed every [`PROBE_INTERVAL`]
+//! ([`ShardWriter::probe`]), so that it reports it can store again without waiting for a put.
+//!
 //! What each [`SyncPolicy`] risks:
 //!
 //! - [`SyncPolicy::Always`] (the default): nothing is acknowledged or visible to readers before
@@ -38,7 +46,9 @@
 //!   to the writers it concerns.
 
 use std::{
+    any::Any,
     io,
+    panic::{self, AssertUnwindSafe},
     sync::{mpsc, Arc},
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -48,7 +58,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, error};
 
 use super::{
-    config::{SyncPolicy, MAX_GROUP_BYTES, RETENTION_CHECK_INTERVAL},
+    config::{SyncPolicy, MAX_GROUP_BYTES, PROBE_INTERVAL, RETENTION_CHECK_INTERVAL},
     segment,
     shard::{Shard, ShardWriter},
     PutRecord,
@@ -87,6 +97,8 @@ enum Job {
     Sync { done: mpsc::Sender<(usize, bool)> },
     /// Delete expired segments.
     Retention { done: mpsc::Sender<(usize, io::Result<usize>)> },
+    /// Check whether a failing shard can write again ([`ShardWriter::probe`]).
+    Probe { done: mpsc::Sender<usize> },
 }
 
 /// A shard's worker thread and its queue.
@@ -127,37 +139,100 @@ pub fn spawn(
 }
 
 /// A shard worker: runs its jobs in order until the committer drops its queue, then syncs what
-/// is pending.
+/// is pending. No error or panic ends it: an I/O error is the job's answer, and a job that
+/// panics (once, a log line that could not be written to a full disk) is answered with an
+/// error and the writer carries on from its last committed state.
 fn work(index: usize, mut writer: ShardWriter, jobs: mpsc::Receiver<Job>) {
     for job in jobs {
         match job {
             Job::Cycle { batches, done } => {
-                let result = writer.commit(batches.iter().map(Vec::as_slice)).map_err(|error| {
-                    let records: usize = batches.iter().map(Vec::len).sum();
-                    error!(shard = %writer.id(), %error, records,
-                        "Failed to store a group of records; none of them is acknowledged.");
-                    format!("{}: failed to store the record: {error}", writer.id())
-                });
+                let result = guarded(&mut writer, |writer| store(writer, &batches));
                 let _ = done.send((index, result));
                 // Freeing the records after answering keeps it off the put's path.
                 drop(batches);
             }
             Job::Sync { done } => {
-                if let Err(error) = writer.sync_pending() {
-                    error!(shard = %writer.id(), %error,
-                        "Background fsync failed; acknowledged records may be lost on power loss.");
-                }
+                let _ = guarded(&mut writer, |writer| {
+                    if let Err(error) = writer.sync_pending() {
+                        error!(shard = %writer.id(), %error,
+                            "Background fsync failed; acknowledged records may be lost on power loss.");
+                    }
+                    Ok(())
+                });
                 let _ = done.send((index, writer.is_unsynced()));
             }
             Job::Retention { done } => {
-                let _ = done.send((index, writer.retention()));
+                let result = guarded(&mut writer, |writer| Ok(writer.retention()))
+                    .unwrap_or_else(|message| Err(io::Error::other(message)));
+                let _ = done.send((index, result));
+            }
+            Job::Probe { done } => {
+                let _ = guarded(&mut writer, |writer| {
+                    let result = writer.probe();
+                    writer.note_outcome(result.as_ref().err().map(ToString::to_string).as_deref());
+                    if result.is_ok() {
+                        tracing::info!(shard = %writer.id(), "The shard can store again.");
+                    }
+                    Ok(())
+                });
+                let _ = done.send(index);
             }
         }
     }
-    if let Err(error) = writer.sync_pending() {
-        error!(shard = %writer.id(), %error,
-            "Final fsync failed; acknowledged records may be lost on power loss.");
+    let _ = guarded(&mut writer, |writer| {
+        if let Err(error) = writer.sync_pending() {
+            error!(shard = %writer.id(), %error,
+                "Final fsync failed; acknowledged records may be lost on power loss.");
+        }
+        Ok(())
+    });
+}
+
+/// One cycle of a shard: stores the group's records and notes how it went.
+fn store(writer: &mut ShardWriter, batches: &[Vec<PutRecord>]) -> Result<u64, String> {
+    let result = writer.commit(batches.iter().map(Vec::as_slice));
+    // Noted before logging, so that the state is right even if the log line fails.
+    writer.note_outcome(result.as_ref().err().map(ToString::to_string).as_deref());
+    result.map_err(|error| {
+        let records: usize = batches.iter().map(Vec::len).sum();
+        error!(shard = %writer.id(), %error, records,
+            "Failed to store a group of records; none of them is acknowledged.");
+        format!("{}: failed to store the record: {error}", writer.id())
+    })
+}
+
+/// Runs `job` on the writer; a panic becomes an error answer, and the writer is put back in a
+/// state it can write from ([`ShardWriter::recover_from_panic`]). Nothing is logged on that
+/// path: the panic hook has reported it, and the log may be what failed.
+fn guarded<T>(
+    writer: &mut ShardWriter,
+    job: impl FnOnce(&mut ShardWriter) -> Result<T, String>,
+) -> Result<T, String> {
+    match panic::catch_unwind(AssertUnwindSafe(|| job(&mut *writer))) {
+        Ok(result) => result,
+        Err(payload) => {
+            writer.recover_from_panic();
+            let message =
+                format!("{}: its writer failed: {}", writer.id(), panic_message(&*payload));
+            writer.note_outcome(Some(&message));
+            Err(message)
+        }
     }
+}
+
+/// The text of a panic, when it has one.
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+/// When the committer last ran its periodic jobs.
+struct Timers {
+    retention: Instant,
+    probe: Instant,
 }
 
 struct Committer {
@@ -171,22 +246,41 @@ struct Committer {
 }
 
 impl Committer {
+    /// Serves commands until told to stop, then stops the workers. A panic in a cycle (a bug)
+    /// fails the puts of that cycle, whose replies are dropped, and the committer serves on.
     fn run(mut self, receiver: mpsc::Receiver<Command>) {
-        let mut last_retention = Instant::now();
+        let mut timers = Timers { retention: Instant::now(), probe: Instant::now() };
+        while panic::catch_unwind(AssertUnwindSafe(|| self.serve(&receiver, &mut timers))).is_err()
+        {
+        }
+        // Dropping the queues stops the workers, each after syncing what is pending.
+        for worker in std::mem::take(&mut self.workers) {
+            drop(worker.jobs);
+            let _ = worker.thread.join();
+        }
+        debug!("Stream committer stopped.");
+    }
+
+    /// Serves commands until [`Command::Stop`] or until every sender is gone.
+    fn serve(&mut self, receiver: &mpsc::Receiver<Command>, timers: &mut Timers) {
         let mut group: Vec<Append> = Vec::new();
         loop {
-            let timeout = match (self.sync, self.unsynced_since) {
+            let mut timeout = match (self.sync, self.unsynced_since) {
                 (SyncPolicy::Interval(every), Some(since)) => every.saturating_sub(since.elapsed()),
-                _ => RETENTION_CHECK_INTERVAL.saturating_sub(last_retention.elapsed()),
+                _ => RETENTION_CHECK_INTERVAL.saturating_sub(timers.retention.elapsed()),
             };
+            if self.any_failing() {
+                timeout = timeout.min(PROBE_INTERVAL.saturating_sub(timers.probe.elapsed()));
+            }
             let command = match receiver.recv_timeout(timeout.max(Duration::from_millis(1))) {
                 Ok(command) => command,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.sync_if_due();
-                    self.retention_if_due(&mut last_retention);
+                    self.retention_if_due(&mut timers.retention);
+                    self.probe_if_due(&mut timers.probe);
                     continue;
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
             let mut next = Some(command);
             let mut bytes = 0usize;
@@ -216,7 +310,7 @@ impl Committer {
                         }
                     }
                     Command::Retention { reply } => {
-                        last_retention = Instant::now();
+                        timers.retention = Instant::now();
                         let _ = reply.send(self.retention());
                     }
                     Command::Stop => {
@@ -230,18 +324,34 @@ impl Committer {
                 self.commit(&mut group);
                 // Under steady load the receive never times out, so check the timers here too.
                 self.sync_if_due();
-                self.retention_if_due(&mut last_retention);
+                self.retention_if_due(&mut timers.retention);
+                self.probe_if_due(&mut timers.probe);
             }
             if stop {
-                break;
+                return;
             }
         }
-        // Dropping the queues stops the workers, each after syncing what is pending.
-        for worker in std::mem::take(&mut self.workers) {
-            drop(worker.jobs);
-            let _ = worker.thread.join();
+    }
+
+    /// Whether some shard's last write failed.
+    fn any_failing(&self) -> bool {
+        self.workers.iter().any(|w| w.shard.is_failing())
+    }
+
+    /// Probes every failing shard once [`PROBE_INTERVAL`] has passed since the last probe, so
+    /// that a shard reports it can store again (and readiness returns) without waiting for a
+    /// put, which a load balancer may no longer send.
+    fn probe_if_due(&mut self, last: &mut Instant) {
+        if last.elapsed() < PROBE_INTERVAL || !self.any_failing() {
+            return;
         }
-        debug!("Stream committer stopped.");
+        *last = Instant::now();
+        let (done, answers) = mpsc::channel();
+        for worker in self.workers.iter().filter(|w| w.shard.is_failing()) {
+            let _ = worker.jobs.send(Job::Probe { done: done.clone() });
+        }
+        drop(done);
+        answers.iter().for_each(drop);
     }
 
     /// One commit cycle: every shard of the group commits its part at once; then every put is

@@ -22,6 +22,9 @@ pub const DEFAULT_THROTTLE: bool = false;
 pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// How often each shard checks retention when it is otherwise idle.
 pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a shard whose last write failed is probed ([`crate::stream::Stream::health`]), so
+/// that it reports it can store again without waiting for a put.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// When a write is acknowledged relative to `fsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

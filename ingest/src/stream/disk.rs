@@ -109,7 +109,7 @@ use super::{
     shard::{self, sequence, split_sequence, ReadError, Shard},
     shard_of, GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError,
     RecordErrorCode, SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition,
-    Stream, StreamError,
+    Stream, StreamError, StreamHealth,
 };
 
 const META_MAGIC: &[u8; 8] = b"ALLEYSTM";
@@ -506,6 +506,31 @@ impl Stream for DiskStream {
         tokio::task::spawn_blocking(move || checkpoints.load(&*fs, &consumer, shards))
             .await
             .map_err(blocking_failed)?
+    }
+
+    fn health(&self) -> StreamHealth {
+        let running = self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished());
+        if !running {
+            return StreamHealth::Stopped;
+        }
+        let states: Vec<_> = self.shards.iter().map(|s| (s.id, s.write_state())).collect();
+        let failing = states
+            .iter()
+            .filter_map(|(id, state)| state.failing.as_ref().map(|(since, e)| (*since, *id, e)))
+            .min_by_key(|(since, id, _)| (*since, *id));
+        match failing {
+            Some((since_ms, shard, error)) => {
+                StreamHealth::Failing { shard, since_ms, error: error.clone() }
+            }
+            None => StreamHealth::Writing {
+                last_ok_ms: states.iter().filter_map(|(_, s)| s.last_ok_ms).max(),
+            },
+        }
     }
 }
 

@@ -8,8 +8,10 @@
 //!   durable by the last `sync_data`, and per directory which names were made durable by the last
 //!   `sync_dir`, so that [`MemFs::crash`] can forget everything that was not synced and keep a
 //!   torn prefix of what was. It also injects faults: a capacity after which writes fail with
-//!   `ENOSPC`, and switches that make every write or every sync fail with `EIO` (or only the
-//!   syncs of the files in one directory, such as one shard's).
+//!   `ENOSPC`, and [`MemFs::inject`], which makes every following call of one step ([`FsOp`]:
+//!   write, fsync, ftruncate, file creation, rename, directory fsync, removal) fail with
+//!   `ENOSPC` or `EIO` ([`Injected`]) until it is lifted; [`MemFs::fail_syncs_in`] fails only the
+//!   syncs of the files in one directory, such as one shard's.
 
 use std::{
     collections::BTreeMap,
@@ -18,7 +20,7 @@ use std::{
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc, Mutex, MutexGuard,
     },
 };
@@ -197,16 +199,85 @@ struct MemFile {
     faults: Arc<Faults>,
 }
 
+/// A filesystem step into which [`MemFs::inject`] injects a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FsOp {
+    /// `pwrite`: records, segment headers, checkpoint and metadata files.
+    Write,
+    /// `fdatasync` of a file.
+    Sync,
+    /// `ftruncate` (cutting a failed write off a segment, emptying a file on open).
+    SetLen,
+    /// Creating a file that did not exist: a new segment, a checkpoint's temporary file.
+    Create,
+    /// `rename`: a checkpoint replacing the previous one.
+    Rename,
+    /// `fsync` of a directory, after creating, renaming or removing files in it.
+    SyncDir,
+    /// Removing a file: an expired segment, a failed temporary.
+    Remove,
+}
+
+impl FsOp {
+    /// Every step, for tests that inject a fault at each in turn.
+    pub const ALL: [FsOp; 7] = [
+        FsOp::Write,
+        FsOp::Sync,
+        FsOp::SetLen,
+        FsOp::Create,
+        FsOp::Rename,
+        FsOp::SyncDir,
+        FsOp::Remove,
+    ];
+}
+
+/// The error an injected fault returns, as the kernel would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Injected {
+    /// `ENOSPC`: no space left on device.
+    NoSpace,
+    /// `EIO`: input/output error.
+    Io,
+}
+
+impl Injected {
+    /// Both errors, for tests that inject each in turn.
+    pub const ALL: [Injected; 2] = [Injected::NoSpace, Injected::Io];
+
+    /// The OS error it stands for.
+    pub fn to_error(self) -> io::Error {
+        io::Error::from_raw_os_error(match self {
+            Self::NoSpace => 28,
+            Self::Io => 5,
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 struct Faults {
     /// Total bytes all files may hold; a write past it fails with `ENOSPC`.
     capacity: AtomicU64,
     /// Bytes held by all files now.
     used: AtomicU64,
-    fail_writes: AtomicBool,
-    fail_syncs: AtomicBool,
+    /// Steps that fail, and with what, until lifted.
+    injected: Mutex<BTreeMap<FsOp, Injected>>,
+    /// Calls failed by an injected fault so far.
+    injected_failures: AtomicU64,
     /// Directories whose files' `sync_data` fails.
     fail_syncs_in: Mutex<std::collections::BTreeSet<PathBuf>>,
+}
+
+impl Faults {
+    /// The injected error of `op`, if any.
+    fn check(&self, op: FsOp) -> io::Result<()> {
+        match lock(&self.injected).get(&op) {
+            Some(injected) => {
+                self.injected_failures.fetch_add(1, Ordering::SeqCst);
+                Err(injected.to_error())
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -216,9 +287,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl FileHandle for MemFile {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        if self.faults.fail_writes.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected write failure (EIO)"));
-        }
+        self.faults.check(FsOp::Write)?;
         let mut file = lock(&self.data);
         let end = offset as usize + buf.len();
         let grow = end.saturating_sub(file.data.len()) as u64;
@@ -241,9 +310,7 @@ impl FileHandle for MemFile {
         Ok(n)
     }
     fn sync_data(&self) -> io::Result<()> {
-        if self.faults.fail_syncs.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected fsync failure (EIO)"));
-        }
+        self.faults.check(FsOp::Sync)?;
         let path = lock(&self.path).clone();
         if path.parent().is_some_and(|dir| lock(&self.faults.fail_syncs_in).contains(dir)) {
             return Err(io::Error::other(format!(
@@ -256,6 +323,7 @@ impl FileHandle for MemFile {
         Ok(())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
+        self.faults.check(FsOp::SetLen)?;
         let mut file = lock(&self.data);
         let old = file.data.len() as u64;
         if len > old {
@@ -325,14 +393,29 @@ impl MemFs {
         self.faults.used.load(Ordering::SeqCst)
     }
 
-    /// Makes every following write fail with an I/O error (or stop failing).
-    pub fn fail_writes(&self, fail: bool) {
-        self.faults.fail_writes.store(fail, Ordering::SeqCst);
+    /// Makes every following call of `op` fail with `error` (`None`: stop failing).
+    pub fn inject(&self, op: FsOp, error: Option<Injected>) {
+        let mut injected = lock(&self.faults.injected);
+        match error {
+            Some(error) => injected.insert(op, error),
+            None => injected.remove(&op),
+        };
     }
 
-    /// Makes every following `sync_data` fail with an I/O error (or stop failing).
+    /// How many calls an injected fault ([`MemFs::inject`]) has failed so far.
+    pub fn injected_failures(&self) -> u64 {
+        self.faults.injected_failures.load(Ordering::SeqCst)
+    }
+
+    /// Makes every following write fail with `EIO` (or stop failing).
+    pub fn fail_writes(&self, fail: bool) {
+        self.inject(FsOp::Write, fail.then_some(Injected::Io));
+    }
+
+    /// Makes every following `sync_data` and directory sync fail with `EIO` (or stop failing).
     pub fn fail_syncs(&self, fail: bool) {
-        self.faults.fail_syncs.store(fail, Ordering::SeqCst);
+        self.inject(FsOp::Sync, fail.then_some(Injected::Io));
+        self.inject(FsOp::SyncDir, fail.then_some(Injected::Io));
     }
 
     /// Makes every following `sync_data` of a file directly in `dir` fail with an I/O error (or
@@ -432,6 +515,7 @@ impl Fs for MemFs {
         let file = match state.files.get(path) {
             Some(file) => Arc::clone(file),
             None if create => {
+                self.faults.check(FsOp::Create)?;
                 let file = Arc::new(MemFile {
                     data: Mutex::default(),
                     path: Mutex::new(path.to_path_buf()),
@@ -452,6 +536,7 @@ impl Fs for MemFs {
         Ok(state.files.contains_key(path) || state.dirs.contains(path))
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.faults.check(FsOp::Remove)?;
         let mut state = lock(&self.state);
         let file = state.files.remove(path).ok_or_else(|| not_found(path))?;
         let len = lock(&file.data).data.len() as u64;
@@ -459,6 +544,7 @@ impl Fs for MemFs {
         Ok(())
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.faults.check(FsOp::Rename)?;
         let mut state = lock(&self.state);
         let file = state.files.remove(from).ok_or_else(|| not_found(from))?;
         *lock(&file.path) = to.to_path_buf();
@@ -478,9 +564,7 @@ impl Fs for MemFs {
         Ok(Box::new(MemLock { state: Arc::clone(&self.state), dir: dir.to_path_buf() }))
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        if self.faults.fail_syncs.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected directory fsync failure (EIO)"));
-        }
+        self.faults.check(FsOp::SyncDir)?;
         let mut state = lock(&self.state);
         let state = &mut *state;
         state.durable_files.retain(|path, _| path.parent() != Some(dir));

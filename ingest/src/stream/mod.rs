@@ -42,7 +42,7 @@ pub use config::{
     DEFAULT_SYNC_POLICY, DEFAULT_THROTTLE,
 };
 pub use disk::DiskStream;
-pub use fs::{FileHandle, Fs, MemFs, RealFs};
+pub use fs::{FileHandle, Fs, FsOp, Injected, MemFs, RealFs};
 pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream};
 pub use location::{open, LocationError, OpenError, StreamLocation, StreamSettings};
 
@@ -443,6 +443,44 @@ pub trait Stream: Send + Sync + 'static {
         &self,
         consumer: &str,
     ) -> Result<BTreeMap<ShardId, SequenceNumber>, StreamError>;
+
+    /// Whether the engine can store puts now, for readiness checks. Cheap: no I/O.
+    fn health(&self) -> StreamHealth {
+        StreamHealth::Untracked
+    }
+}
+
+/// Whether a stream engine can store puts ([`Stream::health`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StreamHealth {
+    /// Every shard's last write (or probe) succeeded, or none was made yet.
+    Writing {
+        /// When a write last succeeded (engine clock, ms since the epoch), if ever.
+        last_ok_ms: Option<u64>,
+    },
+    /// Some shard's writes fail; its puts are answered with `InternalFailure`. The engine
+    /// probes the shard every [`config::PROBE_INTERVAL`] and returns to `Writing` on its own
+    /// once a write works again.
+    Failing {
+        /// The shard failing longest.
+        shard: ShardId,
+        /// Since when (engine clock, ms since the epoch).
+        since_ms: u64,
+        /// The latest error.
+        error: String,
+    },
+    /// The engine's writer has stopped: nothing can be stored until the process restarts.
+    Stopped,
+    /// The engine does not track its writes (each put reports its own outcome).
+    Untracked,
+}
+
+impl StreamHealth {
+    /// Whether puts can be stored.
+    pub fn can_store(&self) -> bool {
+        matches!(self, Self::Writing { .. } | Self::Untracked)
+    }
 }
 
 #[cfg(test)]

@@ -102,6 +102,15 @@ impl Throttle {
     }
 }
 
+/// Whether a shard's writes succeed, for [`super::Stream::health`]; kept by its worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteState {
+    /// When a write (or a probe) last succeeded, on the engine's clock.
+    pub last_ok_ms: Option<u64>,
+    /// Since when writes fail (engine clock), and the latest error.
+    pub failing: Option<(u64, String)>,
+}
+
 /// A shard's state shared between the engine, the committer and readers.
 #[derive(Debug)]
 pub struct Shard {
@@ -115,6 +124,8 @@ pub struct Shard {
     pub tip: watch::Sender<u64>,
     /// Its write limits (used only when throttling is on).
     pub throttle: Mutex<Throttle>,
+    /// Whether its writes succeed.
+    pub writes: Mutex<WriteState>,
 }
 
 /// Why a read could not start where asked.
@@ -174,6 +185,16 @@ impl Shard {
     pub fn bounds(&self) -> (u64, u64) {
         let index = read_lock(&self.index);
         (index.segments.front().map_or(index.tip, |s| s.base), index.tip)
+    }
+
+    /// Whether its writes succeed.
+    pub fn write_state(&self) -> WriteState {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether its last write (or probe) failed.
+    pub fn is_failing(&self) -> bool {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner()).failing.is_some()
     }
 
     /// The committed length of the newest (active) segment.
@@ -524,6 +545,7 @@ pub fn open(
         index: RwLock::new(ShardIndex { segments, tip, last_arrival }),
         tip: watch::Sender::new(tip),
         throttle: Mutex::default(),
+        writes: Mutex::default(),
     });
     let writer = ShardWriter {
         shard: Arc::clone(&shard),
@@ -587,6 +609,9 @@ fn create_segment(fs: &dyn Fs, dir: &Path, id: ShardId, base: u64) -> io::Result
     }
 }
 
+/// How many bytes [`ShardWriter::probe`] writes: one page, so that a full disk fails it.
+pub const PROBE_BYTES: usize = 4096;
+
 /// A group's bytes for one shard, written past the committed length but not yet published.
 #[derive(Debug)]
 struct Staged {
@@ -635,6 +660,49 @@ impl ShardWriter {
     /// Whether published writes wait for a background fsync ([`SyncPolicy::Interval`]).
     pub fn is_unsynced(&self) -> bool {
         self.unsynced
+    }
+
+    /// Records how the last write (or probe) went, for [`Shard::write_state`]: a success
+    /// clears a failure; a failure keeps the time the first of a run of failures was seen.
+    pub fn note_outcome(&self, error: Option<&str>) {
+        let now = self.clock.now_ms();
+        let mut state = self.shard.writes.lock().unwrap_or_else(|p| p.into_inner());
+        match error {
+            None => {
+                state.last_ok_ms = Some(now);
+                state.failing = None;
+            }
+            Some(error) => {
+                let since = state.failing.as_ref().map_or(now, |(since, _)| *since);
+                state.failing = Some((since, error.to_owned()));
+            }
+        }
+    }
+
+    /// Puts the writer back in a state it can write from after a job panicked part-way: nothing
+    /// staged is published, and whatever may lie past the committed length is cut off before
+    /// the next write.
+    pub fn recover_from_panic(&mut self) {
+        self.staged = None;
+        self.dirty = true;
+    }
+
+    /// Checks, without a put, whether the shard can store again after a failure: cuts off what
+    /// a failed write left, starts the next segment if the active one is full, then writes and
+    /// syncs [`PROBE_BYTES`] zeros past the committed length and cuts them off again. Zeros
+    /// never decode as a frame, so a crash mid-probe leaves a tail that recovery cuts.
+    pub fn probe(&mut self) -> io::Result<()> {
+        self.repair()?;
+        if self.seg_count > 0 && self.seg_len >= self.config.segment_bytes {
+            self.roll()?;
+        }
+        self.dirty = true;
+        self.seg.write_all_at(&[0; PROBE_BYTES], self.seg_len)?;
+        self.seg.sync_data()?;
+        self.seg.set_len(self.seg_len)?;
+        self.seg.sync_data()?;
+        self.dirty = false;
+        Ok(())
     }
 
     /// Stores one group's records of this shard, in order: [`ShardWriter::write`], then under
@@ -795,7 +863,11 @@ impl ShardWriter {
                 }
             };
             let Some(victim) = victim else { break };
-            self.fs.remove_file(&victim.path)?;
+            if let Err(error) = self.fs.remove_file(&victim.path) {
+                // Keep it listed, so that the next retention deletes it.
+                write_lock(&self.shard.index).segments.push_front(victim);
+                return Err(error);
+            }
             info!(shard = %self.shard.id, segment = %victim.path.display(), records = victim.count,
                 "Deleted an expired segment.");
             deleted += 1;

@@ -14,8 +14,9 @@
 //! URI is the path with each byte outside `A-Za-z0-9-._~/` percent-encoded (again); QUERY the
 //! parameters sorted by name, then value, each encoded; HEADERS each signed header as
 //! `name:value\n`, lower-cased, values trimmed with inner runs of spaces folded, repeated headers
-//! joined by commas. Any region is accepted (Alleycat is regionless; ARNs echo it); the service
-//! must be `kinesis`. The request time must be within [`MAX_CLOCK_SKEW_MS`] of the server's.
+//! joined by commas (over HTTP/2, `host` is the `:authority`). Any region is accepted
+//! (Alleycat is regionless; ARNs echo it); the service must be `kinesis`. The request time
+//! must be within [`MAX_CLOCK_SKEW_MS`] of the server's.
 //!
 //! Errors are Kinesis': no header is `MissingAuthenticationTokenException`, a malformed one
 //! `IncompleteSignatureException`, an unknown key `UnrecognizedClientException`, a wrong
@@ -242,7 +243,7 @@ pub fn canonical_request(
     let query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let mut canonical_headers = String::new();
     for name in signed_headers.split(';') {
-        let values: Vec<String> = headers
+        let mut values: Vec<String> = headers
             .get_all(name)
             .iter()
             .map(|v| {
@@ -252,6 +253,10 @@ pub fn canonical_request(
                     .join(" ")
             })
             .collect();
+        // HTTP/2 carries the host as the `:authority` pseudo-header, which arrives in the URI.
+        if name == "host" && values.is_empty() {
+            values.extend(uri.authority().map(|a| a.as_str().to_owned()));
+        }
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
     format!(

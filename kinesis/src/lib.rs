@@ -15,15 +15,22 @@
 //!
 //! # Actions
 //!
-//! CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, ListStreams, ListShards
+//! 36 of the 39 of the API reference: CreateStream, DeleteStream, DescribeStream,
+//! DescribeStreamSummary, ListStreams, ListShards, Increase/DecreaseStreamRetentionPeriod
 //! ([`streams`]); PutRecord, PutRecords, GetShardIterator, GetRecords ([`records`]);
-//! Increase/DecreaseStreamRetentionPeriod ([`streams`]); AddTagsToStream, ListTagsForStream,
-//! RemoveTagsFromStream ([`tags`]). Streams are found by name in the [`Registry`], where the
-//! stream `alleycat` is the racing pipeline's.
+//! AddTagsToStream, ListTagsForStream, RemoveTagsFromStream, TagResource, UntagResource,
+//! ListTagsForResource ([`tags`]); Put/Get/DeleteResourcePolicy ([`policy`]); DescribeLimits,
+//! DescribeAccountSettings, UpdateAccountSettings ([`account`]); Enable/DisableEnhancedMonitoring,
+//! Start/StopStreamEncryption, UpdateStreamMode, UpdateMaxRecordSize, UpdateStreamWarmThroughput
+//! ([`settings`]); Register/Describe/List/DeregisterStreamConsumer ([`consumers`]);
+//! SubscribeToShard ([`subscribe`], an event stream over HTTP/1.1 or HTTP/2). Streams are found
+//! by name in the [`Registry`], where the stream `alleycat` is the racing pipeline's.
 //!
 //! Differences from Amazon Kinesis, by design: streams are ACTIVE as soon as CreateStream
-//! answers and gone as soon as DeleteStream does; shards are never split or merged; GetRecords
-//! has no per-shard call rate limit.
+//! answers and gone as soon as DeleteStream does, consumers likewise; shards are never split or
+//! merged (SplitShard, MergeShards and UpdateShardCount are unknown operations); GetRecords has
+//! no per-shard call rate limit; settings without an effect here (metrics, KMS encryption,
+//! policies, warm throughput, billing) are kept and reported but change nothing.
 
 pub mod account;
 pub mod arn;

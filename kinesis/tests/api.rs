@@ -20,6 +20,7 @@ const START_MS: u64 = 1_800_000_000_000;
 
 struct Fixture {
     app: Router,
+    service: Arc<Kinesis>,
     clock: ManualClock,
     pipeline: Arc<dyn Stream>,
     _dir: tempfile::TempDir,
@@ -44,8 +45,9 @@ fn fixture_with(throttle: bool) -> Fixture {
         Arc::new(clock.clone()),
     )
     .unwrap();
-    let service = Kinesis::new(Arc::new(registry), Arc::new(clock.clone()), credentials());
-    Fixture { app: alleycat_kinesis::router(Arc::new(service)), clock, pipeline, _dir: dir }
+    let service =
+        Arc::new(Kinesis::new(Arc::new(registry), Arc::new(clock.clone()), credentials()));
+    Fixture { app: alleycat_kinesis::router(service.clone()), service, clock, pipeline, _dir: dir }
 }
 
 fn credentials() -> Credentials {
@@ -1226,4 +1228,17 @@ async fn bad_subscriptions_get_the_documented_errors() {
     );
     assert_eq!(kind, "ValidationException");
     assert!(message.contains("at 'consumerARN'"), "{message}");
+}
+
+#[tokio::test]
+async fn shutting_the_service_down_ends_its_subscriptions_at_once() {
+    let k = fixture();
+    let consumer = k.consumer("alleycat", "until-shutdown").await;
+    let mut events =
+        k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "LATEST"})).await.unwrap();
+    events.event().await.unwrap();
+    k.service.shutdown();
+    // Well before the next heartbeat: a graceful shutdown must not wait for subscriptions.
+    let ended = tokio::time::timeout(alleycat_kinesis::subscribe::HEARTBEAT / 2, events.next());
+    assert!(ended.await.expect("the subscription did not end").is_none());
 }

@@ -4,5 +4,6 @@
 //! `alleycat` binary itself as tests start it, and a reader of what it delivered ([`alleycat`]).
 
 pub mod alleycat;
+pub mod child;
 pub mod nats;
 pub mod postgres;

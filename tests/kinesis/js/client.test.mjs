@@ -154,7 +154,7 @@ const http2 = new KinesisClient({
   endpoint: process.env.KINESIS_ENDPOINT,
   region: 'eu-west-1',
   maxAttempts: 1,
-  requestHandler: new NodeHttp2Handler({ disableConcurrentStreams: true }),
+  requestHandler: new NodeHttp2Handler(),
   credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY },
 });
 
@@ -185,18 +185,20 @@ async function pushed(EventStream, count) {
 }
 
 test('SubscribeToShard over HTTP/2 pushes records put after it subscribed and resumes from the continuation', async () => {
+  const subscriptions = new AbortController();
   try {
-    await subscribeAndResume();
+    await subscribeAndResume(subscriptions.signal);
   } finally {
-    http2.destroy(); // the subscriptions would otherwise stream on for five minutes
+    subscriptions.abort(); // the subscriptions would otherwise stream on for five minutes
+    http2.destroy();
   }
 });
 
-async function subscribeAndResume() {
+async function subscribeAndResume(abortSignal) {
   const name = await created(1);
   const ShardId = 'shardId-000000000000';
   const first = await consumer(name, 'js-first');
-  const { EventStream } = await http2.send(new SubscribeToShardCommand({ ConsumerARN: first, ShardId, StartingPosition: { Type: 'LATEST' } }));
+  const { EventStream } = await http2.send(new SubscribeToShardCommand({ ConsumerARN: first, ShardId, StartingPosition: { Type: 'LATEST' } }), { abortSignal });
   await kinesis.send(new PutRecordsCommand({ StreamName: name, Records: ['a', 'b', 'c'].map((d) => ({ PartitionKey: 'p', Data: bytes(d) })) }));
   const { records, last } = await pushed(EventStream, 3);
   assert.deepEqual(records.map((r) => text(r.Data)), ['a', 'b', 'c']);
@@ -207,7 +209,7 @@ async function subscribeAndResume() {
   const second = await consumer(name, 'js-second');
   const resumed = await http2.send(new SubscribeToShardCommand({
     ConsumerARN: second, ShardId, StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last.ContinuationSequenceNumber },
-  }));
+  }), { abortSignal });
   const again = await pushed(resumed.EventStream, 2);
   assert.deepEqual(again.records.map((r) => text(r.Data)), ['d', 'e']);
   const error = await failure(new SubscribeToShardCommand({ ConsumerARN: second, ShardId, StartingPosition: { Type: 'LATEST' } }), http2);

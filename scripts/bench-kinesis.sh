@@ -8,7 +8,8 @@
 # kinesalite (in memory, streams ACTIVE at once), runs two clients against each under the
 # benchmark lock: tests/kinesis/js/bench.mjs (@aws-sdk/client-kinesis, which costs about a core
 # at 130,000 records/s) and kinesis/benches/put_records.rs (a light Rust client, so the figure
-# is the server's); then stops both. Needs `npm ci` in tests/kinesis/js.
+# is the server's), then SubscribeToShard's delivery latency against Alleycat
+# (kinesis/benches/subscribe_latency.rs); then stops both. Needs `npm ci` in tests/kinesis/js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-10}
@@ -18,6 +19,7 @@ JS=tests/kinesis/js
 [ -d "$JS/node_modules/@aws-sdk/client-kinesis" ] || (cd "$JS" && npm ci --no-audit --no-fund)
 cargo build --release --locked -p alleycat-server
 cargo bench --locked -p alleycat-kinesis --bench put_records --no-run
+cargo bench --locked -p alleycat-kinesis --bench subscribe_latency --no-run
 
 data=$(mktemp -d)
 log=$data/alleycat.log
@@ -52,4 +54,8 @@ for target in "alleycat http://$endpoint" "kinesalite http://127.0.0.1:$kport"; 
   flock /tmp/alleycat-bench.lock cargo bench --locked -q -p alleycat-kinesis --bench put_records -- \
     --label "$1" --endpoint "$2" --seconds "$SECONDS_EACH" --concurrency "$CONCURRENCY"
 done
+# SubscribeToShard delivery latency (PutRecord sent -> record pushed to a subscriber), Alleycat
+# only: kinesalite has no enhanced fan-out.
+flock /tmp/alleycat-bench.lock cargo bench --locked -q -p alleycat-kinesis --bench subscribe_latency -- \
+  --label alleycat --endpoint "http://$endpoint"
 echo "load after: $(uptime)"

@@ -14,78 +14,21 @@
 //! otherwise). `scripts/bench-kinesis.sh` runs it against Alleycat and kinesalite in one run.
 #![allow(missing_docs, clippy::print_stdout)]
 
+mod support;
+
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
-use alleycat_kinesis::sigv4::{self, Credentials};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use base64::Engine as _;
 use serde_json::{json, Value};
+use support::{arg, now_ms, percentile, Client};
 
-const REGION: &str = "us-east-1";
 const RECORDS_PER_CALL: u64 = 500;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
-}
-
-struct Client {
-    http: reqwest::Client,
-    endpoint: String,
-    uri: Uri,
-    credentials: Credentials,
-}
-
-impl Client {
-    async fn call(&self, action: &str, body: Vec<u8>) -> Result<Value, String> {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-        let target = format!("Kinesis_20131202.{action}");
-        headers.insert("x-amz-target", target.parse().expect("an ASCII action"));
-        let host = self.uri.authority().map(|a| a.as_str()).unwrap_or("localhost");
-        headers.insert("host", host.parse().expect("an ASCII host"));
-        sigv4::sign(
-            &self.credentials,
-            REGION,
-            &Method::POST,
-            &self.uri,
-            &mut headers,
-            &body,
-            now_ms(),
-        );
-        headers.remove("host"); // reqwest writes it from the URL, as signed
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-        // kinesalite answers CreateStream with an empty body.
-        let answer: Value = match &bytes[..] {
-            [] => Value::Null,
-            body => serde_json::from_slice(body).map_err(|e| e.to_string())?,
-        };
-        if status.is_success() {
-            Ok(answer)
-        } else {
-            Err(format!("{action}: {status} {answer}"))
-        }
-    }
-}
 
 /// One call's body: 500 events for racers after `n`, as the app would send them.
 fn put_records_body(stream: &str, n: u64) -> Vec<u8> {
@@ -102,10 +45,6 @@ fn put_records_body(stream: &str, n: u64) -> Vec<u8> {
         })
         .collect();
     serde_json::to_vec(&json!({ "StreamName": stream, "Records": records })).expect("JSON")
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN)
 }
 
 async fn run(client: Arc<Client>, stream: &str, concurrency: usize, seconds: u64, label: &str) {
@@ -161,22 +100,7 @@ async fn main() {
     let shards: u32 = arg("--shards").and_then(|s| s.parse().ok()).unwrap_or(4);
     let label = arg("--label").unwrap_or_else(|| "endpoint".into());
     let concurrency = arg("--concurrency").unwrap_or_else(|| "1,8,32".into());
-    let credentials = Credentials {
-        access_key_id: std::env::var("AWS_ACCESS_KEY_ID")
-            .unwrap_or_else(|_| "AKIDALLEYCATLOCAL".into()),
-        secret_access_key: std::env::var("AWS_SECRET_ACCESS_KEY")
-            .unwrap_or_else(|_| "alleycat-local-secret".into()),
-    };
-    let client = Arc::new(Client {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
-            .build()
-            .expect("HTTP client"),
-        uri: endpoint.parse().expect("an endpoint URL"),
-        endpoint,
-        credentials,
-    });
+    let client = Arc::new(Client::new(endpoint));
     let stream = format!("bench-rust-{}", now_ms());
     let create = json!({ "StreamName": stream, "ShardCount": shards }).to_string().into_bytes();
     client.call("CreateStream", create).await.expect("CreateStream");

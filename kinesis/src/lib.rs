@@ -15,23 +15,38 @@
 //!
 //! # Actions
 //!
-//! CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, ListStreams, ListShards
+//! 36 of the 39 of the API reference: CreateStream, DeleteStream, DescribeStream,
+//! DescribeStreamSummary, ListStreams, ListShards, Increase/DecreaseStreamRetentionPeriod
 //! ([`streams`]); PutRecord, PutRecords, GetShardIterator, GetRecords ([`records`]);
-//! Increase/DecreaseStreamRetentionPeriod ([`streams`]); AddTagsToStream, ListTagsForStream,
-//! RemoveTagsFromStream ([`tags`]). Streams are found by name in the [`Registry`], where the
-//! stream `alleycat` is the racing pipeline's.
+//! AddTagsToStream, ListTagsForStream, RemoveTagsFromStream, TagResource, UntagResource,
+//! ListTagsForResource ([`tags`]); Put/Get/DeleteResourcePolicy ([`policy`]); DescribeLimits,
+//! DescribeAccountSettings, UpdateAccountSettings ([`account`]); Enable/DisableEnhancedMonitoring,
+//! Start/StopStreamEncryption, UpdateStreamMode, UpdateMaxRecordSize, UpdateStreamWarmThroughput
+//! ([`settings`]); Register/Describe/List/DeregisterStreamConsumer ([`consumers`]);
+//! SubscribeToShard ([`subscribe`], an event stream over HTTP/1.1 or HTTP/2). Streams are found
+//! by name in the [`Registry`], where the stream `alleycat` is the racing pipeline's.
 //!
 //! Differences from Amazon Kinesis, by design: streams are ACTIVE as soon as CreateStream
-//! answers and gone as soon as DeleteStream does; shards are never split or merged; GetRecords
-//! has no per-shard call rate limit.
+//! answers and gone as soon as DeleteStream does, consumers likewise; shards are never split or
+//! merged (SplitShard, MergeShards and UpdateShardCount are unknown operations); GetRecords has
+//! no per-shard call rate limit; settings without an effect here (metrics, KMS encryption,
+//! policies, warm throughput, billing) are kept and reported but change nothing.
 
+pub mod account;
+pub mod arn;
+pub mod consumers;
 pub mod error;
+pub mod eventstream;
 pub mod iterator;
 pub mod model;
+pub mod policy;
 pub mod records;
 pub mod registry;
+pub mod resource;
+pub mod settings;
 pub mod sigv4;
 pub mod streams;
+pub mod subscribe;
 pub mod tags;
 pub mod validate;
 
@@ -68,6 +83,9 @@ pub struct Kinesis {
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     credentials: sigv4::Credentials,
+    subscriptions: subscribe::Subscriptions,
+    /// Set once by [`Kinesis::shutdown`]: subscriptions end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Kinesis {
@@ -84,7 +102,14 @@ impl Kinesis {
         clock: Arc<dyn Clock>,
         credentials: sigv4::Credentials,
     ) -> Self {
-        Self { registry, clock, credentials }
+        let (closing, _) = tokio::sync::watch::channel(false);
+        Self { registry, clock, credentials, subscriptions: Default::default(), closing }
+    }
+
+    /// Ends every SubscribeToShard stream (their bodies end), so that a graceful shutdown does
+    /// not wait up to five minutes for them. Other calls are unaffected.
+    pub fn shutdown(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The streams.
@@ -120,7 +145,7 @@ pub fn router(service: Arc<Kinesis>) -> Router {
 
 /// The protocol of a request, which its answer uses too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Protocol {
+pub(crate) enum Protocol {
     Json(&'static str),
     Cbor,
 }
@@ -147,7 +172,7 @@ impl Protocol {
         }
     }
 
-    fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, KinesisError> {
+    pub(crate) fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, KinesisError> {
         match self {
             Self::Json(_) => serde_json::to_vec(value).map_err(|e| {
                 tracing::error!(error = %e, "Could not encode a Kinesis answer.");
@@ -164,7 +189,7 @@ impl Protocol {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Self::Json(content_type) => content_type,
             Self::Cbor => CBOR_1_1,
@@ -220,6 +245,12 @@ async fn handle(
     let result = match sigv4::verify(&service.credentials, &method, &uri, &headers, &body, now_ms) {
         Ok(signed) => {
             let call = Call { service: &service, region: signed.region, now_ms };
+            if action == "SubscribeToShard" {
+                return subscribe(&call, protocol, &body).await.unwrap_or_else(|error| {
+                    tracing::debug!(action, error = error.type_name(), message = %error.message(), "Kinesis call refused.");
+                    protocol.error(&error)
+                });
+            }
             dispatch(&call, protocol, &action, &body).await
         }
         Err(error) => Err(error),
@@ -231,6 +262,25 @@ async fn handle(
             protocol.error(&error)
         }
     }
+}
+
+/// SubscribeToShard: an event-stream answer that lasts as long as the subscription.
+async fn subscribe(
+    call: &Call<'_>,
+    protocol: Protocol,
+    body: &[u8],
+) -> Result<Response, KinesisError> {
+    if body.is_empty() {
+        return Err(KinesisError::Serialization("The request body is empty.".into()));
+    }
+    let subscription = subscribe::start(call, protocol, protocol.decode(body)?).await?;
+    let mut response = axum::body::Body::from_stream(subscription.into_body()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    Ok(response)
 }
 
 /// Decodes the input, runs the action, encodes its output.
@@ -279,6 +329,40 @@ async fn dispatch(
         "AddTagsToStream" => run(protocol, body, |i| tags::add(call, i)).await,
         "ListTagsForStream" => run(protocol, body, |i| tags::list(call, i)).await,
         "RemoveTagsFromStream" => run(protocol, body, |i| tags::remove(call, i)).await,
+        "RegisterStreamConsumer" => run(protocol, body, |i| consumers::register(call, i)).await,
+        "DescribeStreamConsumer" => run(protocol, body, |i| consumers::describe(call, i)).await,
+        "ListStreamConsumers" => run(protocol, body, |i| consumers::list(call, i)).await,
+        "DeregisterStreamConsumer" => run(protocol, body, |i| consumers::deregister(call, i)).await,
+        "TagResource" => run(protocol, body, |i| tags::tag_resource(call, i)).await,
+        "UntagResource" => run(protocol, body, |i| tags::untag_resource(call, i)).await,
+        "ListTagsForResource" => run(protocol, body, |i| tags::list_for_resource(call, i)).await,
+        "PutResourcePolicy" => run(protocol, body, |i| policy::put(call, i)).await,
+        "GetResourcePolicy" => run(protocol, body, |i| policy::get(call, i)).await,
+        "DeleteResourcePolicy" => run(protocol, body, |i| policy::delete(call, i)).await,
+        "DescribeLimits" => run(protocol, body, |i| account::describe_limits(call, i)).await,
+        "DescribeAccountSettings" => {
+            run(protocol, body, |i| account::describe_settings(call, i)).await
+        }
+        "UpdateAccountSettings" => run(protocol, body, |i| account::update_settings(call, i)).await,
+        "EnableEnhancedMonitoring" => {
+            run(protocol, body, |i| settings::monitoring(call, i, true)).await
+        }
+        "DisableEnhancedMonitoring" => {
+            run(protocol, body, |i| settings::monitoring(call, i, false)).await
+        }
+        "StartStreamEncryption" => {
+            run(protocol, body, |i| settings::encryption(call, i, true)).await
+        }
+        "StopStreamEncryption" => {
+            run(protocol, body, |i| settings::encryption(call, i, false)).await
+        }
+        "UpdateStreamMode" => run(protocol, body, |i| settings::update_mode(call, i)).await,
+        "UpdateMaxRecordSize" => {
+            run(protocol, body, |i| settings::update_max_record_size(call, i)).await
+        }
+        "UpdateStreamWarmThroughput" => {
+            run(protocol, body, |i| settings::update_warm_throughput(call, i)).await
+        }
         _ => Err(KinesisError::UnknownOperation),
     }
 }

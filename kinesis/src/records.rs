@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use alleycat_ingest::stream::{
-    self, RecordErrorCode, SequenceNumber, ShardId, ShardIterator, StartingPosition, MAX_PUT_BYTES,
-    MAX_RECORDS_PER_GET, MAX_RECORDS_PER_PUT, MAX_RECORD_BYTES,
+    self, GetRecordsOutput as StreamRecords, RecordErrorCode, SequenceNumber, ShardId,
+    ShardIterator, StartingPosition, MAX_PUT_BYTES, MAX_RECORDS_PER_GET, MAX_RECORDS_PER_PUT,
+    MAX_RECORD_BYTES,
 };
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use crate::{
     error::KinesisError,
     iterator::{Iterator, ITERATOR_TTL_MS},
     model::{Blob, Timestamp},
-    streams::stream_name,
+    streams::{encryption_type, stream_name},
     validate::{
         is_hash_key, is_name, is_sequence, Checks, HASH_KEY_PATTERN, NAME_PATTERN, SEQUENCE_PATTERN,
     },
@@ -114,7 +115,7 @@ pub async fn put_record(
         Some(Ok(ok)) => Ok(PutRecordOutput {
             shard_id: ok.shard_id.to_string(),
             sequence_number: ok.sequence_number.0.to_string(),
-            encryption_type: "NONE",
+            encryption_type: encryption_type(&entry.meta()),
         }),
         Some(Err(error)) => Err(match error.code {
             RecordErrorCode::ProvisionedThroughputExceeded => {
@@ -245,7 +246,7 @@ pub async fn put_records(
     Ok(PutRecordsOutput {
         failed_record_count: output.failed_record_count,
         records,
-        encryption_type: "NONE",
+        encryption_type: encryption_type(&entry.meta()),
     })
 }
 
@@ -295,13 +296,59 @@ pub async fn get_shard_iterator(
     let kind = input.shard_iterator_type.unwrap_or_default();
     let shard_text = input.shard_id.unwrap_or_default();
     let entry = call.registry().get(&name)?;
-    let shard = parse_shard(&shard_text).ok_or_else(|| {
+    let shard = find_shard(&shard_text, &name)?;
+    let stream = entry.stream().await?;
+    let iterator = open_iterator(
+        &*stream,
+        &name,
+        shard,
+        &kind,
+        input.starting_sequence_number.as_deref(),
+        input.timestamp,
+    )
+    .await?;
+    Ok(GetShardIteratorOutput {
+        shard_iterator: Iterator {
+            issued_ms: call.now_ms,
+            created_ms: entry.meta().created_ms,
+            stream: name,
+            shard,
+            position: iterator.position,
+        }
+        .encode(),
+    })
+}
+
+/// The top bit of a sequence number marks a position rather than a record: `BEFORE | p` names
+/// the point just before the record at engine position `p` (which may not exist yet), so
+/// AFTER_SEQUENCE_NUMBER (and AT_SEQUENCE_NUMBER) of it read from `p` on. SubscribeToShard's
+/// ContinuationSequenceNumber is one before a subscription has delivered any record: the
+/// engines' own sequence numbers have no record to name there (a shard's first position, or a
+/// JetStream sequence of another shard). Real sequence numbers stay below 2^96.
+pub const BEFORE: u128 = 1 << 127;
+
+/// The shard `text` names in stream `name`, or the ResourceNotFound Kinesis answers.
+pub(crate) fn find_shard(text: &str, name: &str) -> Result<ShardId, KinesisError> {
+    parse_shard(text).ok_or_else(|| {
         KinesisError::ResourceNotFound(format!(
-            "Could not find shard {shard_text} in stream {name} under account {ACCOUNT_ID}."
+            "Could not find shard {text} in stream {name} under account {ACCOUNT_ID}."
         ))
-    })?;
-    let wants_sequence = matches!(kind.as_str(), "AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER");
-    let sequence = match (&input.starting_sequence_number, wants_sequence) {
+    })
+}
+
+/// A reader of `shard` of stream `name` placed as an iterator type `kind` with its sequence
+/// number or timestamp says (GetShardIterator's fields, and SubscribeToShard's
+/// StartingPosition), with Kinesis' errors.
+pub(crate) async fn open_iterator(
+    stream: &dyn alleycat_ingest::stream::Stream,
+    name: &str,
+    shard: ShardId,
+    kind: &str,
+    sequence: Option<&str>,
+    timestamp: Option<Timestamp>,
+) -> Result<ShardIterator, KinesisError> {
+    let wants_sequence = matches!(kind, "AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER");
+    let sequence = match (sequence, wants_sequence) {
         (Some(_), false) | (None, true) => {
             return Err(KinesisError::InvalidArgument(format!(
                 "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or \
@@ -316,12 +363,24 @@ pub async fn get_shard_iterator(
         })?),
         (None, false) => None,
     };
-    let start = match (kind.as_str(), sequence) {
+    if shard.0 as usize >= stream.shards().len() {
+        return Err(shard_not_found(shard, name));
+    }
+    if let Some(seq) = sequence.filter(|s| s.0 & BEFORE != 0) {
+        let position = seq.0 & !BEFORE;
+        if (position >> 64) as u32 != shard.0 || position >> 96 != 0 {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Invalid StartingSequenceNumber for {shard} in stream {name} under account {ACCOUNT_ID}: it belongs to another shard."
+            )));
+        }
+        return Ok(ShardIterator { shard_id: shard, position });
+    }
+    let start = match (kind, sequence) {
         ("TRIM_HORIZON", _) => StartingPosition::TrimHorizon,
         ("LATEST", _) => StartingPosition::Latest,
         ("AT_SEQUENCE_NUMBER", Some(seq)) => StartingPosition::AtSequenceNumber(seq),
         ("AFTER_SEQUENCE_NUMBER", Some(seq)) => StartingPosition::AfterSequenceNumber(seq),
-        _ => match input.timestamp {
+        _ => match timestamp {
             Some(at) => StartingPosition::AtTimestamp(at.0),
             None => {
                 return Err(KinesisError::InvalidArgument(
@@ -330,27 +389,13 @@ pub async fn get_shard_iterator(
             }
         },
     };
-    let stream = entry.stream().await?;
-    if shard.0 as usize >= stream.shards().len() {
-        return Err(shard_not_found(shard, &name));
-    }
-    let iterator = stream.shard_iterator(shard, start).await.map_err(|error| match error {
+    stream.shard_iterator(shard, start).await.map_err(|error| match error {
         alleycat_ingest::stream::StreamError::InvalidArgument(message) if wants_sequence => {
             KinesisError::InvalidArgument(format!(
                 "Invalid StartingSequenceNumber for {shard} in stream {name} under account {ACCOUNT_ID}: {message}"
             ))
         }
         other => other.into(),
-    })?;
-    Ok(GetShardIteratorOutput {
-        shard_iterator: Iterator {
-            issued_ms: call.now_ms,
-            created_ms: entry.meta().created_ms,
-            stream: name,
-            shard,
-            position: iterator.position,
-        }
-        .encode(),
     })
 }
 
@@ -361,7 +406,8 @@ fn parse_shard(text: &str) -> Option<ShardId> {
     })
 }
 
-fn shard_not_found(shard: ShardId, stream: &str) -> KinesisError {
+/// The error for a shard the stream does not have.
+pub(crate) fn shard_not_found(shard: ShardId, stream: &str) -> KinesisError {
     KinesisError::ResourceNotFound(format!(
         "Shard {shard} in stream {stream} under account {ACCOUNT_ID} does not exist"
     ))
@@ -433,39 +479,46 @@ pub async fn get_records(
     let limit = input.limit.map_or(MAX_RECORDS_PER_GET, |l| l as usize);
     let at = ShardIterator { shard_id: iterator.shard, position: iterator.position };
     let mut output = stream.get_records(&at, limit, Duration::ZERO).await?;
-    // Keep within the answer's byte limit (always at least one record, as Kinesis).
+    keep_within(&mut output, MAX_GET_BYTES, call.now_ms);
+    let next =
+        Iterator { issued_ms: call.now_ms, position: output.next_iterator.position, ..iterator };
+    Ok(GetRecordsOutput {
+        records: output.records.into_iter().map(RecordOutput::from).collect(),
+        next_shard_iterator: next.encode(),
+        millis_behind_latest: output.millis_behind_latest,
+    })
+}
+
+impl From<alleycat_ingest::stream::Record> for RecordOutput {
+    fn from(r: alleycat_ingest::stream::Record) -> Self {
+        Self {
+            sequence_number: r.sequence_number.0.to_string(),
+            approximate_arrival_timestamp: Timestamp(r.arrival_ms),
+            data: Blob(r.data),
+            partition_key: r.partition_key,
+        }
+    }
+}
+
+/// Keeps `output` within `max_bytes` of data (always at least one record, as Kinesis): the
+/// records left out are read next, and the lag is that of the last record kept.
+pub(crate) fn keep_within(output: &mut StreamRecords, max_bytes: usize, now_ms: u64) {
     let mut bytes = 0;
     let keep = output
         .records
         .iter()
         .position(|r| {
             bytes += r.data.len();
-            bytes > MAX_GET_BYTES
+            bytes > max_bytes
         })
         .map_or(output.records.len(), |i| i.max(1));
     if keep < output.records.len() {
         let first_left = output.records[keep].sequence_number;
         output.records.truncate(keep);
-        output.next_iterator = ShardIterator { shard_id: iterator.shard, position: first_left.0 };
-        let newest_kept = output.records.last().map_or(call.now_ms, |r| r.arrival_ms);
-        output.millis_behind_latest = call.now_ms.saturating_sub(newest_kept);
+        output.next_iterator.position = first_left.0;
+        let newest_kept = output.records.last().map_or(now_ms, |r| r.arrival_ms);
+        output.millis_behind_latest = now_ms.saturating_sub(newest_kept);
     }
-    let next =
-        Iterator { issued_ms: call.now_ms, position: output.next_iterator.position, ..iterator };
-    Ok(GetRecordsOutput {
-        records: output
-            .records
-            .into_iter()
-            .map(|r| RecordOutput {
-                sequence_number: r.sequence_number.0.to_string(),
-                approximate_arrival_timestamp: Timestamp(r.arrival_ms),
-                data: Blob(r.data),
-                partition_key: r.partition_key,
-            })
-            .collect(),
-        next_shard_iterator: next.encode(),
-        millis_behind_latest: output.millis_behind_latest,
-    })
 }
 
 /// A time as Kinesis' Java runtime prints it: `Tue Dec 01 12:00:00 UTC 2026`.

@@ -9,15 +9,19 @@
 //! # On disk (under the directory given to [`Registry::open`], `<data-dir>/kinesis/`)
 //!
 //! ```text
-//! pipeline.json                the alleycat stream's metadata (creation time, tags)
+//! pipeline.json                the alleycat stream's metadata (creation time, tags, settings)
+//! account.json                 account-wide settings (UpdateAccountSettings)
 //! stream-<name>/meta.json      a created stream's metadata
 //! stream-<name>/stream/        its DiskStream (format in alleycat_ingest::stream::disk)
 //! .deleted-<ms>-<name>/        a deleted stream's folder, being removed
 //! ```
 //!
 //! `meta.json` is JSON: `{"version":1,"shards":N,"retentionHours":H,"createdMs":T,
-//! "onDemand":false,"tags":{...}}`, replaced atomically (temporary file, fsync, rename,
-//! directory fsync). A stream exists once its `meta.json` does: CreateStream writes it last, so
+//! "onDemand":false,"tags":{...},"enhancedMetrics":[...],"encryptionKey":null,
+//! "warmThroughputMibps":null,"policy":null,"consumers":{"<name>":{"createdMs":T,"tags":{...},
+//! "policy":null}}}` (the fields after `tags` came later and default to empty when absent, so
+//! older files read unchanged; see [`StreamMeta`]). It, like `account.json`, is replaced
+//! atomically (temporary file, fsync, rename, directory fsync). A stream exists once its `meta.json` does: CreateStream writes it last, so
 //! a folder without one is an interrupted creation, removed on the next open, as are leftover
 //! `.deleted-*` folders. The `stream-` prefix keeps every name (`.` and `..` are valid stream
 //! names) a plain child folder.
@@ -27,7 +31,7 @@
 //! so it waits for calls in flight and later calls see the new state.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs, io,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, RwLock},
@@ -37,7 +41,7 @@ use std::{
 use alleycat_ingest::stream::{
     Clock, DiskStream, RealFs, Stream, StreamConfig, StreamError, SyncPolicy,
 };
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::RwLockReadGuard;
 
 use crate::error::KinesisError;
@@ -51,6 +55,7 @@ pub const MAX_TAGS_PER_STREAM: usize = 50;
 
 const META_VERSION: u32 = 1;
 const PIPELINE_META: &str = "pipeline.json";
+const ACCOUNT_META: &str = "account.json";
 const STREAM_PREFIX: &str = "stream-";
 const DELETED_PREFIX: &str = ".deleted-";
 
@@ -70,6 +75,67 @@ pub struct StreamMeta {
     pub on_demand: bool,
     /// Its tags.
     pub tags: BTreeMap<String, String>,
+    /// The shard-level metrics turned on by EnableEnhancedMonitoring (reported, not emitted).
+    #[serde(default)]
+    pub enhanced_metrics: BTreeSet<String>,
+    /// The KMS key given to StartStreamEncryption while encryption is on (reported; records
+    /// are not encrypted at rest here).
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+    /// The warm throughput asked for by UpdateStreamWarmThroughput, MiB/s.
+    #[serde(default)]
+    pub warm_throughput_mibps: Option<u32>,
+    /// Its resource policy (PutResourcePolicy), as given.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Its registered consumers (enhanced fan-out), by name.
+    #[serde(default)]
+    pub consumers: BTreeMap<String, ConsumerMeta>,
+}
+
+impl StreamMeta {
+    /// A new stream's metadata: no tags, settings or consumers.
+    pub fn new(shards: u32, retention_hours: u32, created_ms: u64, on_demand: bool) -> Self {
+        Self {
+            version: META_VERSION,
+            shards,
+            retention_hours,
+            created_ms,
+            on_demand,
+            tags: BTreeMap::new(),
+            enhanced_metrics: BTreeSet::new(),
+            encryption_key: None,
+            warm_throughput_mibps: None,
+            policy: None,
+            consumers: BTreeMap::new(),
+        }
+    }
+}
+
+/// A consumer registered with RegisterStreamConsumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsumerMeta {
+    /// When it was registered, epoch ms (its ARN carries the second).
+    pub created_ms: u64,
+    /// Its tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Its resource policy, as given.
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+/// Account-wide settings (UpdateAccountSettings), in `account.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountMeta {
+    /// When the minimum throughput billing commitment was last turned on, epoch ms.
+    #[serde(default)]
+    pub commitment_started_ms: Option<u64>,
+    /// When it ends or ended, epoch ms, once it was turned off.
+    #[serde(default)]
+    pub commitment_ends_ms: Option<u64>,
 }
 
 /// How streams made by CreateStream are run.
@@ -144,6 +210,12 @@ impl Entry {
         self.meta.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether consumer `name`, registered at `created_ms`, is still registered.
+    pub fn has_consumer(&self, name: &str, created_ms: u64) -> bool {
+        let meta = self.meta.lock().unwrap_or_else(|p| p.into_inner());
+        meta.consumers.get(name).is_some_and(|c| c.created_ms == created_ms)
+    }
+
     /// The stream, held for one call; `ResourceNotFound` once it has been deleted.
     pub async fn stream(&self) -> Result<RwLockReadGuard<'_, dyn Stream>, KinesisError> {
         RwLockReadGuard::try_map(self.engine.read().await, |engine| {
@@ -159,6 +231,7 @@ pub struct Registry {
     created: CreatedStreams,
     clock: Arc<dyn Clock>,
     streams: RwLock<BTreeMap<String, Arc<Entry>>>,
+    account: Mutex<AccountMeta>,
     /// Serializes create, delete and metadata changes.
     admin: tokio::sync::Mutex<()>,
 }
@@ -184,14 +257,12 @@ impl Registry {
         let pipeline_meta_path = dir.join(PIPELINE_META);
         let mut pipeline_meta = match read_meta(&pipeline_meta_path)? {
             Some(meta) => meta,
-            None => StreamMeta {
-                version: META_VERSION,
-                shards: pipeline.stream.shards().len() as u32,
-                retention_hours: pipeline.retention_hours,
-                created_ms: clock.now_ms(),
-                on_demand: false,
-                tags: BTreeMap::new(),
-            },
+            None => StreamMeta::new(
+                pipeline.stream.shards().len() as u32,
+                pipeline.retention_hours,
+                clock.now_ms(),
+                false,
+            ),
         };
         pipeline_meta.shards = pipeline.stream.shards().len() as u32;
         pipeline_meta.retention_hours = pipeline.retention_hours;
@@ -223,7 +294,15 @@ impl Registry {
             tracing::info!(stream = name, shards = meta.shards, "Opened a Kinesis stream.");
             streams.insert(name.to_owned(), Entry::created(name, path, meta, engine));
         }
-        Ok(Self { dir, created, clock, streams: RwLock::new(streams), admin: Default::default() })
+        let account = read_json(&dir.join(ACCOUNT_META))?.unwrap_or_default();
+        Ok(Self {
+            dir,
+            created,
+            clock,
+            streams: RwLock::new(streams),
+            account: Mutex::new(account),
+            admin: Default::default(),
+        })
     }
 
     /// The stream named `name`.
@@ -241,12 +320,13 @@ impl Registry {
         self.streams.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
     }
 
-    /// Creates stream `name` with `shards` shards and the default retention (24 h).
+    /// Creates stream `name` with `shards` shards, the default retention (24 h) and `tags`.
     pub async fn create(
         &self,
         name: &str,
         shards: u32,
         on_demand: bool,
+        tags: BTreeMap<String, String>,
     ) -> Result<(), KinesisError> {
         let _admin = self.admin.lock().await;
         if self.get(name).is_ok() {
@@ -255,14 +335,9 @@ impl Registry {
                 crate::ACCOUNT_ID
             )));
         }
-        let meta = StreamMeta {
-            version: META_VERSION,
-            shards,
-            retention_hours: (alleycat_ingest::stream::DEFAULT_RETENTION.as_secs() / 3600) as u32,
-            created_ms: self.clock.now_ms(),
-            on_demand,
-            tags: BTreeMap::new(),
-        };
+        let retention_hours = (alleycat_ingest::stream::DEFAULT_RETENTION.as_secs() / 3600) as u32;
+        let mut meta = StreamMeta::new(shards, retention_hours, self.clock.now_ms(), on_demand);
+        meta.tags = tags;
         let path = self.dir.join(format!("{STREAM_PREFIX}{name}"));
         let (created, clock, task_meta, task_path) =
             (self.created, self.clock.clone(), meta.clone(), path.clone());
@@ -289,8 +364,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Deletes stream `name` and its records. The pipeline's stream is refused.
-    pub async fn delete(&self, name: &str) -> Result<(), KinesisError> {
+    /// Deletes stream `name`, its records and its consumers. The pipeline's stream is refused,
+    /// and so is a stream with registered consumers unless `with_consumers`.
+    pub async fn delete(&self, name: &str, with_consumers: bool) -> Result<(), KinesisError> {
         let _admin = self.admin.lock().await;
         let entry = self.get(name)?;
         let Some(dir) = entry.dir.clone() else {
@@ -299,6 +375,13 @@ impl Registry {
                 crate::ACCOUNT_ID
             )));
         };
+        let consumers = entry.meta().consumers.len();
+        if consumers > 0 && !with_consumers {
+            return Err(KinesisError::ResourceInUse(format!(
+                "Stream {name} under account {} has {consumers} registered consumer(s); set EnforceConsumerDeletion to delete them with it.",
+                crate::ACCOUNT_ID
+            )));
+        }
         self.streams.write().unwrap_or_else(|p| p.into_inner()).remove(name);
         // Waits for the calls in flight on it; later ones find it gone.
         let engine = entry.engine.write().await.take();
@@ -363,6 +446,28 @@ impl Registry {
         Ok(())
     }
 
+    /// The account-wide settings now.
+    pub fn account(&self) -> AccountMeta {
+        self.account.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes the account-wide settings with `change` and stores them.
+    pub async fn update_account(
+        &self,
+        change: impl FnOnce(&mut AccountMeta),
+    ) -> Result<AccountMeta, KinesisError> {
+        let _admin = self.admin.lock().await;
+        let mut account = self.account();
+        change(&mut account);
+        let (file, stored) = (self.dir.join(ACCOUNT_META), account.clone());
+        tokio::task::spawn_blocking(move || write_meta(&file, &stored))
+            .await
+            .map_err(|_| KinesisError::InternalFailure)?
+            .map_err(StreamError::from)?;
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = account.clone();
+        Ok(account)
+    }
+
     /// Stops the engines of the created streams (their writers finish what is queued).
     pub async fn close(&self) {
         for entry in self.list() {
@@ -389,15 +494,21 @@ fn open_engine(
     DiskStream::open_with(Arc::new(RealFs), clock.clone(), dir.join("stream"), config)
 }
 
-fn read_meta(path: &Path) -> Result<Option<StreamMeta>, StreamError> {
+/// Reads a JSON file; `None` when it does not exist.
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StreamError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let meta: StreamMeta = serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         io::Error::new(io::ErrorKind::InvalidData, format!("{} is corrupt: {e}", path.display()))
-    })?;
+            .into()
+    })
+}
+
+fn read_meta(path: &Path) -> Result<Option<StreamMeta>, StreamError> {
+    let Some(meta) = read_json::<StreamMeta>(path)? else { return Ok(None) };
     if meta.version != META_VERSION {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -409,7 +520,7 @@ fn read_meta(path: &Path) -> Result<Option<StreamMeta>, StreamError> {
 }
 
 /// Replaces `path` atomically: temporary file, fsync, rename, directory fsync.
-fn write_meta(path: &Path, meta: &StreamMeta) -> io::Result<()> {
+fn write_meta(path: &Path, meta: &impl Serialize) -> io::Result<()> {
     use std::io::Write;
     let temp = path.with_extension("json.tmp");
     {
@@ -453,8 +564,8 @@ mod tests {
         let registry =
             Registry::open(dir.path().join("kinesis"), pipe.clone(), CREATED, clock.clone())
                 .unwrap();
-        registry.create("..", 3, false).await.unwrap();
-        registry.create("gone", 1, false).await.unwrap();
+        registry.create("..", 3, false, BTreeMap::new()).await.unwrap();
+        registry.create("gone", 1, false, BTreeMap::new()).await.unwrap();
         let entry = registry.get("..").unwrap();
         registry
             .update(&entry, |meta| {
@@ -470,7 +581,7 @@ mod tests {
             entry.stream().await.unwrap().put_records(vec![put]).await.unwrap().failed_record_count,
             0
         );
-        registry.delete("gone").await.unwrap();
+        registry.delete("gone", false).await.unwrap();
         assert!(registry.get("gone").is_err());
         registry.close().await;
         drop((registry, entry));
@@ -490,11 +601,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let registry = open(dir.path());
         assert!(matches!(
-            registry.create(PIPELINE_STREAM, 1, false).await,
+            registry.create(PIPELINE_STREAM, 1, false, BTreeMap::new()).await,
             Err(KinesisError::ResourceInUse(_))
         ));
         assert!(matches!(
-            registry.delete(PIPELINE_STREAM).await,
+            registry.delete(PIPELINE_STREAM, true).await,
             Err(KinesisError::ResourceInUse(_))
         ));
         assert!(registry.get(PIPELINE_STREAM).unwrap().is_pipeline());

@@ -14,8 +14,9 @@
 //! URI is the path with each byte outside `A-Za-z0-9-._~/` percent-encoded (again); QUERY the
 //! parameters sorted by name, then value, each encoded; HEADERS each signed header as
 //! `name:value\n`, lower-cased, values trimmed with inner runs of spaces folded, repeated headers
-//! joined by commas. Any region is accepted (Alleycat is regionless; ARNs echo it); the service
-//! must be `kinesis`. The request time must be within [`MAX_CLOCK_SKEW_MS`] of the server's.
+//! joined by commas (over HTTP/2, `host` and `:authority` are the URI's authority). Any region
+//! is accepted (Alleycat is regionless; ARNs echo it); the service must be `kinesis`. The
+//! request time must be within [`MAX_CLOCK_SKEW_MS`] of the server's.
 //!
 //! Errors are Kinesis': no header is `MissingAuthenticationTokenException`, a malformed one
 //! `IncompleteSignatureException`, an unknown key `UnrecognizedClientException`, a wrong
@@ -246,7 +247,7 @@ pub fn canonical_request(
     let query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let mut canonical_headers = String::new();
     for name in signed_headers.split(';') {
-        let values: Vec<String> = headers
+        let mut values: Vec<String> = headers
             .get_all(name)
             .iter()
             .map(|v| {
@@ -256,6 +257,12 @@ pub fn canonical_request(
                     .join(" ")
             })
             .collect();
+        // HTTP/2 carries the host as the `:authority` pseudo-header, which arrives in the URI
+        // (the JavaScript SDK signs it under that very name).
+        if matches!(name, "host" | ":authority") && values.is_empty() {
+            let host = headers.get("host").and_then(|v| v.to_str().ok());
+            values.extend(uri.authority().map(|a| a.as_str()).or(host).map(str::to_owned));
+        }
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
     format!(
@@ -389,6 +396,19 @@ mod tests {
 
     fn check(headers: &HeaderMap, body: &[u8], now_ms: u64) -> Result<Signed, KinesisError> {
         verify(&credentials(), &Method::POST, &"/".parse().unwrap(), headers, body, now_ms)
+    }
+
+    #[test]
+    fn over_http2_the_host_and_authority_headers_are_the_uris_authority() {
+        // The JavaScript SDK's HTTP/2 handler signs `:authority`; hyper puts it in the URI.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
+        let uri: Uri = "http://127.0.0.1:4567/".parse().unwrap();
+        for signed in [":authority;x-amz-date", "host;x-amz-date"] {
+            let canonical = canonical_request(&Method::POST, &uri, &headers, signed, b"{}");
+            let name = signed.split(';').next().unwrap();
+            assert!(canonical.contains(&format!("\n{name}:127.0.0.1:4567\n")), "{canonical}");
+        }
     }
 
     #[test]

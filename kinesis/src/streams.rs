@@ -1,15 +1,18 @@
 //! The stream actions: CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary,
 //! ListStreams, ListShards, Increase/DecreaseStreamRetentionPeriod.
 
+use std::collections::BTreeMap;
+
 use alleycat_ingest::stream::ShardDescription;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    arn::{Resource, STREAM_ARN_PATTERN},
     error::KinesisError,
     iterator::{PageToken, ITERATOR_TTL_MS},
     model::Timestamp,
     registry::{Entry, StreamMeta, MAX_SHARDS_PER_STREAM},
-    validate::{is_name, Checks},
+    validate::Checks,
     Call, ACCOUNT_ID,
 };
 
@@ -32,25 +35,20 @@ pub fn stream_name(
         return Some(name.clone());
     }
     if let Some(arn) = arn {
-        checks.length("streamARN", Some(arn), 1, 2048);
-        let name = arn.rsplit_once(":stream/").map(|(_, name)| name.to_owned());
-        if name.as_deref().is_none_or(|n| !is_name(n)) {
-            checks.pattern(
-                "streamARN",
-                Some(arn),
-                "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                |_| false,
-            );
-        }
-        return name;
+        return stream_arn(checks, "streamARN", arn);
     }
     checks.required::<()>("streamName", &None);
     None
 }
 
-/// A stream's ARN in the caller's region.
-pub fn arn(call: &Call<'_>, name: &str) -> String {
-    format!("arn:aws:kinesis:{}:{ACCOUNT_ID}:stream/{name}", call.region)
+/// The stream a stream ARN at `at` names, checked against the model's constraints.
+pub fn stream_arn(checks: &mut Checks, at: &str, arn: &str) -> Option<String> {
+    checks.length(at, Some(arn), 1, 2048);
+    checks.pattern(at, Some(arn), STREAM_ARN_PATTERN, crate::arn::is_stream);
+    match crate::arn::parse(arn) {
+        Some(Resource::Stream(name)) => Some(name),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +104,72 @@ struct EnhancedMetrics {
     shard_level_metrics: Vec<String>,
 }
 
+/// The settings every full description reports: monitoring and encryption.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Settings {
+    enhanced_monitoring: Vec<EnhancedMetrics>,
+    encryption_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
+}
+
+fn settings(meta: &StreamMeta) -> Settings {
+    Settings {
+        enhanced_monitoring: vec![EnhancedMetrics {
+            shard_level_metrics: meta.enhanced_metrics.iter().cloned().collect(),
+        }],
+        encryption_type: encryption_type(meta),
+        key_id: meta.encryption_key.clone(),
+    }
+}
+
+/// `KMS` while StartStreamEncryption is in effect, else `NONE`.
+pub fn encryption_type(meta: &StreamMeta) -> &'static str {
+    if meta.encryption_key.is_some() {
+        "KMS"
+    } else {
+        "NONE"
+    }
+}
+
+/// `WarmThroughput` as Kinesis reports it: the target reached at once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WarmThroughput {
+    #[serde(rename = "TargetMiBps")]
+    target_mibps: u32,
+    #[serde(rename = "CurrentMiBps")]
+    current_mibps: u32,
+}
+
+impl WarmThroughput {
+    /// What a stream with `meta` reports, if anything (on-demand streams only).
+    pub fn of(meta: &StreamMeta) -> Option<Self> {
+        let target = meta.warm_throughput_mibps.filter(|_| meta.on_demand)?;
+        Some(Self { target_mibps: target, current_mibps: target })
+    }
+}
+
+/// The largest record a stream takes, KiB (the engines' limit; Kinesis' default).
+pub const MAX_RECORD_SIZE_KIB: i64 = (alleycat_ingest::stream::MAX_RECORD_BYTES / 1024) as i64;
+/// The model's bounds of `MaxRecordSizeInKiB`.
+pub const MAX_RECORD_SIZE_KIB_RANGE: (i64, i64) = (1024, 10240);
+
+/// Checks `MaxRecordSizeInKiB`: the model's range, then what the engines can store.
+pub fn check_max_record_size(value: Option<i64>) -> Result<(), KinesisError> {
+    let mut checks = Checks::new();
+    let (min, max) = MAX_RECORD_SIZE_KIB_RANGE;
+    checks.range("maxRecordSizeInKiB", value, min, max);
+    checks.finish()?;
+    match value {
+        Some(kib) if kib != MAX_RECORD_SIZE_KIB => Err(KinesisError::InvalidArgument(format!(
+            "MaxRecordSizeInKiB {kib} is not supported: Alleycat's streams store records of up to {MAX_RECORD_SIZE_KIB} KiB."
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The fields every description of a stream starts with (ListStreams' summaries are only these).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -118,10 +182,11 @@ struct StreamHeader {
     stream_creation_timestamp: Timestamp,
 }
 
+/// The header of `entry`'s descriptions.
 fn header(call: &Call<'_>, entry: &Entry, meta: &StreamMeta) -> StreamHeader {
     StreamHeader {
         stream_name: entry.name().to_owned(),
-        stream_arn: arn(call, entry.name()),
+        stream_arn: crate::arn::stream(call, entry.name()),
         stream_status: "ACTIVE",
         stream_mode_details: mode(meta.on_demand),
         stream_creation_timestamp: Timestamp(meta.created_ms),
@@ -139,6 +204,11 @@ pub struct CreateStreamInput {
     stream_name: Option<String>,
     shard_count: Option<i64>,
     stream_mode_details: Option<StreamModeInput>,
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(rename = "WarmThroughputMiBps")]
+    warm_throughput_mibps: Option<i64>,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    max_record_size_kib: Option<i64>,
 }
 
 /// `StreamModeDetails` in a request.
@@ -148,19 +218,31 @@ pub struct StreamModeInput {
     stream_mode: Option<String>,
 }
 
-/// CreateStream: a new stream of `ShardCount` shards (default [`DEFAULT_SHARD_COUNT`]),
-/// ACTIVE at once.
+/// Checks `StreamModeDetails` and returns its mode.
+pub fn check_mode<'a>(
+    checks: &mut Checks,
+    details: Option<&'a StreamModeInput>,
+) -> Option<&'a str> {
+    let stream_mode = details.and_then(|m| m.stream_mode.as_deref());
+    if let Some(details) = details {
+        checks.required("streamModeDetails.streamMode", &details.stream_mode);
+    }
+    checks.one_of("streamModeDetails.streamMode", stream_mode, &["PROVISIONED", "ON_DEMAND"]);
+    stream_mode
+}
+
+/// CreateStream: a new stream of `ShardCount` shards (default [`DEFAULT_SHARD_COUNT`]) with
+/// its `Tags`, ACTIVE at once.
 pub async fn create(call: &Call<'_>, input: CreateStreamInput) -> Result<Empty, KinesisError> {
     let mut checks = Checks::new();
     checks.required("streamName", &input.stream_name);
     checks.stream_name("streamName", input.stream_name.as_deref());
     checks.range("shardCount", input.shard_count, 1, i64::from(i32::MAX));
-    let stream_mode = input.stream_mode_details.as_ref().and_then(|m| m.stream_mode.as_deref());
-    if let Some(details) = &input.stream_mode_details {
-        checks.required("streamModeDetails.streamMode", &details.stream_mode);
-    }
-    checks.one_of("streamModeDetails.streamMode", stream_mode, &["PROVISIONED", "ON_DEMAND"]);
+    let stream_mode = check_mode(&mut checks, input.stream_mode_details.as_ref());
+    crate::tags::check_tag_map(&mut checks, "tags", input.tags.as_ref());
+    checks.range("warmThroughputMiBps", input.warm_throughput_mibps, 0, i64::from(i32::MAX));
     checks.finish()?;
+    check_max_record_size(input.max_record_size_kib)?;
     let name = input.stream_name.unwrap_or_default();
     let on_demand = stream_mode == Some("ON_DEMAND");
     if on_demand && input.shard_count.is_some() {
@@ -177,7 +259,21 @@ pub async fn create(call: &Call<'_>, input: CreateStreamInput) -> Result<Empty, 
             call.region
         )));
     }
-    call.registry().create(&name, shards as u32, on_demand).await?;
+    if on_demand {
+        crate::account::check_on_demand_limit(call)?;
+    }
+    let tags = input.tags.unwrap_or_default();
+    crate::tags::check_tag_limit(&format!("stream {name}"), tags.len())?;
+    call.registry().create(&name, shards as u32, on_demand, tags).await?;
+    if let Some(mibps) = input.warm_throughput_mibps.filter(|_| on_demand) {
+        let entry = call.registry().get(&name)?;
+        call.registry()
+            .update(&entry, |meta| {
+                meta.warm_throughput_mibps = Some(mibps as u32);
+                Ok(())
+            })
+            .await?;
+    }
     Ok(Empty {})
 }
 
@@ -191,11 +287,11 @@ pub struct DeleteStreamInput {
     enforce_consumer_deletion: Option<bool>,
 }
 
-/// DeleteStream: removes the stream and its records at once.
+/// DeleteStream: removes the stream and its records at once; a stream with registered
+/// consumers only with `EnforceConsumerDeletion` (which deregisters them).
 pub async fn delete(call: &Call<'_>, input: DeleteStreamInput) -> Result<Empty, KinesisError> {
-    let _ = input.enforce_consumer_deletion; // no registered consumers to delete
     let name = named(&input.stream_name, &input.stream_arn)?;
-    call.registry().delete(&name).await?;
+    call.registry().delete(&name, input.enforce_consumer_deletion.unwrap_or(false)).await?;
     Ok(Empty {})
 }
 
@@ -233,8 +329,8 @@ struct StreamDescription {
     shards: Vec<Shard>,
     has_more_shards: bool,
     retention_period_hours: u32,
-    enhanced_monitoring: Vec<EnhancedMetrics>,
-    encryption_type: &'static str,
+    #[serde(flatten)]
+    settings: Settings,
 }
 
 /// The shards after `exclusive_start` (a shard id), as Kinesis orders them.
@@ -268,8 +364,7 @@ pub async fn describe(
             has_more_shards: start + page.len() < all.len(),
             shards: page,
             retention_period_hours: meta.retention_hours,
-            enhanced_monitoring: vec![EnhancedMetrics { shard_level_metrics: vec![] }],
-            encryption_type: "NONE",
+            settings: settings(&meta),
         },
     })
 }
@@ -296,10 +391,14 @@ struct StreamDescriptionSummary {
     #[serde(flatten)]
     header: StreamHeader,
     retention_period_hours: u32,
-    enhanced_monitoring: Vec<EnhancedMetrics>,
-    encryption_type: &'static str,
+    #[serde(flatten)]
+    settings: Settings,
     open_shard_count: usize,
     consumer_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warm_throughput: Option<WarmThroughput>,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    max_record_size_kib: i64,
 }
 
 /// DescribeStreamSummary: the stream without its shards.
@@ -314,10 +413,11 @@ pub async fn describe_summary(
         stream_description_summary: StreamDescriptionSummary {
             header: header(call, &entry, &meta),
             retention_period_hours: meta.retention_hours,
-            enhanced_monitoring: vec![EnhancedMetrics { shard_level_metrics: vec![] }],
-            encryption_type: "NONE",
+            settings: settings(&meta),
             open_shard_count: shards,
-            consumer_count: 0,
+            consumer_count: meta.consumers.len(),
+            warm_throughput: WarmThroughput::of(&meta),
+            max_record_size_kib: MAX_RECORD_SIZE_KIB,
         },
     })
 }

@@ -20,6 +20,7 @@ const START_MS: u64 = 1_800_000_000_000;
 
 struct Fixture {
     app: Router,
+    service: Arc<Kinesis>,
     clock: ManualClock,
     pipeline: Arc<dyn Stream>,
     _dir: tempfile::TempDir,
@@ -44,8 +45,9 @@ fn fixture_with(throttle: bool) -> Fixture {
         Arc::new(clock.clone()),
     )
     .unwrap();
-    let service = Kinesis::new(Arc::new(registry), Arc::new(clock.clone()), credentials());
-    Fixture { app: alleycat_kinesis::router(Arc::new(service)), clock, pipeline, _dir: dir }
+    let service =
+        Arc::new(Kinesis::new(Arc::new(registry), Arc::new(clock.clone()), credentials()));
+    Fixture { app: alleycat_kinesis::router(service.clone()), service, clock, pipeline, _dir: dir }
 }
 
 fn credentials() -> Credentials {
@@ -656,4 +658,587 @@ async fn the_cbor_protocol_carries_data_as_bytes_and_timestamps_under_tag_1() {
     let (status, _, error) = k.cbor("PutRecord", &cbor_map(&[("StreamName", text("c"))])).await;
     assert_eq!(status, 400);
     assert_eq!(field(&error, "__type"), &text("ValidationException"));
+}
+
+const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/";
+
+#[tokio::test]
+async fn stream_settings_change_and_are_reported_as_kinesis_reports_them() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1})).await;
+    let on = k
+        .ok("EnableEnhancedMonitoring", json!({"StreamName": "s", "ShardLevelMetrics": ["ALL"]}))
+        .await;
+    assert_eq!(on["CurrentShardLevelMetrics"], json!([]));
+    assert_eq!(on["DesiredShardLevelMetrics"].as_array().unwrap().len(), 7);
+    assert_eq!(on["StreamARN"], format!("{STREAM_ARN}s"));
+    let off = k
+        .ok(
+            "DisableEnhancedMonitoring",
+            json!({"StreamARN": format!("{STREAM_ARN}s"), "ShardLevelMetrics": ["IncomingBytes", "OutgoingBytes"]}),
+        )
+        .await;
+    assert_eq!(off["DesiredShardLevelMetrics"].as_array().unwrap().len(), 5);
+    let described = k.ok("DescribeStream", json!({"StreamName": "s"})).await;
+    let metrics = &described["StreamDescription"]["EnhancedMonitoring"][0]["ShardLevelMetrics"];
+    assert_eq!(metrics.as_array().unwrap().len(), 5);
+    assert!(!metrics.as_array().unwrap().contains(&json!("IncomingBytes")));
+
+    k.ok(
+        "StartStreamEncryption",
+        json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}),
+    )
+    .await;
+    let summary = k.ok("DescribeStreamSummary", json!({"StreamName": "s"})).await;
+    let summary = &summary["StreamDescriptionSummary"];
+    assert_eq!(
+        (summary["EncryptionType"].as_str(), summary["KeyId"].as_str()),
+        (Some("KMS"), Some("alias/aws/kinesis"))
+    );
+    let put =
+        k.ok("PutRecord", json!({"StreamName": "s", "PartitionKey": "p", "Data": data("x")})).await;
+    assert_eq!(put["EncryptionType"], "KMS");
+    k.ok(
+        "StopStreamEncryption",
+        json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}),
+    )
+    .await;
+    let put = k
+        .ok(
+            "PutRecords",
+            json!({"StreamName": "s", "Records": [{"PartitionKey": "p", "Data": data("x")}]}),
+        )
+        .await;
+    assert_eq!(put["EncryptionType"], "NONE");
+    let (kind, _) = k
+        .error(
+            "StopStreamEncryption",
+            json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": "k"}),
+        )
+        .await;
+    assert_eq!(kind, "InvalidArgumentException");
+
+    let (kind, _) = k
+        .error("UpdateStreamWarmThroughput", json!({"StreamName": "s", "WarmThroughputMiBps": 100}))
+        .await;
+    assert_eq!(kind, "InvalidArgumentException", "warm throughput is for ON_DEMAND streams");
+    k.ok("UpdateStreamMode", json!({"StreamARN": format!("{STREAM_ARN}s"), "StreamModeDetails": {"StreamMode": "ON_DEMAND"}})).await;
+    let warm = k
+        .ok("UpdateStreamWarmThroughput", json!({"StreamName": "s", "WarmThroughputMiBps": 100}))
+        .await;
+    assert_eq!(warm["WarmThroughput"], json!({"TargetMiBps": 100, "CurrentMiBps": 100}));
+    let summary = k.ok("DescribeStreamSummary", json!({"StreamName": "s"})).await;
+    let summary = &summary["StreamDescriptionSummary"];
+    assert_eq!(summary["StreamModeDetails"]["StreamMode"], "ON_DEMAND");
+    assert_eq!(summary["WarmThroughput"]["TargetMiBps"], 100);
+    assert_eq!(summary["MaxRecordSizeInKiB"], 1024);
+
+    k.ok(
+        "UpdateMaxRecordSize",
+        json!({"StreamARN": format!("{STREAM_ARN}s"), "MaxRecordSizeInKiB": 1024}),
+    )
+    .await;
+    let (kind, message) = k
+        .error(
+            "UpdateMaxRecordSize",
+            json!({"StreamARN": format!("{STREAM_ARN}s"), "MaxRecordSizeInKiB": 2048}),
+        )
+        .await;
+    assert_eq!(kind, "InvalidArgumentException");
+    assert!(message.contains("up to 1024 KiB"), "{message}");
+}
+
+#[tokio::test]
+async fn account_limits_and_the_billing_commitment_answer_as_kinesis() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "p", "ShardCount": 3})).await;
+    k.ok(
+        "CreateStream",
+        json!({"StreamName": "o", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}),
+    )
+    .await;
+    let limits = k.ok("DescribeLimits", json!({})).await;
+    assert_eq!(
+        limits,
+        json!({"ShardLimit": 1024, "OpenShardCount": 2 + 3 + 4, "OnDemandStreamCount": 1, "OnDemandStreamCountLimit": 50})
+    );
+    let settings = k.ok("DescribeAccountSettings", json!({})).await;
+    assert_eq!(settings, json!({"MinimumThroughputBillingCommitment": {"Status": "DISABLED"}}));
+    let on = k
+        .ok(
+            "UpdateAccountSettings",
+            json!({"MinimumThroughputBillingCommitment": {"Status": "ENABLED"}}),
+        )
+        .await;
+    let commitment = &on["MinimumThroughputBillingCommitment"];
+    assert_eq!(commitment["Status"], "ENABLED");
+    assert_eq!(commitment["StartedAt"].as_f64().unwrap(), START_MS as f64 / 1000.0);
+    k.clock.advance(Duration::from_secs(3600));
+    let off = k
+        .ok(
+            "UpdateAccountSettings",
+            json!({"MinimumThroughputBillingCommitment": {"Status": "DISABLED"}}),
+        )
+        .await;
+    let commitment = &off["MinimumThroughputBillingCommitment"];
+    assert_eq!(commitment["Status"], "ENABLED_UNTIL_EARLIEST_ALLOWED_END");
+    assert_eq!(
+        commitment["EndedAt"].as_f64().unwrap(),
+        (START_MS + 24 * 3_600_000) as f64 / 1000.0
+    );
+    k.clock.advance(Duration::from_secs(24 * 3600));
+    let later = k.ok("DescribeAccountSettings", json!({})).await;
+    assert_eq!(later["MinimumThroughputBillingCommitment"]["Status"], "DISABLED");
+    let (kind, message) = k
+        .error(
+            "UpdateAccountSettings",
+            json!({"MinimumThroughputBillingCommitment": {"Status": "MAYBE"}}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    assert!(
+        message.ends_with("Member must satisfy enum value set: [ENABLED, DISABLED]"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn tags_and_policies_attach_to_streams_and_consumers_by_arn() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "t", "ShardCount": 1, "Tags": {"team": "red"}}))
+        .await;
+    let stream = format!("{STREAM_ARN}t");
+    k.ok("TagResource", json!({"ResourceARN": stream, "Tags": {"env": "test"}})).await;
+    let tags = k.ok("ListTagsForResource", json!({"ResourceARN": stream})).await;
+    assert_eq!(
+        tags["Tags"],
+        json!([{"Key": "env", "Value": "test"}, {"Key": "team", "Value": "red"}])
+    );
+    let old_style = k.ok("ListTagsForStream", json!({"StreamName": "t"})).await;
+    assert_eq!(old_style["Tags"], tags["Tags"]);
+    k.ok("UntagResource", json!({"ResourceARN": stream, "TagKeys": ["team"]})).await;
+    let tags = k.ok("ListTagsForResource", json!({"ResourceARN": stream})).await;
+    assert_eq!(tags["Tags"], json!([{"Key": "env", "Value": "test"}]));
+
+    let consumer = k
+        .ok(
+            "RegisterStreamConsumer",
+            json!({"StreamARN": stream, "ConsumerName": "c", "Tags": {"app": "kcl"}}),
+        )
+        .await["Consumer"]["ConsumerARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    k.ok("TagResource", json!({"ResourceARN": consumer, "Tags": {"tier": "1"}})).await;
+    let tags = k.ok("ListTagsForResource", json!({"ResourceARN": consumer})).await;
+    assert_eq!(
+        tags["Tags"],
+        json!([{"Key": "app", "Value": "kcl"}, {"Key": "tier", "Value": "1"}])
+    );
+
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    for arn in [&stream, &consumer] {
+        assert_eq!(k.ok("GetResourcePolicy", json!({"ResourceARN": arn})).await["Policy"], "{}");
+        k.ok("PutResourcePolicy", json!({"ResourceARN": arn, "Policy": policy})).await;
+        assert_eq!(k.ok("GetResourcePolicy", json!({"ResourceARN": arn})).await["Policy"], policy);
+        k.ok("DeleteResourcePolicy", json!({"ResourceARN": arn})).await;
+        assert_eq!(k.ok("GetResourcePolicy", json!({"ResourceARN": arn})).await["Policy"], "{}");
+    }
+    let (kind, _) =
+        k.error("PutResourcePolicy", json!({"ResourceARN": stream, "Policy": "not json"})).await;
+    assert_eq!(kind, "InvalidArgumentException");
+    let (kind, message) =
+        k.error("ListTagsForResource", json!({"ResourceARN": format!("{STREAM_ARN}nope")})).await;
+    assert_eq!(
+        (kind.as_str(), message.as_str()),
+        ("ResourceNotFoundException", "Stream nope under account 000000000000 not found.")
+    );
+    let (kind, _) =
+        k.error("GetResourcePolicy", json!({"ResourceARN": format!("{consumer}9")})).await;
+    assert_eq!(kind, "ResourceNotFoundException", "another registration time is another consumer");
+    let many: serde_json::Map<String, Value> =
+        (0..50).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let (kind, _) = k.error("TagResource", json!({"ResourceARN": stream, "Tags": many})).await;
+    assert_eq!(kind, "InvalidArgumentException", "50 more tags would exceed 50 per resource");
+}
+
+#[tokio::test]
+async fn the_new_actions_validate_their_input_as_the_api_reference_says() {
+    let k = fixture();
+    let (kind, message) =
+        k.error("TagResource", json!({"ResourceARN": "arn:aws:s3:::bucket"})).await;
+    assert_eq!(kind, "ValidationException");
+    assert_eq!(
+        message,
+        "2 validation errors detected: Value 'arn:aws:s3:::bucket' at 'resourceARN' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+; \
+         Value null at 'tags' failed to satisfy constraint: Member must not be null"
+    );
+    let (kind, message) = k
+        .error(
+            "EnableEnhancedMonitoring",
+            json!({"StreamName": "alleycat", "ShardLevelMetrics": ["Everything"]}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    assert!(message.contains("at 'shardLevelMetrics.1.member' failed to satisfy constraint: Member must satisfy enum value set: [IncomingBytes,"), "{message}");
+    let (kind, message) = k.error("StartStreamEncryption", json!({"StreamName": "alleycat"})).await;
+    assert_eq!(kind, "ValidationException");
+    assert!(
+        message.starts_with("2 validation errors detected: Value null at 'encryptionType'"),
+        "{message}"
+    );
+    let (kind, _) = k
+        .error(
+            "StartStreamEncryption",
+            json!({"StreamName": "alleycat", "EncryptionType": "NONE", "KeyId": "k"}),
+        )
+        .await;
+    assert_eq!(kind, "InvalidArgumentException");
+    let (kind, message) =
+        k.error("UpdateStreamMode", json!({"StreamModeDetails": {"StreamMode": "FAST"}})).await;
+    assert_eq!(kind, "ValidationException");
+    assert!(
+        message.contains("Value null at 'streamARN'")
+            && message.contains("enum value set: [PROVISIONED, ON_DEMAND]"),
+        "{message}"
+    );
+    let (kind, message) = k
+        .error(
+            "UpdateMaxRecordSize",
+            json!({"StreamARN": format!("{STREAM_ARN}alleycat"), "MaxRecordSizeInKiB": 99999}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    assert!(message.ends_with("Member must have value less than or equal to 10240"), "{message}");
+    let (kind, _) = k
+        .error(
+            "UpdateStreamWarmThroughput",
+            json!({"StreamName": "alleycat", "WarmThroughputMiBps": -1}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    let (kind, message) = k
+        .error("RegisterStreamConsumer", json!({"StreamARN": "alleycat", "ConsumerName": "a b"}))
+        .await;
+    assert_eq!(kind, "ValidationException");
+    assert!(
+        message.starts_with("2 validation errors detected: Value 'alleycat' at 'streamARN'"),
+        "{message}"
+    );
+    let (kind, _) = k.error("DescribeStreamConsumer", json!({"ConsumerName": "c"})).await;
+    assert_eq!(kind, "InvalidArgumentException");
+    let (kind, _) = k
+        .error(
+            "ListStreamConsumers",
+            json!({"StreamARN": format!("{STREAM_ARN}alleycat"), "MaxResults": 0}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    let (kind, _) =
+        k.error("PutResourcePolicy", json!({"ResourceARN": format!("{STREAM_ARN}alleycat")})).await;
+    assert_eq!(kind, "ValidationException");
+    let (kind, _) = k.error("UpdateAccountSettings", json!({})).await;
+    assert_eq!(kind, "ValidationException");
+}
+
+#[tokio::test]
+async fn consumers_are_registered_listed_described_and_deregistered() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "f", "ShardCount": 1})).await;
+    let stream = format!("{STREAM_ARN}f");
+    let registered =
+        k.ok("RegisterStreamConsumer", json!({"StreamARN": stream, "ConsumerName": "b"})).await;
+    let consumer = &registered["Consumer"];
+    assert_eq!(consumer["ConsumerStatus"], "CREATING");
+    let arn = format!("{stream}/consumer/b:{}", START_MS / 1000);
+    assert_eq!(consumer["ConsumerARN"], arn);
+    k.ok("RegisterStreamConsumer", json!({"StreamARN": stream, "ConsumerName": "a"})).await;
+    let described = k.ok("DescribeStreamConsumer", json!({"ConsumerARN": arn})).await;
+    let d = &described["ConsumerDescription"];
+    assert_eq!(
+        (d["ConsumerName"].as_str(), d["ConsumerStatus"].as_str()),
+        (Some("b"), Some("ACTIVE"))
+    );
+    assert_eq!(d["StreamARN"], stream);
+    let by_name =
+        k.ok("DescribeStreamConsumer", json!({"StreamARN": stream, "ConsumerName": "b"})).await;
+    assert_eq!(by_name["ConsumerDescription"]["ConsumerARN"], arn);
+    let (kind, _) =
+        k.error("RegisterStreamConsumer", json!({"StreamARN": stream, "ConsumerName": "b"})).await;
+    assert_eq!(kind, "ResourceInUseException");
+
+    let first = k.ok("ListStreamConsumers", json!({"StreamARN": stream, "MaxResults": 1})).await;
+    assert_eq!(first["Consumers"][0]["ConsumerName"], "a");
+    let token = first["NextToken"].as_str().unwrap();
+    let rest = k.ok("ListStreamConsumers", json!({"StreamARN": stream, "NextToken": token})).await;
+    assert_eq!(rest["Consumers"][0]["ConsumerName"], "b");
+    assert!(rest.get("NextToken").is_none());
+    let summary = k.ok("DescribeStreamSummary", json!({"StreamName": "f"})).await;
+    assert_eq!(summary["StreamDescriptionSummary"]["ConsumerCount"], 2);
+
+    let (kind, _) = k.error("DeleteStream", json!({"StreamName": "f"})).await;
+    assert_eq!(
+        kind, "ResourceInUseException",
+        "a stream with consumers needs EnforceConsumerDeletion"
+    );
+    k.ok("DeregisterStreamConsumer", json!({"ConsumerARN": arn})).await;
+    let (kind, _) = k.error("DescribeStreamConsumer", json!({"ConsumerARN": arn})).await;
+    assert_eq!(kind, "ResourceNotFoundException");
+    k.ok("DeregisterStreamConsumer", json!({"StreamARN": stream, "ConsumerName": "a"})).await;
+    let listed = k.ok("ListStreamConsumers", json!({"StreamARN": stream})).await;
+    assert_eq!(listed["Consumers"], json!([]));
+
+    for i in 0..20 {
+        k.ok(
+            "RegisterStreamConsumer",
+            json!({"StreamARN": stream, "ConsumerName": format!("c{i}")}),
+        )
+        .await;
+    }
+    let (kind, _) = k
+        .error(
+            "RegisterStreamConsumer",
+            json!({"StreamARN": stream, "ConsumerName": "one-too-many"}),
+        )
+        .await;
+    assert_eq!(kind, "LimitExceededException");
+    k.ok("DeleteStream", json!({"StreamName": "f", "EnforceConsumerDeletion": true})).await;
+}
+
+/// A SubscribeToShard answer, read one event-stream message at a time.
+struct Events {
+    body: Body,
+    decoder: aws_smithy_eventstream::frame::MessageFrameDecoder,
+    buffer: bytes::BytesMut,
+}
+
+/// How long a test waits for the next message.
+const EVENT_DEADLINE: Duration = Duration::from_secs(10);
+
+impl Events {
+    /// The next message; `None` once the body ended.
+    async fn next(&mut self) -> Option<aws_smithy_types::event_stream::Message> {
+        use aws_smithy_eventstream::frame::DecodedFrame;
+        loop {
+            if let DecodedFrame::Complete(message) =
+                self.decoder.decode_frame(&mut self.buffer).unwrap()
+            {
+                return Some(message);
+            }
+            let frame = tokio::time::timeout(EVENT_DEADLINE, self.body.frame())
+                .await
+                .expect("no event in time")?;
+            self.buffer.extend_from_slice(&frame.unwrap().into_data().unwrap());
+        }
+    }
+
+    /// The next message: its `:event-type` (or `:exception-type`) and its JSON payload.
+    async fn event(&mut self) -> Option<(String, Value)> {
+        let message = self.next().await?;
+        let kind = message
+            .headers()
+            .iter()
+            .find(|h| matches!(h.name().as_str(), ":event-type" | ":exception-type"))
+            .map(|h| h.value().as_string().unwrap().as_str().to_owned())
+            .unwrap();
+        Some((kind, serde_json::from_slice(message.payload()).unwrap()))
+    }
+}
+
+impl Fixture {
+    /// Registers consumer `name` on stream `stream`; its ARN.
+    async fn consumer(&self, stream: &str, name: &str) -> String {
+        let registered = self
+            .ok(
+                "RegisterStreamConsumer",
+                json!({"StreamARN": format!("{STREAM_ARN}{stream}"), "ConsumerName": name}),
+            )
+            .await;
+        registered["Consumer"]["ConsumerARN"].as_str().unwrap().to_owned()
+    }
+
+    /// Subscribes; the answer's status and, when 200, its events (else the error body).
+    async fn subscribe(
+        &self,
+        consumer: &str,
+        shard: &str,
+        position: Value,
+    ) -> Result<Events, (u16, Value)> {
+        let body = json!({"ConsumerARN": consumer, "ShardId": shard, "StartingPosition": position});
+        let request = self.signed(
+            &credentials(),
+            Some("Kinesis_20131202.SubscribeToShard"),
+            "application/x-amz-json-1.1",
+            serde_json::to_vec(&body).unwrap(),
+        );
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        if status != 200 {
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            return Err((status, serde_json::from_slice(&bytes).unwrap()));
+        }
+        assert_eq!(response.headers()["content-type"], "application/vnd.amazon.eventstream");
+        let mut events = Events {
+            body: response.into_body(),
+            decoder: Default::default(),
+            buffer: Default::default(),
+        };
+        let (kind, payload) = events.event().await.unwrap();
+        assert_eq!((kind.as_str(), payload), ("initial-response", json!({})));
+        Ok(events)
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_is_pushed_records_put_after_it_subscribed_and_resumes_after_its_continuation()
+{
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "e", "ShardCount": 1})).await;
+    let consumer = k.consumer("e", "reader").await;
+    let mut events =
+        k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "LATEST"})).await.unwrap();
+    let (kind, first) = events.event().await.unwrap();
+    assert_eq!(kind, "SubscribeToShardEvent");
+    assert_eq!(first["Records"], json!([]));
+    assert_eq!(first["MillisBehindLatest"], 0);
+    let before_any = first["ContinuationSequenceNumber"].as_str().unwrap().to_owned();
+
+    let put = |text: &'static str| {
+        k.ok("PutRecord", json!({"StreamName": "e", "PartitionKey": "p", "Data": data(text)}))
+    };
+    put("one").await;
+    // Pushed as it arrives, well before the next heartbeat would be due.
+    let pushed = tokio::time::timeout(alleycat_kinesis::subscribe::HEARTBEAT / 2, events.event());
+    let (_, event) = pushed.await.expect("the record was not pushed at once").unwrap();
+    assert_eq!(texts(&event["Records"]), ["one"]);
+    let after_one = event["ContinuationSequenceNumber"].as_str().unwrap().to_owned();
+    assert_eq!(after_one, event["Records"][0]["SequenceNumber"].as_str().unwrap());
+    put("two").await;
+    put("three").await;
+    drop(events);
+
+    // A new subscription (after the five seconds a takeover waits) resumes exactly after "one".
+    k.clock.advance(Duration::from_millis(5_001));
+    let mut resumed = k
+        .subscribe(
+            &consumer,
+            "shardId-000000000000",
+            json!({"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after_one}),
+        )
+        .await
+        .unwrap();
+    let (_, event) = resumed.event().await.unwrap();
+    assert_eq!(texts(&event["Records"]), ["two", "three"]);
+    drop(resumed);
+    // From the continuation given before any record: everything.
+    k.clock.advance(Duration::from_millis(5_001));
+    let mut all = k
+        .subscribe(
+            &consumer,
+            "shardId-000000000000",
+            json!({"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": before_any}),
+        )
+        .await
+        .unwrap();
+    let (_, event) = all.event().await.unwrap();
+    assert_eq!(texts(&event["Records"]), ["one", "two", "three"]);
+}
+
+#[tokio::test]
+async fn a_second_subscription_within_five_seconds_is_refused_and_a_later_one_takes_over() {
+    let k = fixture();
+    let consumer = k.consumer("alleycat", "twice").await;
+    let mut first = k
+        .subscribe(&consumer, "shardId-000000000001", json!({"Type": "TRIM_HORIZON"}))
+        .await
+        .unwrap();
+    first.event().await.unwrap();
+    k.clock.advance(Duration::from_millis(4_999));
+    let (status, error) = k
+        .subscribe(&consumer, "shardId-000000000001", json!({"Type": "TRIM_HORIZON"}))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!((status, error["__type"].as_str()), (400, Some("ResourceInUseException")));
+    // Another shard is another subscription.
+    k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "LATEST"})).await.unwrap();
+    k.clock.advance(Duration::from_millis(1));
+    let _second =
+        k.subscribe(&consumer, "shardId-000000000001", json!({"Type": "LATEST"})).await.unwrap();
+    let (kind, payload) = first.event().await.unwrap();
+    assert_eq!(kind, "ResourceInUseException");
+    assert!(payload["message"].as_str().unwrap().contains("took over"), "{payload}");
+    assert!(first.next().await.is_none(), "the older subscription ends after its exception");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscription_ends_after_five_minutes() {
+    let k = fixture();
+    let consumer = k.consumer("alleycat", "patient").await;
+    let started = tokio::time::Instant::now();
+    let mut events =
+        k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "LATEST"})).await.unwrap();
+    let mut heartbeats = 0;
+    while let Some(message) = events.next().await {
+        assert!(
+            message.payload().starts_with(b"{\"Records\":[]"),
+            "only empty events on an idle shard"
+        );
+        heartbeats += 1;
+    }
+    let lasted = started.elapsed();
+    assert!(lasted >= Duration::from_secs(300) && lasted < Duration::from_secs(301), "{lasted:?}");
+    assert!((60..=62).contains(&heartbeats), "an event at least every five seconds: {heartbeats}");
+}
+
+#[tokio::test]
+async fn bad_subscriptions_get_the_documented_errors() {
+    let k = fixture();
+    let consumer = k.consumer("alleycat", "c").await;
+    let error = |r: Result<Events, (u16, Value)>| {
+        let (status, body) = r.err().expect("should fail");
+        assert_eq!(status, 400);
+        (body["__type"].as_str().unwrap().to_owned(), body["message"].as_str().unwrap().to_owned())
+    };
+    let (kind, message) = error(
+        k.subscribe(&format!("{consumer}0"), "shardId-000000000000", json!({"Type": "LATEST"}))
+            .await,
+    );
+    assert_eq!(kind, "ResourceNotFoundException");
+    assert!(message.starts_with("Consumer arn:aws:kinesis"), "{message}");
+    let (kind, _) =
+        error(k.subscribe(&consumer, "shardId-000000000007", json!({"Type": "LATEST"})).await);
+    assert_eq!(kind, "ResourceNotFoundException");
+    let (kind, message) =
+        error(k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "SOON"})).await);
+    assert_eq!(kind, "ValidationException");
+    assert!(message.contains("at 'startingPosition.type'"), "{message}");
+    let (kind, _) = error(
+        k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "AT_SEQUENCE_NUMBER"})).await,
+    );
+    assert_eq!(kind, "InvalidArgumentException");
+    let (kind, message) = error(
+        k.subscribe(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/alleycat",
+            "shardId-000000000000",
+            json!({"Type": "LATEST"}),
+        )
+        .await,
+    );
+    assert_eq!(kind, "ValidationException");
+    assert!(message.contains("at 'consumerARN'"), "{message}");
+}
+
+#[tokio::test]
+async fn shutting_the_service_down_ends_its_subscriptions_at_once() {
+    let k = fixture();
+    let consumer = k.consumer("alleycat", "until-shutdown").await;
+    let mut events =
+        k.subscribe(&consumer, "shardId-000000000000", json!({"Type": "LATEST"})).await.unwrap();
+    events.event().await.unwrap();
+    k.service.shutdown();
+    // Well before the next heartbeat: a graceful shutdown must not wait for subscriptions.
+    let ended = tokio::time::timeout(alleycat_kinesis::subscribe::HEARTBEAT / 2, events.next());
+    assert!(ended.await.expect("the subscription did not end").is_none());
 }

@@ -166,8 +166,8 @@ async fn serve_kinesis(
             .await?
             .map_err(|e| anyhow::anyhow!("cannot open the Kinesis streams: {e}"))?,
     );
-    let app =
-        alleycat_kinesis::router(Arc::new(Kinesis::new(registry.clone(), clock, credentials)));
+    let service = Arc::new(Kinesis::new(registry.clone(), clock, credentials));
+    let app = alleycat_kinesis::router(service.clone());
     let address = listener.local_addr()?;
     tracing::info!(%address, "The Kinesis API is listening: use --endpoint-url http://{address}");
     let mut closing = state.closing();
@@ -175,6 +175,8 @@ async fn serve_kinesis(
         axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(async move {
                 let _ = closing.wait_for(|closing| *closing).await;
+                // SubscribeToShard streams last five minutes: end them, or the drain waits.
+                service.shutdown();
             })
             .into_future(),
     );

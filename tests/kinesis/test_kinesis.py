@@ -271,6 +271,112 @@ def test_the_aws_cli_puts_a_record_and_reads_it_back(kinesis):
     assert records[0]["PartitionKey"] == "racer-7"
 
 
+def stream_arn(kinesis, name):
+    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+
+
+def active_consumer(kinesis, stream, name):
+    """Registers consumer `name` on `stream` and waits for it to be ACTIVE, as a KCL does."""
+    consumer = kinesis.register_stream_consumer(StreamARN=stream_arn(kinesis, stream), ConsumerName=name)["Consumer"]
+    assert consumer["ConsumerStatus"] in ("CREATING", "ACTIVE")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        described = kinesis.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])["ConsumerDescription"]
+        if described["ConsumerStatus"] == "ACTIVE":
+            return consumer["ConsumerARN"]
+        time.sleep(0.1)  # polling the documented way, with a deadline
+    raise AssertionError(f"consumer {name} did not become ACTIVE")
+
+
+def pushed_records(events, count):
+    """Reads SubscribeToShardEvents until `count` records came; returns them and the last event."""
+    records, last = [], None
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    for event in events:
+        last = event["SubscribeToShardEvent"]
+        records += last["Records"]
+        if len(records) >= count or time.monotonic() > deadline:
+            break
+    assert len(records) == count, f"{len(records)} of {count} records pushed"
+    return records, last
+
+
+def test_subscribe_to_shard_pushes_records_put_after_it_subscribed_and_resumes_from_the_continuation(kinesis):
+    name = unique("efo")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    first = active_consumer(kinesis, name, "boto3-first")
+    shard = "shardId-000000000000"
+    subscription = kinesis.subscribe_to_shard(ConsumerARN=first, ShardId=shard, StartingPosition={"Type": "LATEST"})
+    events = subscription["EventStream"]
+    kinesis.put_records(StreamName=name, Records=[{"PartitionKey": "p", "Data": d} for d in (b"a", b"b", b"c")])
+    records, last = pushed_records(events, 3)
+    assert [r["Data"] for r in records] == [b"a", b"b", b"c"]
+    assert last["ContinuationSequenceNumber"] == records[-1]["SequenceNumber"]
+    assert last["MillisBehindLatest"] == 0
+    # The same consumer on the same shard again within five seconds: refused, as in Kinesis.
+    code, _, status = error_of(kinesis.subscribe_to_shard, ConsumerARN=first, ShardId=shard,
+                               StartingPosition={"Type": "LATEST"})
+    assert (code, status) == ("ResourceInUseException", 400)
+    events.close()
+
+    kinesis.put_records(StreamName=name, Records=[{"PartitionKey": "p", "Data": d} for d in (b"d", b"e")])
+    # Another consumer resumes exactly after the continuation: nothing lost, nothing twice.
+    second = active_consumer(kinesis, name, "boto3-second")
+    resumed = kinesis.subscribe_to_shard(ConsumerARN=second, ShardId=shard, StartingPosition={
+        "Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last["ContinuationSequenceNumber"]})
+    records, _ = pushed_records(resumed["EventStream"], 2)
+    assert [r["Data"] for r in records] == [b"d", b"e"]
+    resumed["EventStream"].close()
+
+    consumers = kinesis.list_stream_consumers(StreamARN=stream_arn(kinesis, name))["Consumers"]
+    assert [c["ConsumerName"] for c in consumers] == ["boto3-first", "boto3-second"]
+    code, _, _ = error_of(kinesis.delete_stream, StreamName=name)
+    assert code == "ResourceInUseException"
+    kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def test_the_aws_cli_registers_lists_and_deregisters_consumers(kinesis):
+    name = unique("cli-efo")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = stream_arn(kinesis, name)
+    registered = aws_cli("register-stream-consumer", "--stream-arn", arn, "--consumer-name", "cli-reader")["Consumer"]
+    assert registered["ConsumerARN"].startswith(f"{arn}/consumer/cli-reader:")
+    listed = aws_cli("list-stream-consumers", "--stream-arn", arn)["Consumers"]
+    assert [(c["ConsumerName"], c["ConsumerStatus"]) for c in listed] == [("cli-reader", "ACTIVE")]
+    described = aws_cli("describe-stream-consumer", "--consumer-arn", registered["ConsumerARN"])
+    assert described["ConsumerDescription"]["StreamARN"] == arn
+    aws_cli("deregister-stream-consumer", "--consumer-arn", registered["ConsumerARN"])
+    assert aws_cli("list-stream-consumers", "--stream-arn", arn)["Consumers"] == []
+
+
+def test_the_other_actions_answer_as_kinesis_does(kinesis):
+    name = unique("settings")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = stream_arn(kinesis, name)
+    limits = kinesis.describe_limits()
+    assert limits["ShardLimit"] >= limits["OpenShardCount"] >= 1
+    assert kinesis.describe_account_settings()["MinimumThroughputBillingCommitment"]["Status"] in (
+        "ENABLED", "DISABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END")
+    monitoring = kinesis.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=["IncomingBytes"])
+    assert monitoring["DesiredShardLevelMetrics"] == ["IncomingBytes"]
+    kinesis.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId="alias/aws/kinesis")
+    assert kinesis.put_record(StreamName=name, PartitionKey="p", Data=b"x")["EncryptionType"] == "KMS"
+    kinesis.stop_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId="alias/aws/kinesis")
+    kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    warm = kinesis.update_stream_warm_throughput(StreamARN=arn, WarmThroughputMiBps=64)
+    assert warm["WarmThroughput"] == {"TargetMiBps": 64, "CurrentMiBps": 64}
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamModeDetails"]["StreamMode"] == "ON_DEMAND" and summary["EncryptionType"] == "NONE"
+    kinesis.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=1024)
+    kinesis.tag_resource(ResourceARN=arn, Tags={"k": "v"})
+    assert kinesis.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    kinesis.untag_resource(ResourceARN=arn, TagKeys=["k"])
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    kinesis.put_resource_policy(ResourceARN=arn, Policy=policy)
+    assert kinesis.get_resource_policy(ResourceARN=arn)["Policy"] == policy
+    kinesis.delete_resource_policy(ResourceARN=arn)
+
+
 def test_a_racer_event_put_into_stream_alleycat_reaches_the_race_results(kinesis):
     race_seconds = int(os.environ["ALLEYCAT_RACE_SECONDS"])
     base = os.environ["ALLEYCAT_URL"]

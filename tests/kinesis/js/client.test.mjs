@@ -4,8 +4,10 @@
 import {
   KinesisClient, CreateStreamCommand, DescribeStreamCommand, ListShardsCommand, PutRecordCommand,
   PutRecordsCommand, GetShardIteratorCommand, GetRecordsCommand, ListStreamsCommand,
+  DescribeStreamSummaryCommand, RegisterStreamConsumerCommand, DescribeStreamConsumerCommand,
+  SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { NodeHttpHandler, NodeHttp2Handler } from '@smithy/node-http-handler';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
@@ -146,3 +148,70 @@ test('bad requests and bad credentials get the documented errors', async () => {
   error = await failure(new ListStreamsCommand({}), client({ secretAccessKey: 'wrong' }));
   assert.equal(error.name, 'InvalidSignatureException');
 });
+
+// SubscribeToShard as the SDK makes it by default: over HTTP/2 (h2c to an http:// endpoint).
+const http2 = new KinesisClient({
+  endpoint: process.env.KINESIS_ENDPOINT,
+  region: 'eu-west-1',
+  maxAttempts: 1,
+  requestHandler: new NodeHttp2Handler(),
+  credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY },
+});
+
+async function consumer(stream, name) {
+  const { StreamDescriptionSummary: { StreamARN } } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+  const { Consumer } = await kinesis.send(new RegisterStreamConsumerCommand({ StreamARN, ConsumerName: name }));
+  const deadline = Date.now() + DEADLINE_MS;
+  while (Date.now() < deadline) {
+    const { ConsumerDescription: d } = await kinesis.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer.ConsumerARN }));
+    if (d.ConsumerStatus === 'ACTIVE') return Consumer.ConsumerARN;
+  }
+  assert.fail(`consumer ${name} did not become ACTIVE`);
+}
+
+/** Reads SubscribeToShardEvents until `count` records came; the records and the last event. */
+async function pushed(EventStream, count) {
+  const records = [];
+  let last;
+  const deadline = Date.now() + DEADLINE_MS;
+  for await (const event of EventStream) {
+    assert.ok(event.SubscribeToShardEvent, `unexpected event ${JSON.stringify(Object.keys(event))}`);
+    last = event.SubscribeToShardEvent;
+    records.push(...last.Records);
+    if (records.length >= count || Date.now() > deadline) break;
+  }
+  assert.equal(records.length, count);
+  return { records, last };
+}
+
+test('SubscribeToShard over HTTP/2 pushes records put after it subscribed and resumes from the continuation', async () => {
+  const subscriptions = new AbortController();
+  try {
+    await subscribeAndResume(subscriptions.signal);
+  } finally {
+    subscriptions.abort(); // the subscriptions would otherwise stream on for five minutes
+    http2.destroy();
+  }
+});
+
+async function subscribeAndResume(abortSignal) {
+  const name = await created(1);
+  const ShardId = 'shardId-000000000000';
+  const first = await consumer(name, 'js-first');
+  const { EventStream } = await http2.send(new SubscribeToShardCommand({ ConsumerARN: first, ShardId, StartingPosition: { Type: 'LATEST' } }), { abortSignal });
+  await kinesis.send(new PutRecordsCommand({ StreamName: name, Records: ['a', 'b', 'c'].map((d) => ({ PartitionKey: 'p', Data: bytes(d) })) }));
+  const { records, last } = await pushed(EventStream, 3);
+  assert.deepEqual(records.map((r) => text(r.Data)), ['a', 'b', 'c']);
+  assert.equal(last.ContinuationSequenceNumber, records.at(-1).SequenceNumber);
+  assert.equal(last.MillisBehindLatest, 0);
+
+  await kinesis.send(new PutRecordsCommand({ StreamName: name, Records: ['d', 'e'].map((d) => ({ PartitionKey: 'p', Data: bytes(d) })) }));
+  const second = await consumer(name, 'js-second');
+  const resumed = await http2.send(new SubscribeToShardCommand({
+    ConsumerARN: second, ShardId, StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last.ContinuationSequenceNumber },
+  }), { abortSignal });
+  const again = await pushed(resumed.EventStream, 2);
+  assert.deepEqual(again.records.map((r) => text(r.Data)), ['d', 'e']);
+  const error = await failure(new SubscribeToShardCommand({ ConsumerARN: second, ShardId, StartingPosition: { Type: 'LATEST' } }), http2);
+  assert.equal(error.name, 'ResourceInUseException');
+}

@@ -5,6 +5,7 @@
 //! The `encode` feature adds the history file's gzip step (flate2) for native callers.
 
 pub mod api;
+pub mod ble;
 pub mod class;
 pub mod clock;
 pub mod event;

@@ -16,6 +16,9 @@ pub mod ride;
 
 pub use class::{Class, ClassId, CLASSES};
 pub use clock::{RaceClock, RaceId, DEFAULT_RACE_SECONDS};
-pub use event::{EventError, EventKind, RacerEvent, CADENCE_RANGE, RESISTANCE_RANGE};
+pub use event::{
+    EventError, EventKind, RacerEvent, Source, CADENCE_RANGE, HEART_RATE_RANGE, POWER_RANGE,
+    RESISTANCE_RANGE,
+};
 pub use history::{ClassBests, History, HistoryError};
 pub use output::output;

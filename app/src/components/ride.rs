@@ -198,6 +198,9 @@ pub fn Ride(
             class_id,
             cadence: b.cadence,
             resistance: b.resistance,
+            source: alleycat_domain::Source::Sim,
+            power: None,
+            heart_rate: None,
         };
         let last = second >= race_seconds;
         log.update(|l| l.insert(0, LogEntry { second, last, output: value, fate: Fate::Sent }));

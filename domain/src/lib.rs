@@ -9,6 +9,7 @@ pub mod ble;
 pub mod class;
 pub mod clock;
 pub mod event;
+pub mod fit;
 pub mod hash;
 pub mod history;
 pub mod output;

@@ -12,7 +12,8 @@
 //! - `rides`: per class, race and racer, the per-second outputs as a BLOB/BYTEA (little-endian
 //!   u32 hundredths, 0 where not ridden) and what derives from them: seconds ridden, total, best
 //!   and final output. Keeping the seconds makes merging idempotent: a second merged twice is the
-//!   same second.
+//!   same second. `details` holds each second's cadence and heart rate (two bytes a second, see
+//!   `record::Detail`; empty for rides merged before it existed), for the ride's FIT file.
 //! - `class_records`: per class and racer, the best race total and the race it came from (ties go
 //!   to the earlier race, so the answer does not depend on merge order).
 //! - `merged_objects`: the path of every object folded in, committed in the same transaction as
@@ -42,7 +43,7 @@ use super::{
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "results.sqlite";
 
-/// Rows per multi-row INSERT (9 parameters each, well under SQLite's 32,766 and PostgreSQL's
+/// Rows per multi-row INSERT (10 parameters each, well under SQLite's 32,766 and PostgreSQL's
 /// 65,535).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -167,6 +168,7 @@ pub(crate) struct StoredRide {
     pub(crate) class: ClassId,
     pub(crate) racer: u64,
     pub(crate) outputs: Vec<u8>,
+    pub(crate) details: Vec<u8>,
     pub(crate) summary: RideSummary,
 }
 
@@ -346,7 +348,7 @@ impl Database {
     ) -> Result<Vec<(u64, Ride)>, MergeError> {
         on_pool!(self, |pool, _Db| {
             let rows = sqlx::query(
-                "SELECT racer_id, outputs FROM rides WHERE class_id = $1 AND race_id = $2",
+                "SELECT racer_id, outputs, details FROM rides WHERE class_id = $1 AND race_id = $2",
             )
             .bind(i64::from(class))
             .bind(race as i64)
@@ -355,11 +357,45 @@ impl Database {
             Ok(rows
                 .into_iter()
                 .map(|r| {
-                    let blob: Vec<u8> = r.get(1);
-                    (r.get::<i64, _>(0) as u64, Ride::from_blob(&blob, race_seconds))
+                    let (blob, details): (Vec<u8>, Vec<u8>) = (r.get(1), r.get(2));
+                    (r.get::<i64, _>(0) as u64, Ride::from_blob(&blob, &details, race_seconds))
                 })
                 .collect())
         })
+    }
+
+    /// `racer`'s ride in `race`, with every second, in `class` or (when `None`) in the lowest
+    /// class they rode it in; `None` when they have no result there. One primary-key look-up
+    /// per class tried.
+    pub async fn ride(
+        &self,
+        race: RaceId,
+        racer: u64,
+        class: Option<ClassId>,
+        race_seconds: u32,
+    ) -> Result<Option<(ClassId, Ride)>, MergeError> {
+        let classes: Vec<ClassId> = match class {
+            Some(class) => vec![class],
+            None => alleycat_domain::CLASSES.iter().map(|c| c.id).collect(),
+        };
+        for class in classes {
+            let blobs: Option<(Vec<u8>, Vec<u8>)> = on_pool!(self, |pool, _Db| {
+                sqlx::query(
+                    "SELECT outputs, details FROM rides
+                     WHERE class_id = $1 AND race_id = $2 AND racer_id = $3",
+                )
+                .bind(i64::from(class))
+                .bind(race as i64)
+                .bind(racer as i64)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| (r.get(0), r.get(1)))
+            });
+            if let Some((blob, details)) = blobs {
+                return Ok(Some((class, Ride::from_blob(&blob, &details, race_seconds))));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores rides and their effect on the class records, and marks `objects` merged, in one
@@ -391,8 +427,8 @@ impl Database {
             // Many rows per statement: one statement per row costs a round trip each.
             for chunk in rides.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = QueryBuilder::<Db>::new(
-                    "INSERT INTO rides (class_id, race_id, racer_id, outputs, seconds, total_centi,
-                         best_centi, final_second, final_centi) ",
+                    "INSERT INTO rides (class_id, race_id, racer_id, outputs, details, seconds,
+                         total_centi, best_centi, final_second, final_centi) ",
                 );
                 insert.push_values(chunk, |mut row, ride| {
                     let RideSummary {
@@ -406,6 +442,7 @@ impl Database {
                         .push_bind(ride.race as i64)
                         .push_bind(ride.racer as i64)
                         .push_bind(ride.outputs.clone())
+                        .push_bind(ride.details.clone())
                         .push_bind(i64::from(seconds))
                         .push_bind(total_centi as i64)
                         .push_bind(i64::from(best_centi))
@@ -414,7 +451,8 @@ impl Database {
                 });
                 insert.push(
                     " ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
-                         outputs = excluded.outputs, seconds = excluded.seconds,
+                         outputs = excluded.outputs, details = excluded.details,
+                         seconds = excluded.seconds,
                          total_centi = excluded.total_centi, best_centi = excluded.best_centi,
                          final_second = excluded.final_second, final_centi = excluded.final_centi",
                 );

@@ -318,7 +318,7 @@ impl Merger {
             }
             let race = rides.as_deref_mut().expect("loaded above");
             let ride = race.rides.entry(r.racer_id).or_insert_with(|| Ride::new(race_seconds));
-            if ride.apply(r.second, r.centi) && !race.dirty {
+            if ride.apply(r.second, r.centi, r.detail) && !race.dirty {
                 race.dirty = true;
                 self.dirty_races.push(key);
             }
@@ -345,6 +345,7 @@ impl Merger {
                 class: key.1,
                 racer,
                 outputs: ride.to_blob(),
+                details: ride.details_blob(),
                 summary: ride.summary(),
             }));
         }

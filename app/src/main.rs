@@ -4,6 +4,7 @@
 //! `CARGO_TARGET_DIR=/work/target-app cargo test -p alleycat-app --target x86_64-unknown-linux-gnu`.
 
 mod api;
+mod bluetooth;
 mod components;
 mod history_load;
 mod live;

@@ -23,6 +23,7 @@ use super::{
     bike::BikePanel,
     board::Board,
     chart::OutputChart,
+    devices::{Devices, DevicesPanel},
     finish::Finish,
     message_log::{Fate, LogEntry, MessageLog},
 };
@@ -92,6 +93,7 @@ pub fn Ride(
     });
     let bike = RwSignal::new(Bike::default());
     let autopilot = RwSignal::new(false);
+    let devices = Devices::new();
     let outputs = RwSignal::new(Outputs::new(race_seconds));
     let log = RwSignal::new(Vec::<LogEntry>::new());
     let token = RwSignal::new(None::<Result<String, String>>);
@@ -184,7 +186,9 @@ pub fn Ride(
             bike.set(Bike::set(f64::from(r.cadence), f64::from(r.resistance)));
         }
         let b = bike.get_untracked();
-        let value = b.output();
+        // With a power source the second is worth its measured power (see `Devices::measure`).
+        let measured = devices.measure(js_sys::Date::now());
+        let value = measured.power.unwrap_or_else(|| b.output());
         outputs.update(|o| {
             o.record(second, value);
         });
@@ -196,11 +200,11 @@ pub fn Ride(
             race_id,
             racer_id: me,
             class_id,
-            cadence: b.cadence,
+            cadence: measured.cadence.unwrap_or(b.cadence).clamp(0.0, 250.0),
             resistance: b.resistance,
-            source: alleycat_domain::Source::Sim,
-            power: None,
-            heart_rate: None,
+            source: measured.source,
+            power: measured.power,
+            heart_rate: measured.heart_rate,
         };
         let last = second >= race_seconds;
         log.update(|l| l.insert(0, LogEntry { second, last, output: value, fate: Fate::Sent }));
@@ -477,6 +481,7 @@ pub fn Ride(
             </Show>
             <div class="ride-grid">
                 <BikePanel bike=bike autopilot=autopilot total=total second=second race_seconds=race_seconds personal_best=personal_best/>
+                <DevicesPanel devices=devices resistance=Signal::derive(move || bike.get().resistance)/>
                 <section class="panel boards" class:alltime=move || mode.get() == Mode::AllTime aria-labelledby="boards-title">
                     <div class="panel-head">
                         <h2 class="panel-title" id="boards-title">"Leaderboard"</h2>

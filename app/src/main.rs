@@ -8,6 +8,7 @@
 mod api;
 #[cfg(feature = "bench")]
 mod bench;
+mod bluetooth;
 mod components;
 mod history_load;
 mod hooks;

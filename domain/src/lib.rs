@@ -5,9 +5,11 @@
 //! The `encode` feature adds the history file's gzip step (flate2) for native callers.
 
 pub mod api;
+pub mod ble;
 pub mod class;
 pub mod clock;
 pub mod event;
+pub mod fit;
 pub mod hash;
 pub mod history;
 pub mod output;
@@ -16,7 +18,10 @@ pub mod seconds;
 
 pub use class::{Class, ClassId, CLASSES};
 pub use clock::{RaceClock, RaceId, DEFAULT_RACE_SECONDS};
-pub use event::{EventError, EventKind, RacerEvent, CADENCE_RANGE, RESISTANCE_RANGE};
+pub use event::{
+    EventError, EventKind, RacerEvent, Source, CADENCE_RANGE, HEART_RATE_RANGE, POWER_RANGE,
+    RESISTANCE_RANGE,
+};
 pub use history::{ClassBests, History, HistoryError};
 pub use output::output;
 pub use seconds::SecondSet;

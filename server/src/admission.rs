@@ -338,6 +338,9 @@ mod tests {
             class_id: 1,
             cadence: 80.0,
             resistance: 50.0,
+            source: alleycat_domain::Source::Sim,
+            power: None,
+            heart_rate: None,
         }
     }
     fn admit(a: &Admission, caller: Caller, e: RacerEvent, now: u64) -> Result<Ticket, Refusal> {

@@ -300,6 +300,9 @@ mod tests {
             class_id: 2,
             cadence,
             resistance: 35.0,
+            source: alleycat_domain::Source::Sim,
+            power: None,
+            heart_rate: None,
         }
     }
 

@@ -194,6 +194,9 @@ async fn live(racers: u32, race_seconds: u32) {
                     class_id: 1,
                     cadence: 80.0,
                     resistance: 60.0,
+                    source: alleycat_domain::Source::Sim,
+                    power: None,
+                    heart_rate: None,
                 };
                 let answer = client
                     .post(format!("{base}/api/events"))

@@ -101,6 +101,9 @@ impl Field {
                     f64::from(reading.cadence)
                 },
                 resistance: f64::from(reading.resistance),
+                source: alleycat_domain::Source::Sim,
+                power: None,
+                heart_rate: None,
             },
             deliberately_invalid,
         }

@@ -37,6 +37,7 @@ pub fn Finish(
     on_again: Callback<()>,
 ) -> impl IntoView {
     let me = racer.id;
+    let class_id = class.id;
     let results = RwSignal::new(None::<Result<Vec<RaceResultRow>, String>>);
     let refresh = RwSignal::new(0u32);
     spawn_local(async move {
@@ -129,7 +130,11 @@ pub fn Finish(
             </div>
             {move || match results.get() {
                 None => view! { <p class="muted" role="status">"Tallying the results…"</p> }.into_any(),
-                Some(Ok(rows)) => view! { <ResultsTable rows=rows highlight=Some(me)/> }.into_any(),
+                Some(Ok(rows)) => view! {
+                    <ResultsTable rows=rows highlight=Some(me)/>
+                    // The ride as a FIT file (server/src/http/rides.rs), once the results have it.
+                    <a class="button ghost" download href=format!("/api/racers/{me}/races/{race_id}.fit?classId={class_id}")>"Download .fit"</a>
+                }.into_any(),
                 Some(Err(message)) => view! { <p class="note warn" role="alert">{format!("The official results are not available: {}", sentence(&message))}</p> }.into_any(),
             }}
         </section>

@@ -6,6 +6,7 @@ mod bike;
 mod board;
 mod chart;
 mod countdown;
+mod devices;
 mod finish;
 mod message_log;
 mod records;

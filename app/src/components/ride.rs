@@ -11,7 +11,12 @@ use alleycat_domain::{
 use leptos::prelude::*;
 
 use super::{
-    avatar::TrophyIcon, bike::BikePanel, board::Board, chart::OutputChart, finish::Finish,
+    avatar::TrophyIcon,
+    bike::BikePanel,
+    board::Board,
+    chart::OutputChart,
+    devices::{Devices, DevicesPanel},
+    finish::Finish,
     message_log::MessageLog,
 };
 use crate::{
@@ -70,6 +75,7 @@ pub fn Ride(
     // The bike, the autopilot and one event per second of the race.
     let bike = RwSignal::new(Bike::default());
     let autopilot = RwSignal::new(false);
+    let devices = Devices::new();
     let outputs = RwSignal::new(Outputs::new(race_seconds));
     let ride_model = RiderProfile::new(AUTOPILOT_SEED, me).race(race_id, race_seconds);
     let RaceTime { phase: phase_now, second } = use_heartbeat(clock, race_id, move |beat, now| {
@@ -85,10 +91,13 @@ pub fn Ride(
         }
         let Some(second) = second else { return };
         let ridden = bike.get_untracked();
+        // With a power source the second is worth its measured power (see `Devices::measure`).
+        let measured = devices.measure(js_sys::Date::now());
+        let value = measured.output(ridden);
         outputs.update(|o| {
-            o.record(second, ridden.output());
+            o.record(second, value);
         });
-        sender.send(rider.event(event_id(), now, second, ridden), ridden.output());
+        sender.send(rider.event(event_id(), now, second, ridden, &measured), value);
     });
     use_ride_keys(bike, autopilot);
 
@@ -266,6 +275,7 @@ pub fn Ride(
             </Show>
             <div class="ride-grid">
                 <BikePanel bike=bike autopilot=autopilot total=total second=second race_seconds=race_seconds personal_best=personal_best/>
+                <DevicesPanel devices=devices resistance=Signal::derive(move || bike.get().resistance)/>
                 <section class="panel boards" class:alltime=move || mode.get() == Mode::AllTime aria-labelledby="boards-title">
                     <div class="panel-head">
                         <h2 class="panel-title" id="boards-title">"Leaderboard"</h2>

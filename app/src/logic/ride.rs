@@ -1,6 +1,6 @@
 //! The ride's state machine: which race to join, where in it the rider is, and the bike.
 
-use alleycat_domain::{output, ClassId, EventKind, RaceClock, RaceId, RacerEvent};
+use alleycat_domain::{output, ClassId, EventKind, RaceClock, RaceId, RacerEvent, Source};
 
 /// "Start" joins the race now running if it began less than this long ago.
 pub const JOIN_WINDOW_MS: u64 = 10_000;
@@ -84,6 +84,7 @@ impl Rider {
         device_timestamp: u64,
         second: u32,
         bike: Bike,
+        measured: &Measured,
     ) -> RacerEvent {
         RacerEvent {
             uuid,
@@ -93,9 +94,32 @@ impl Rider {
             race_id: self.race_id,
             racer_id: self.racer_id,
             class_id: self.class_id,
-            cadence: bike.cadence,
+            cadence: measured.cadence.unwrap_or(bike.cadence).clamp(0.0, 250.0),
             resistance: bike.resistance,
+            source: measured.source,
+            power: measured.power,
+            heart_rate: measured.heart_rate,
         }
+    }
+}
+
+/// What connected devices measured for one second (with none: the simulated bike, all `None`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// The simulated bike, or the power source connected.
+    pub source: Source,
+    /// Measured power, watts (0 while the power source is silent).
+    pub power: Option<f64>,
+    /// Measured cadence, rpm.
+    pub cadence: Option<f64>,
+    /// Measured heart rate, bpm.
+    pub heart_rate: Option<f64>,
+}
+
+impl Measured {
+    /// What the second is worth: the measured power, else the simulated bike's output.
+    pub fn output(&self, bike: Bike) -> f64 {
+        self.power.unwrap_or_else(|| bike.output())
     }
 }
 
@@ -221,10 +245,23 @@ mod tests {
     fn the_riders_event_carries_the_race_the_bike_and_is_final_on_the_last_second() {
         let rider = Rider { racer_id: 1042, class_id: 3, race_id: 77, race_seconds: 20 };
         let bike = Bike::set(90.0, 40.0);
-        let e = rider.event(uuid::Uuid::nil(), 1_234, 5, bike);
+        let e = rider.event(uuid::Uuid::nil(), 1_234, 5, bike, &Measured::default());
         assert_eq!((e.racer_id, e.class_id, e.race_id, e.second), (1042, 3, 77, 5));
         assert_eq!((e.cadence, e.resistance, e.device_timestamp), (90.0, 40.0, 1_234));
         assert_eq!(e.event, EventKind::Update);
-        assert_eq!(rider.event(uuid::Uuid::nil(), 1_234, 20, bike).event, EventKind::Final);
+        let last = rider.event(uuid::Uuid::nil(), 1_234, 20, bike, &Measured::default());
+        assert_eq!(last.event, EventKind::Final);
+        let trainer = Measured {
+            source: Source::Trainer,
+            power: Some(250.0),
+            cadence: Some(88.0),
+            heart_rate: Some(140.0),
+        };
+        let measured = rider.event(uuid::Uuid::nil(), 1_234, 6, bike, &trainer);
+        assert_eq!(
+            (measured.source, measured.power, measured.cadence),
+            (Source::Trainer, Some(250.0), 88.0)
+        );
+        assert_eq!(trainer.output(bike), 250.0, "a measured power is the output");
     }
 }

@@ -14,7 +14,8 @@
 //! - `rides`: per class, race and racer, the per-second outputs as a BLOB/BYTEA (little-endian
 //!   u32 hundredths, 0 where not ridden) and what derives from them: seconds ridden, total, best
 //!   and final output. Keeping the seconds makes merging idempotent: a second merged twice is the
-//!   same second.
+//!   same second. `details` holds each second's cadence and heart rate (two bytes a second, see
+//!   `merge::record::Detail`; empty for rides merged before it existed), for the ride's FIT file.
 //! - `class_records`: per class and racer, the best race total and the race it came from (ties go
 //!   to the earlier race, so the answer does not depend on merge order).
 //! - `merged_objects`: the path of every object folded in, committed in the same transaction as
@@ -48,7 +49,7 @@ pub enum DbError {
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "results.sqlite";
 
-/// Rows per multi-row INSERT (9 parameters each, well under SQLite's 32,766 and PostgreSQL's
+/// Rows per multi-row INSERT (10 parameters each, well under SQLite's 32,766 and PostgreSQL's
 /// 65,535).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -165,7 +166,7 @@ pub mod results;
 pub mod roster;
 
 pub(crate) use results::StoredRide;
-pub use results::{ClassRecord, RaceResult, RaceSummary, RideSummary};
+pub use results::{ClassRecord, RaceResult, RaceSummary, RideSummary, StoredBlobs};
 
 /// The results database. Cheap to clone (a connection pool); share one between the merge and the
 /// server.

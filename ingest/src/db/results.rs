@@ -24,12 +24,23 @@ pub struct RideSummary {
     pub final_centi: u32,
 }
 
+/// A ride's per-second columns as stored: outputs (little-endian u32 hundredths) and details
+/// (see `merge::ride::Ride::from_blob`, which decodes both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlobs {
+    /// The `outputs` column.
+    pub outputs: Vec<u8>,
+    /// The `details` column.
+    pub details: Vec<u8>,
+}
+
 /// A ride as written in one commit.
 pub(crate) struct StoredRide {
     pub(crate) race: RaceId,
     pub(crate) class: ClassId,
     pub(crate) racer: u64,
     pub(crate) outputs: Vec<u8>,
+    pub(crate) details: Vec<u8>,
     pub(crate) summary: RideSummary,
 }
 
@@ -101,16 +112,16 @@ impl Database {
         })
     }
 
-    /// The stored rides of one race and class: by racer, the per-second outputs as stored
-    /// (see `merge::ride::Ride::from_blob`).
+    /// The stored rides of one race and class: by racer, the per-second outputs and details as
+    /// stored (see `merge::ride::Ride::from_blob`).
     pub(crate) async fn load_rides(
         &self,
         race: RaceId,
         class: ClassId,
-    ) -> Result<Vec<(u64, Vec<u8>)>, DbError> {
+    ) -> Result<Vec<(u64, StoredBlobs)>, DbError> {
         on_pool!(self, |pool, _Db| {
             let rows = sqlx::query(
-                "SELECT racer_id, outputs FROM rides WHERE class_id = $1 AND race_id = $2",
+                "SELECT racer_id, outputs, details FROM rides WHERE class_id = $1 AND race_id = $2",
             )
             .bind(i64::from(class))
             .bind(race as i64)
@@ -118,9 +129,45 @@ impl Database {
             .await?;
             Ok(rows
                 .into_iter()
-                .map(|r| (r.get::<i64, _>(0) as u64, r.get::<Vec<u8>, _>(1)))
+                .map(|r| {
+                    let blobs = StoredBlobs { outputs: r.get(1), details: r.get(2) };
+                    (r.get::<i64, _>(0) as u64, blobs)
+                })
                 .collect())
         })
+    }
+
+    /// `racer`'s ride in `race` as stored, in `class` or (when `None`) in the lowest class they
+    /// rode it in; `None` when they have no result there. One primary-key look-up per class
+    /// tried.
+    pub async fn ride(
+        &self,
+        race: RaceId,
+        racer: u64,
+        class: Option<ClassId>,
+    ) -> Result<Option<(ClassId, StoredBlobs)>, DbError> {
+        let classes: Vec<ClassId> = match class {
+            Some(class) => vec![class],
+            None => alleycat_domain::CLASSES.iter().map(|c| c.id).collect(),
+        };
+        for class in classes {
+            let blobs: Option<StoredBlobs> = on_pool!(self, |pool, _Db| {
+                sqlx::query(
+                    "SELECT outputs, details FROM rides
+                     WHERE class_id = $1 AND race_id = $2 AND racer_id = $3",
+                )
+                .bind(i64::from(class))
+                .bind(race as i64)
+                .bind(racer as i64)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| StoredBlobs { outputs: r.get(0), details: r.get(1) })
+            });
+            if let Some(blobs) = blobs {
+                return Ok(Some((class, blobs)));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores rides and their effect on the class records, and marks `objects` merged, in one
@@ -152,8 +199,8 @@ impl Database {
             // Many rows per statement: one statement per row costs a round trip each.
             for chunk in rides.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = QueryBuilder::<Db>::new(
-                    "INSERT INTO rides (class_id, race_id, racer_id, outputs, seconds, total_centi,
-                         best_centi, final_second, final_centi) ",
+                    "INSERT INTO rides (class_id, race_id, racer_id, outputs, details, seconds,
+                         total_centi, best_centi, final_second, final_centi) ",
                 );
                 insert.push_values(chunk, |mut row, ride| {
                     let RideSummary {
@@ -167,6 +214,7 @@ impl Database {
                         .push_bind(ride.race as i64)
                         .push_bind(ride.racer as i64)
                         .push_bind(ride.outputs.clone())
+                        .push_bind(ride.details.clone())
                         .push_bind(i64::from(seconds))
                         .push_bind(total_centi as i64)
                         .push_bind(i64::from(best_centi))
@@ -175,7 +223,8 @@ impl Database {
                 });
                 insert.push(
                     " ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
-                         outputs = excluded.outputs, seconds = excluded.seconds,
+                         outputs = excluded.outputs, details = excluded.details,
+                         seconds = excluded.seconds,
                          total_centi = excluded.total_centi, best_centi = excluded.best_centi,
                          final_second = excluded.final_second, final_centi = excluded.final_centi",
                 );

@@ -3,7 +3,7 @@
 
 use alleycat_domain::{
     output::{from_centi, to_centi},
-    EventKind, RacerEvent,
+    EventKind, RacerEvent, Source,
 };
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::stream::Record;
 
 /// One delivered line: the racer event as sent (its own bytes when it was already on one line,
-/// else re-printed on one line), plus `output` with two decimals.
+/// else re-printed on one line), plus `output` with two decimals: the measured power in watts
+/// when a trainer or power meter sent one (`source`, `power`), else the formula's output.
 ///
 /// ```json
 /// {"uuid":"8d6f…","event":"update","deviceTimestamp":1764093600123,"second":12,
@@ -39,7 +40,17 @@ pub struct DeliveredEvent {
     pub cadence: f64,
     /// Resistance, percent.
     pub resistance: f64,
-    /// `((cadence + 35) * (resistance + 65)) / 100`, rounded to two decimals.
+    /// Where the numbers came from; `sim` (and left out) for the simulated bike.
+    #[serde(default, skip_serializing_if = "Source::is_sim")]
+    pub source: Source,
+    /// Measured power, watts, when a power source sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<f64>,
+    /// Measured heart rate, bpm, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heart_rate: Option<f64>,
+    /// The second's output, rounded to two decimals: `power` when measured, else
+    /// `((cadence + 35) * (resistance + 65)) / 100` (see `RacerEvent::output`).
     pub output: f64,
 }
 
@@ -68,7 +79,9 @@ pub struct FailedRecord {
 
 /// Transforms `record`: parse and validate (bounds in `alleycat_domain::event`: `classId` 1 to 6,
 /// `second` 1 to `race_seconds`, `racerId` positive, cadence 0 to 250 rpm, resistance 0 to 100 %,
-/// every field present, of its type and finite, nothing unknown) and append one line to `out`.
+/// power 0 to 3,000 W and present exactly for a power source, heart rate 30 to 250 bpm, every
+/// field present, of its type and finite, nothing unknown) and append one line to `out`. The
+/// output is the measured power when there is one, never recomputed from cadence.
 /// On failure nothing is appended and the processing-failed record is returned.
 pub fn transform(
     record: &Record,
@@ -96,6 +109,9 @@ pub fn transform(
                     class_id: event.class_id,
                     cadence: event.cadence,
                     resistance: event.resistance,
+                    source: event.source,
+                    power: event.power,
+                    heart_rate: event.heart_rate,
                     output: from_centi(centi),
                 };
                 serde_json::to_writer(&mut *out, &line).expect("writing to memory");
@@ -167,6 +183,40 @@ mod tests {
         transform(&record(&data), 300, 0, &mut out).unwrap();
         let line: DeliveredEvent = serde_json::from_slice(&out).unwrap();
         assert_eq!(line.output, 138.4); // 115.333 * 120 / 100 = 138.3996
+    }
+
+    const TRAINER: &str = r#"{"uuid":"8d6f0000-0000-4000-8000-000000000002","event":"update","deviceTimestamp":1764093600123,"second":12,"raceId":5880312,"racerId":42,"classId":3,"cadence":82.5,"resistance":55,"source":"trainer","power":212.5,"heartRate":141}"#;
+
+    #[test]
+    fn a_measured_power_is_kept_as_the_output_instead_of_the_formula() {
+        // On one line (its own bytes are kept) and pretty-printed (re-printed): both keep it.
+        for data in [TRAINER.to_string(), TRAINER.replace(",", ",\n  ")] {
+            let mut out = Vec::new();
+            transform(&record(&data), 300, 0, &mut out).unwrap();
+            let line: DeliveredEvent = serde_json::from_slice(&out).unwrap();
+            assert_eq!(line.output, 212.5, "{data}");
+            assert_ne!(line.output, alleycat_domain::output(82.5, 55.0));
+            assert_eq!(
+                (line.source, line.power, line.heart_rate),
+                (Source::Trainer, Some(212.5), Some(141.0))
+            );
+        }
+    }
+
+    #[test]
+    fn a_measured_power_out_of_range_or_missing_fails_with_its_code() {
+        let cases = [
+            (TRAINER.replace("212.5", "3001"), "PowerOutOfRange"),
+            (TRAINER.replace(r#","power":212.5"#, ""), "MissingPower"),
+            (TRAINER.replace(r#""source":"trainer","#, ""), "PowerWithoutDevice"),
+            (TRAINER.replace(r#""heartRate":141"#, r#""heartRate":12"#), "HeartRateOutOfRange"),
+        ];
+        for (data, code) in cases {
+            let mut out = Vec::new();
+            let failed = transform(&record(&data), 300, 0, &mut out).unwrap_err();
+            assert!(out.is_empty());
+            assert_eq!(failed.error_code, code, "{data}");
+        }
     }
 
     #[test]

@@ -292,7 +292,9 @@ impl Merger {
                 let race_seconds = self.config.race_seconds;
                 let rides = stored
                     .into_iter()
-                    .map(|(racer, blob)| (racer, Ride::from_blob(&blob, race_seconds)))
+                    .map(|(racer, b)| {
+                        (racer, Ride::from_blob(&b.outputs, &b.details, race_seconds))
+                    })
                     .collect();
                 self.races.insert(key, RaceRides { rides, dirty: false });
             }
@@ -310,7 +312,7 @@ impl Merger {
             }
             let race = rides.as_deref_mut().expect("loaded above");
             let ride = race.rides.entry(r.racer_id).or_insert_with(|| Ride::new(race_seconds));
-            if ride.apply(r.second, r.centi) && !race.dirty {
+            if ride.apply(r.second, r.centi, r.detail) && !race.dirty {
                 race.dirty = true;
                 self.dirty_races.push(key);
             }
@@ -337,6 +339,7 @@ impl Merger {
                 class: key.1,
                 racer,
                 outputs: ride.to_blob(),
+                details: ride.details_blob(),
                 summary: ride.summary(),
             }));
         }

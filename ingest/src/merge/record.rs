@@ -1,8 +1,8 @@
 //! Reading delivered objects: gzip NDJSON lines, one transformed racer event each.
 //!
-//! Only the fields the merge needs are read (`raceId`, `classId`, `racerId`, `second`, `output`);
-//! the others are skipped, so a line written by a later delivery version with more fields still
-//! merges.
+//! Only the fields the merge needs are read (`raceId`, `classId`, `racerId`, `second`, `output`,
+//! and, kept for the ride's FIT file, `cadence` and `heartRate` when present); the others are
+//! skipped, so a line written by a later delivery version with more fields still merges.
 
 use alleycat_domain::{output::to_centi, Class, ClassId, RaceId};
 use serde::Deserialize;
@@ -20,6 +20,50 @@ pub struct MergeRecord {
     pub second: u32,
     /// The output, hundredths.
     pub centi: u32,
+    /// The second's cadence and heart rate, as the ride keeps them.
+    pub detail: Detail,
+}
+
+/// What a ride keeps of a second besides its output, for the ride's FIT file: cadence (whole
+/// rpm) and heart rate (bpm). Stored as two bytes, cadence + 1 and heart rate, 0 meaning
+/// unknown, so that the larger of two details is the better informed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Detail([u8; 2]);
+
+impl Detail {
+    /// Nothing known.
+    pub const UNKNOWN: Self = Self([0, 0]);
+
+    /// A detail from a line's cadence (rpm) and heart rate (bpm), each rounded and clamped to
+    /// its plausible range; non-finite values are unknown.
+    pub fn new(cadence: Option<f64>, heart_rate: Option<f64>) -> Self {
+        let byte = |v: Option<f64>, max: f64| {
+            v.filter(|v| v.is_finite()).map(|v| v.round().clamp(0.0, max) as u8)
+        };
+        let cadence = byte(cadence, 250.0).map_or(0, |c| c + 1);
+        let heart_rate = byte(heart_rate, 250.0).filter(|&h| h > 0).unwrap_or(0);
+        Self([cadence, heart_rate])
+    }
+
+    /// The stored bytes.
+    pub fn to_bytes(self) -> [u8; 2] {
+        self.0
+    }
+
+    /// From the stored bytes.
+    pub fn from_bytes(bytes: [u8; 2]) -> Self {
+        Self(bytes)
+    }
+
+    /// Cadence, whole rpm, when known.
+    pub fn cadence(self) -> Option<u8> {
+        self.0[0].checked_sub(1)
+    }
+
+    /// Heart rate, bpm, when known.
+    pub fn heart_rate(self) -> Option<u8> {
+        (self.0[1] > 0).then_some(self.0[1])
+    }
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
@@ -30,6 +74,10 @@ struct Line {
     racer_id: u64,
     second: u32,
     output: f64,
+    #[serde(default)]
+    cadence: Option<f64>,
+    #[serde(default)]
+    heart_rate: Option<f64>,
 }
 
 /// What reading one object gave.
@@ -67,6 +115,7 @@ pub fn parse_lines(ndjson: &[u8], race_seconds: u32) -> Parsed {
                     racer_id: l.racer_id,
                     second: l.second,
                     centi: to_centi(l.output),
+                    detail: Detail::new(l.cadence, l.heart_rate),
                 })
             }
             _ => parsed.skipped += 1,
@@ -91,6 +140,7 @@ fn fast_line(line: &[u8]) -> Option<Line> {
         return None;
     }
     let (mut race, mut class, mut racer, mut second, mut output) = (None, None, None, None, None);
+    let (mut cadence, mut heart_rate) = (None, None);
     i = ws(i + 1);
     if line.get(i) == Some(&b'}') {
         return None;
@@ -145,6 +195,8 @@ fn fast_line(line: &[u8]) -> Option<Line> {
             b"racerId" => set(&mut racer, number)?,
             b"second" => set(&mut second, number)?,
             b"output" => set::<f64>(&mut output, number)?,
+            b"cadence" => set::<f64>(&mut cadence, number)?,
+            b"heartRate" => set::<f64>(&mut heart_rate, number)?,
             _ => {}
         }
         i = ws(i);
@@ -163,6 +215,8 @@ fn fast_line(line: &[u8]) -> Option<Line> {
         racer_id: racer?,
         second: second?,
         output: output?,
+        cadence,
+        heart_rate,
     })
 }
 
@@ -216,8 +270,30 @@ not json
         assert_eq!(parsed.skipped, 3);
         assert_eq!(
             parsed.records,
-            vec![MergeRecord { race_id: 5, class_id: 3, racer_id: 42, second: 2, centi: 13225 }]
+            vec![MergeRecord {
+                race_id: 5,
+                class_id: 3,
+                racer_id: 42,
+                second: 2,
+                centi: 13225,
+                detail: Detail::new(Some(80.0), None),
+            }]
         );
+    }
+
+    #[test]
+    fn cadence_and_heart_rate_are_kept_rounded_and_unknown_when_absent() {
+        let ndjson = br#"{"raceId":5,"classId":3,"racerId":42,"second":2,"cadence":88.6,"source":"trainer","power":212,"heartRate":141,"output":212.00}
+{"raceId":5,"classId":3,"racerId":43,"second":2,"output":100}
+"#;
+        let parsed = parse_lines(ndjson, 300);
+        let detail = parsed.records[0].detail;
+        assert_eq!((detail.cadence(), detail.heart_rate()), (Some(89), Some(141)));
+        assert_eq!(parsed.records[0].centi, 21200);
+        assert_eq!(parsed.records[1].detail, Detail::UNKNOWN);
+        assert_eq!((Detail::UNKNOWN.cadence(), Detail::UNKNOWN.heart_rate()), (None, None));
+        assert_eq!(Detail::new(Some(0.0), Some(f64::NAN)).cadence(), Some(0));
+        assert!(Detail::new(Some(0.0), None) > Detail::UNKNOWN);
     }
 
     use proptest::prelude::*;
@@ -228,7 +304,8 @@ not json
             junk in "[ {}\":,0-9a-zA-Z.eE+-]{0,60}",
             fields in proptest::sample::subsequence(
                 vec!["\"raceId\":7", "\"classId\":2", "\"racerId\":9", "\"second\":3",
-                     "\"output\":12.5", "\"uuid\":\"x\"", "\"cadence\":-1e2", "\"raceId\":8"],
+                     "\"output\":12.5", "\"uuid\":\"x\"", "\"cadence\":-1e2", "\"raceId\":8",
+                     "\"heartRate\":140", "\"cadence\":\"x\""],
                 0..8,
             ).prop_shuffle(),
         ) {

@@ -298,6 +298,9 @@ pub fn event(racer: u64, race: u64, class: u8, second: u32) -> RacerEvent {
         class_id: class,
         cadence: f64::from(reading.cadence),
         resistance: f64::from(reading.resistance),
+        source: alleycat_domain::Source::Sim,
+        power: None,
+        heart_rate: None,
     }
 }
 

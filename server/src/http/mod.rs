@@ -10,6 +10,7 @@ mod history;
 mod live;
 mod racers;
 mod races;
+mod rides;
 mod session;
 
 use std::time::{Duration, Instant};
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(history::routes())
         .merge(races::routes())
         .merge(racers::routes())
+        .merge(rides::routes())
         .merge(health::api_routes())
         .fallback(error::api_not_found);
     Router::new()

@@ -145,6 +145,9 @@ pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> Rac
         class_id: class,
         cadence,
         resistance: 50.0,
+        source: alleycat_domain::Source::Sim,
+        power: None,
+        heart_rate: None,
     }
 }
 

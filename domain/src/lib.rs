@@ -14,7 +14,9 @@ pub mod output;
 pub mod ride;
 
 pub use class::{Class, ClassId, CLASSES};
-pub use clock::{RaceClock, RaceId, DEFAULT_RACE_SECONDS};
+#[cfg(not(target_arch = "wasm32"))]
+pub use clock::SystemClock;
+pub use clock::{Clock, ManualClock, RaceClock, RaceId, DEFAULT_RACE_SECONDS};
 pub use event::{EventError, EventKind, RacerEvent, CADENCE_RANGE, RESISTANCE_RANGE};
 pub use history::{ClassBests, History, HistoryError};
 pub use output::output;

@@ -19,9 +19,10 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
+use alleycat_ingest::stream::{Clock, SystemClock};
 use alleycat_kinesis::sigv4::{self, Credentials};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use base64::Engine as _;
@@ -33,10 +34,6 @@ const RECORDS_PER_CALL: u64 = 500;
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 struct Client {
@@ -61,7 +58,7 @@ impl Client {
             &self.uri,
             &mut headers,
             &body,
-            now_ms(),
+            SystemClock.now_ms(),
         );
         headers.remove("host"); // reqwest writes it from the URL, as signed
         let response = self
@@ -94,7 +91,7 @@ fn put_records_body(stream: &str, n: u64) -> Vec<u8> {
         .map(|i| {
             let racer = 1 + (n * RECORDS_PER_CALL + i) % 40_000;
             let event = json!({
-                "uuid": uuid::Uuid::new_v4(), "event": "update", "deviceTimestamp": now_ms(),
+                "uuid": uuid::Uuid::new_v4(), "event": "update", "deviceTimestamp": SystemClock.now_ms(),
                 "second": 1 + n % 300, "raceId": 6_000_000u64, "racerId": racer,
                 "classId": 1 + racer % 6, "cadence": 80.5, "resistance": 55.25,
             });
@@ -177,7 +174,7 @@ async fn main() {
         endpoint,
         credentials,
     });
-    let stream = format!("bench-rust-{}", now_ms());
+    let stream = format!("bench-rust-{}", SystemClock.now_ms());
     let create = json!({ "StreamName": stream, "ShardCount": shards }).to_string().into_bytes();
     client.call("CreateStream", create).await.expect("CreateStream");
     // kinesalite creates streams asynchronously; Alleycat's are ACTIVE at once.

@@ -61,7 +61,7 @@ async fn events_put_through_kinesis_reach_the_race_results_and_the_listener_stop
         tokio::spawn(alleycat_server::run_with_kinesis(http, Some(listener), config, async {
             let _ = stopped.await;
         }));
-    let client = reqwest::Client::new();
+    let client = support::client();
 
     let (race, _) = race_now();
     let records: Vec<Value> = (1..=3u32)

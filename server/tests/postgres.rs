@@ -41,7 +41,10 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     let url = postgres.url();
     let a = shared_server(&url).await;
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "a leads", || async {
+            is_leader(&a.client, &a.base).await.filter(|l| *l)
+        })
+        .await
     );
     let b = shared_server(&url).await;
     let token = a.token(5).await;
@@ -63,13 +66,13 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     // At least the holder's session; b's short-lived try may be caught as well (it just retries).
     assert!(postgres.terminate("alleycat-lease").unwrap() >= 1);
     assert_eq!(
-        eventually(TAKEOVER, || async {
+        eventually(TAKEOVER, "a sees its lease lost", || async {
             lease_losses(&a.client, &a.base).await.filter(|n| *n > 0)
         })
         .await,
         1
     );
-    eventually(TAKEOVER, || async {
+    eventually(TAKEOVER, "one leader again", || async {
         let a_leads = is_leader(&a.client, &a.base).await?;
         let b_leads = is_leader(&b.client, &b.base).await?;
         (a_leads != b_leads).then_some(())
@@ -79,7 +82,10 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     let (a, b) = if is_leader(&a.client, &a.base).await == Some(true) { (a, b) } else { (b, a) };
     a.stop().await;
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&b.client, &b.base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "b leads", || async {
+            is_leader(&b.client, &b.base).await.filter(|l| *l)
+        })
+        .await
     );
     b.stop().await;
 }
@@ -96,7 +102,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
         dist.path(),
         &[("ALLEYCAT_DATABASE_URL", url.clone()), ("ALLEYCAT_API_KEY", String::new())],
     );
-    let client = reqwest::Client::new();
+    let client = support::client();
     let session = client
         .post(format!("{base}/api/session"))
         .json(&serde_json::json!({ "racerId": 7 }))
@@ -106,7 +112,10 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     assert_eq!(session.status(), 200);
     let token = session.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&client, &base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "the binary leads", || async {
+            is_leader(&client, &base).await.filter(|l| *l)
+        })
+        .await
     );
     let migrations = postgres
         .psql_in("alleycat", "SELECT count(*) FROM _sqlx_migrations WHERE success")
@@ -133,7 +142,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     .unwrap();
     child.wait().unwrap();
     assert!(
-        eventually(TAKEOVER, || async {
+        eventually(TAKEOVER, "the survivor leads", || async {
             is_leader(&other.client, &other.base).await.filter(|l| *l)
         })
         .await,
@@ -157,7 +166,10 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
         .await
     };
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "a leads", || async {
+            is_leader(&a.client, &a.base).await.filter(|l| *l)
+        })
+        .await
     );
     let b = shared_server(&url).await;
     let (race, _) = race_now();
@@ -169,7 +181,7 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
     assert_eq!((status, &body["failedRecordCount"]), (200, &Value::from(0)), "{body}");
 
     // Server a delivers and merges; server b answers from the same database.
-    let results: Value = eventually(TAKEOVER, || async {
+    let results: Value = eventually(TAKEOVER, "b serves the results", || async {
         let response = b.get(&format!("/api/races/{past}?classId=2")).await;
         let body: Value = response.json().await.ok()?;
         (body["results"].as_array()?.len() == 3).then_some(body)

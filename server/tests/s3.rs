@@ -52,19 +52,21 @@ async fn serve_stores_objects_in_the_bucket_and_rebuild_reproduces_its_history_f
     let (race, _) = race_now();
     let past = race - 1;
     let events = three_racers_ride(past, 2);
-    let client = reqwest::Client::new();
+    let client = support::client();
     let body = post_events(&client, &base, &events.iter().map(to_json).collect::<Vec<_>>()).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");
 
     // The history file is served once the merge has folded every racer in.
-    let served = eventually(Duration::from_secs(20), || async {
-        let response = client.get(format!("{base}/api/history/class-2.gz")).send().await.ok()?;
-        (response.status() == 200).then_some(())?;
-        let bytes = response.bytes().await.ok()?;
-        let decoded = alleycat_domain::history::decode(&bytes).ok()?;
-        (decoded.racer_count() == 3).then_some((bytes.to_vec(), decoded))
-    })
-    .await;
+    let served =
+        eventually(Duration::from_secs(20), "the history file of three racers", || async {
+            let response =
+                client.get(format!("{base}/api/history/class-2.gz")).send().await.ok()?;
+            (response.status() == 200).then_some(())?;
+            let bytes = response.bytes().await.ok()?;
+            let decoded = alleycat_domain::history::decode(&bytes).ok()?;
+            (decoded.racer_count() == 3).then_some((bytes.to_vec(), decoded))
+        })
+        .await;
     let (served, decoded) = served;
     for e in &events {
         let centi = (e.output() * 100.0).round() as u32;

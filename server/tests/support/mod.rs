@@ -3,12 +3,13 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Child, Command},
+    time::Duration,
 };
 
 use alleycat_domain::{EventKind, RaceClock, RacerEvent};
 use alleycat_server::ServeConfig;
+pub use alleycat_testkit::{eventually, http::client, within};
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -57,7 +58,7 @@ impl TestServer {
         }));
         // The listener is already bound: requests queue until the server has opened its data
         // directory and starts accepting, so no waiting is needed here.
-        let client = reqwest::Client::new();
+        let client = client();
         Self { base, client, config, stop: Some(stop), task: Some(task), _dirs: vec![data, dist] }
     }
 
@@ -184,30 +185,16 @@ pub fn run_alleycat(args: &[&str], env: &[(&str, String)]) -> std::process::Outp
         .args(args)
         .env("ALLEYCAT_LOG", "info")
         .env("NO_COLOR", "1")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
-    let (done, output) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(command.output()));
-    output
-        .recv_timeout(Duration::from_secs(60))
-        .expect("alleycat finished within a minute")
-        .expect("alleycat ran")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    alleycat_testkit::output_within(&mut command, Duration::from_secs(60))
 }
 
-/// Waits (up to `limit`) until `check` returns `Some`, asking again every 50 ms.
-pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "condition not met within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The value of the Prometheus series `series` (name and labels exactly as exposed) in `text`,
+/// or `None` when it is not there: a whole-line match, so `…_total 1` is never read from 10.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 /// Stops a spawned `alleycat` with SIGTERM (graceful shutdown) and waits for its exit.

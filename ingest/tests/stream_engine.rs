@@ -8,7 +8,7 @@ mod stream_support;
 use std::time::Duration;
 
 use alleycat_ingest::stream::{
-    hash_key, route, PutRecord, RecordErrorCode, SequenceNumber, ShardId, ShardIterator,
+    hash_key, route, Clock, PutRecord, RecordErrorCode, SequenceNumber, ShardId, ShardIterator,
     StartingPosition, StreamConfig, StreamError, MAX_PUT_BYTES, MAX_RECORD_BYTES,
     SHARD_RECORDS_PER_SECOND,
 };

@@ -24,6 +24,7 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
+#[allow(unused_imports)] // not every test file that shares this module waits
 pub use alleycat_testkit::within;
 
 /// The longest a test waits for delivery or the merge to get somewhere (on tokio's clock, so a

@@ -24,7 +24,7 @@ use alleycat_domain::{
 use alleycat_server::ServeConfig;
 use alleycat_sim::{ClassChoice, Report, SimConfig};
 use alleycat_testkit::alleycat::delivered;
-pub use alleycat_testkit::{eventually, http::client, within};
+pub use alleycat_testkit::{eventually, http::client};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const API_KEY: &str = "whole-system-producer-key";

@@ -5,10 +5,7 @@
 //!
 //! Personal bests come from the deterministic ride model, as the ingest benchmark's do.
 
-use alleycat_domain::{
-    history::{to_centi, ClassBests},
-    ride::RiderProfile,
-};
+use alleycat_domain::{history::ClassBests, output::to_centi, ride::RiderProfile};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

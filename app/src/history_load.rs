@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alleycat_domain::{history, ClassId, History};
+use alleycat_domain::{history, output, ClassId, History};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -183,7 +183,7 @@ pub fn bench_steps(history: &History, me: u64) {
     for round in 0..ROUNDS {
         for second in 1..=seconds {
             let output = 60.0 + f64::from((second * 7 + round * 13) % 140);
-            let rank = history.rank(second, history::to_centi(output));
+            let rank = history.rank(second, output::to_centi(output));
             let first = rank.saturating_sub(6);
             let step = crate::logic::alltime::step(
                 history,

@@ -121,6 +121,10 @@ pub struct EventsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EventResult {
+    /// The event's own uuid, when it parsed far enough to have one (so a client can match
+    /// acknowledgements to what it keeps in its outbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<uuid::Uuid>,
     /// The shard that stored it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
@@ -163,8 +167,55 @@ pub struct LiveEntry {
     pub second: u32,
 }
 
-/// A message of the `GET /api/live?classId=N` WebSocket, sent once a second: the here-now
-/// ranking of the class's current race.
+/// A message the server sends on the live WebSocket (`GET /api/live?classId=N`), tagged by
+/// `type`. The racer's side of the socket is [`LiveRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum LiveMessage {
+    /// The here-now ranking, at once on connect and then once a second.
+    Ranking(LiveRanking),
+    /// The answer to a `hello`: this socket now speaks for this racer (`None`: the API key,
+    /// a producer that may send for any racer).
+    #[serde(rename_all = "camelCase")]
+    Welcome {
+        /// The racer the token is for.
+        racer_id: Option<u64>,
+    },
+    /// The answer to an `events` message: each event's fate, in the order sent, as
+    /// `POST /api/events` answers (an acknowledgement means fsynced).
+    Acks {
+        /// One result per event.
+        records: Vec<EventResult>,
+    },
+    /// A message that could not be taken, and why (the socket stays open unless a close
+    /// follows).
+    Error {
+        /// A code, as the HTTP API's error codes (`unauthenticated`, `bad_request`, …).
+        code: String,
+        /// What was wrong, as a sentence.
+        message: String,
+    },
+}
+
+/// A message a client sends on the live WebSocket, tagged by `type`. The server parses it by
+/// hand (events stay raw JSON, stored as sent); this type is for clients that write it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum LiveRequest {
+    /// Proves who is riding: a racer token (from `POST /api/session`) or the API key. Sent
+    /// first; nothing else is accepted before it. Keeps the secret out of the URL.
+    Hello {
+        /// The token or key.
+        token: String,
+    },
+    /// Racer events to store, at most 500 (answered by [`LiveMessage::Acks`]).
+    Events {
+        /// The events, oldest first.
+        events: Vec<crate::RacerEvent>,
+    },
+}
+
+/// The here-now ranking of a class's current race (in [`LiveMessage::Ranking`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveRanking {

@@ -37,6 +37,12 @@ impl Class {
     pub fn is_valid_id(id: i64) -> bool {
         (1..=CLASSES.len() as i64).contains(&id)
     }
+
+    /// `raw` as a class id, when it names one of the six classes (the one check every reader
+    /// of a class id from outside uses: query strings, file names, command lines).
+    pub fn checked_id(raw: i64) -> Option<ClassId> {
+        Self::is_valid_id(raw).then_some(raw as ClassId)
+    }
 }
 
 #[cfg(test)]

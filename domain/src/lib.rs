@@ -12,6 +12,7 @@ pub mod hash;
 pub mod history;
 pub mod output;
 pub mod ride;
+pub mod seconds;
 
 pub use class::{Class, ClassId, CLASSES};
 #[cfg(not(target_arch = "wasm32"))]
@@ -20,3 +21,4 @@ pub use clock::{Clock, ManualClock, RaceClock, RaceId, DEFAULT_RACE_SECONDS};
 pub use event::{EventError, EventKind, RacerEvent, CADENCE_RANGE, RESISTANCE_RANGE};
 pub use history::{ClassBests, History, HistoryError};
 pub use output::output;
+pub use seconds::SecondSet;

@@ -21,8 +21,9 @@ use std::{
 
 use alleycat_domain::history;
 use alleycat_ingest::{
+    db::Database,
     delivery::{Delivery, DeliveryConfig},
-    merge::{self, Database, MergeConfig, Merger},
+    merge::{self, MergeConfig, Merger},
     objects,
     stream::{DiskStream, PutRecord, Stream, StreamConfig},
 };
@@ -43,7 +44,7 @@ async fn run(seconds: u32, racers: u64) {
     let stream =
         Arc::new(DiskStream::open(dir.path().join("stream"), StreamConfig::default()).unwrap());
     let store = objects::local_store(dir.path()).unwrap();
-    let db = Database::open(&dir.path().join(merge::DATABASE_FILE)).await.unwrap();
+    let db = Database::open(&dir.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
     let merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     let mut progress = merger.progress();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -104,7 +105,7 @@ async fn run(seconds: u32, racers: u64) {
             } else {
                 0
             };
-            let in_history = match merge::history_file(store.as_ref(), class).await.unwrap() {
+            let in_history = match objects::history_file(store.as_ref(), class).await.unwrap() {
                 Some(file) => {
                     let h = history::decode(&file.bytes).unwrap();
                     let mut s = 0;

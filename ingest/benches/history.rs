@@ -9,7 +9,8 @@
 use std::{hint::black_box, io::Write, time::Duration};
 
 use alleycat_domain::{
-    history::{self, to_centi, ClassBests},
+    history::{self, ClassBests},
+    output::to_centi,
     ride::RiderProfile,
 };
 use criterion::{criterion_group, criterion_main, Criterion};

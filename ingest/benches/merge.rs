@@ -16,7 +16,8 @@ mod delivery_support;
 use std::time::Instant;
 
 use alleycat_ingest::{
-    merge::{self, Database, MergeConfig, Merger},
+    db::Database,
+    merge::{self, MergeConfig, Merger},
     objects,
 };
 use delivery_support::{cpu_seconds, delivered_object, event, load_average};
@@ -77,7 +78,7 @@ fn main() {
             let elapsed = started.elapsed();
             let cpu = cpu_seconds() - cpu;
             assert_eq!(db.race_results(5_880_000, 3).await.unwrap().len() as u64, racers);
-            assert!(merge::history_file(store.as_ref(), 3).await.unwrap().is_some());
+            assert!(objects::history_file(store.as_ref(), 3).await.unwrap().is_some());
             let rate = records as f64 / elapsed.as_secs_f64();
             println!(
                 "run {run}: {records} records in {:.3} s = {rate:.0} records/s; {:.2} us CPU per \

@@ -13,6 +13,9 @@
 //! - `quarantine/history/class-<id>-<ms>.gz`: history files the merge found unreadable and set
 //!   aside (a rebuild restores the class; these stay for inspection).
 //!
+//! Reading a history file back ([`history_file`], with its ETag) lives here too, beside where
+//! the store is opened: the merge only writes them.
+//!
 //! Which store: [`StoreConfig`] names it, [`open_store`] opens it (checking at start that it can
 //! be used, so a wrong setting is a clear error, not a failure minutes later in delivery).
 //!
@@ -50,9 +53,10 @@ use std::{
 };
 
 use alleycat_domain::ClassId;
+use bytes::Bytes;
 use object_store::{
     aws::AmazonS3Builder, local::LocalFileSystem, path::Path, prefix::PrefixStore, ObjectStore,
-    RetryConfig,
+    ObjectStoreExt, RetryConfig,
 };
 
 /// Where delivered batches go.
@@ -70,6 +74,36 @@ pub const QUARANTINE_PREFIX: &str = "quarantine";
 pub const DEFAULT_S3_REGION: &str = "us-east-1";
 /// How long [`open_store`] waits for a bucket to answer before calling it unreachable.
 pub const S3_PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A history file as served: its bytes and cache validators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryFile {
+    /// The gzipped history file, as stored (serve as `application/gzip`).
+    pub bytes: Bytes,
+    /// A strong ETag, quoted: the MD5 of the bytes, so equal files have equal tags wherever
+    /// they were written.
+    pub etag: String,
+    /// When the file was last replaced, epoch milliseconds.
+    pub last_modified_ms: i64,
+}
+
+/// The history file of `class` (the one read path: the server's downloads and the merge's
+/// start), or `None` when the class has no history yet.
+pub async fn history_file(
+    store: &dyn ObjectStore,
+    class: ClassId,
+) -> Result<Option<HistoryFile>, object_store::Error> {
+    use md5::{Digest, Md5};
+    let result = match store.get(&history_path(class)).await {
+        Ok(result) => result,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let last_modified_ms = result.meta.last_modified.timestamp_millis();
+    let bytes = result.bytes().await?;
+    let etag = format!("\"{}\"", hex::encode(Md5::digest(&bytes)));
+    Ok(Some(HistoryFile { bytes, etag, last_modified_ms }))
+}
 
 /// What the object-store setting names: `file` (the data directory) or
 /// `s3://<bucket>[/<prefix>]`.

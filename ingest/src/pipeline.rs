@@ -16,11 +16,9 @@ use tokio::{
 };
 
 use crate::{
+    db::{Database, DatabaseConfig, DbError},
     delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryProgress},
-    merge::{
-        self, Database, DatabaseConfig, MergeConfig, MergeError, MergeProgress, Merger,
-        RebuildStats,
-    },
+    merge::{self, MergeConfig, MergeError, MergeProgress, Merger, RebuildStats},
     objects::{self, StoreConfig, StoreError},
     stream::{Clock, Stream},
 };
@@ -55,8 +53,6 @@ pub enum PipelineError {
 
 /// The running delivery and merge stages.
 pub struct Pipeline {
-    store: Arc<dyn ObjectStore>,
-    database: Database,
     delivery_progress: watch::Receiver<DeliveryProgress>,
     merge_progress: watch::Receiver<MergeProgress>,
     stop: oneshot::Sender<()>,
@@ -70,7 +66,10 @@ pub enum DataError {
     /// The object store could not be opened (see [`StoreError`] for each setting's error).
     #[error("cannot open the object store: {0}")]
     Store(#[from] StoreError),
-    /// The database could not be opened, or the merge (rebuild, import) failed.
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] DbError),
+    /// The merge (rebuild, import) failed.
     #[error(transparent)]
     Merge(#[from] MergeError),
 }
@@ -106,8 +105,7 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let (notify, notifications) = mpsc::unbounded_channel();
-        let merger =
-            Merger::new(store.clone(), database.clone(), config.merge).clock(clock.clone());
+        let merger = Merger::new(store.clone(), database, config.merge).clock(clock.clone());
         let merge_progress = merger.progress();
         // The merge stops when delivery drops its end of the channel, after the last object.
         let merge = tokio::spawn(merge::run(merger, notifications, std::future::pending()));
@@ -118,17 +116,7 @@ impl Pipeline {
         let delivery = tokio::spawn(delivery.run(async {
             let _ = stopped.await;
         }));
-        Self { store, database, delivery_progress, merge_progress, stop, delivery, merge }
-    }
-
-    /// The object store (history files: [`merge::history_file`]).
-    pub fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
-    /// The results database (the server's queries).
-    pub fn database(&self) -> &Database {
-        &self.database
+        Self { delivery_progress, merge_progress, stop, delivery, merge }
     }
 
     /// Delivery's counters (for `/metrics`).

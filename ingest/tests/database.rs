@@ -7,7 +7,10 @@ mod delivery_support;
 use std::{sync::Arc, time::Duration};
 
 use alleycat_domain::api::RacerInfo;
-use alleycat_ingest::merge::{self, Database, MergeConfig, Merger, PostgresUrl};
+use alleycat_ingest::{
+    db::{Database, PostgresUrl},
+    merge::{MergeConfig, Merger},
+};
 use alleycat_testkit::postgres::Postgres;
 use delivery_support::{delivered_object, event};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
@@ -55,7 +58,7 @@ async fn migrations_create_every_table_on_an_empty_postgres_database_and_rerun_a
 #[tokio::test]
 async fn an_sqlite_file_is_migrated_once_and_keeps_its_data_when_reopened() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(merge::DATABASE_FILE);
+    let path = dir.path().join(alleycat_ingest::db::DATABASE_FILE);
     let db = Database::open(&path).await.unwrap();
     assert!(!db.is_shared());
     assert_eq!(db.shared_value("k", "first").await.unwrap(), ("first".into(), true));
@@ -144,6 +147,6 @@ async fn a_bad_url_or_an_unreachable_server_is_a_clear_error() {
         .await
         .expect("an error, not a hang");
     let error = result.expect_err("nothing listens there");
-    assert!(matches!(error, merge::MergeError::Database(_)), "{error:?}");
+    assert!(matches!(error, alleycat_ingest::db::DbError::Query(_)), "{error:?}");
     assert!(error.to_string().contains("refused"), "says why: {error}");
 }

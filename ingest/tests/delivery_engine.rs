@@ -7,8 +7,9 @@ mod delivery_support;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use alleycat_ingest::{
+    db::Database,
     delivery::{Delivery, DeliveryConfig, DeliveryProgress},
-    merge::{self, Database, MergeConfig, Merger},
+    merge::{MergeConfig, Merger},
     objects,
     stream::{DiskStream, ManualClock, MemFs, PutRecord, Stream, StreamConfig, SystemClock},
 };
@@ -184,7 +185,7 @@ async fn through_the_engine_a_crash_before_the_checkpoint_redelivers_and_the_mer
         paths.push(p);
     }
 
-    let db = Database::open(&dir.path().join(merge::DATABASE_FILE)).await.unwrap();
+    let db = Database::open(&dir.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
     let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     merger.merge_objects(&paths).await.unwrap();
     assert_eq!(merger.progress().borrow().records, 2 * total, "everything arrived twice");
@@ -234,7 +235,7 @@ async fn the_pipeline_delivers_merges_and_shuts_down_and_rebuild_reproduces_its_
 
     let mut live = Vec::new();
     for class in 1..=6 {
-        live.push(merge::history_file(store.as_ref(), class).await.unwrap().unwrap().bytes);
+        live.push(objects::history_file(store.as_ref(), class).await.unwrap().unwrap().bytes);
     }
     let leaderboard = database.leaderboard(4, 100).await.unwrap();
     database.close().await;
@@ -242,7 +243,7 @@ async fn the_pipeline_delivers_merges_and_shuts_down_and_rebuild_reproduces_its_
     assert_eq!(stats.records, total + more);
     let (store, database) = pipeline::open_local(dir.path()).await.unwrap();
     for class in 1..=6 {
-        let rebuilt = merge::history_file(store.as_ref(), class).await.unwrap().unwrap().bytes;
+        let rebuilt = objects::history_file(store.as_ref(), class).await.unwrap().unwrap().bytes;
         assert_eq!(rebuilt, live[class as usize - 1], "class {class}");
     }
     assert_eq!(database.leaderboard(4, 100).await.unwrap(), leaderboard);
@@ -253,6 +254,6 @@ async fn the_pipeline_delivers_merges_and_shuts_down_and_rebuild_reproduces_its_
         pipeline::import_local(dir.path(), 5, original, MergeConfig::default()).await.unwrap(),
         1
     );
-    let file = merge::history_file(store.as_ref(), 5).await.unwrap().unwrap();
+    let file = objects::history_file(store.as_ref(), 5).await.unwrap().unwrap();
     assert_eq!(alleycat_domain::history::decode(&file.bytes).unwrap().best(999, 1), Some(32150));
 }

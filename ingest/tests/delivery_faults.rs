@@ -10,8 +10,9 @@ use std::{
 };
 
 use alleycat_ingest::{
+    db::Database,
     delivery::{transform::DeliveredEvent, Delivery, DeliveryConfig},
-    merge::{self, Database, MergeConfig, Merger},
+    merge::{self, MergeConfig, Merger},
     objects,
 };
 use delivery_support::{event, put_of, within, FailingStore, MemStream, WAIT};
@@ -168,7 +169,7 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
     let events: Vec<_> = (1..=5).flat_map(|r| (1..=30).map(move |s| event(r, 12, 1, s))).collect();
     stream.put_all(events.iter().map(put_of)).await;
 
-    let db = Database::open(&dir.path().join(merge::DATABASE_FILE)).await.unwrap();
+    let db = Database::open(&dir.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
     let merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
     let mut merged = merger.progress();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -200,13 +201,13 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
     let _ = stop_merge.send(());
     merge_task.await.unwrap().unwrap();
 
-    let file = merge::history_file(store.as_ref(), 1).await.unwrap().expect("class 1 history");
+    let file = objects::history_file(store.as_ref(), 1).await.unwrap().expect("class 1 history");
     let history = alleycat_domain::history::decode(&file.bytes).unwrap();
     assert_eq!(history.racer_count(), 5);
     for e in &events {
         assert_eq!(
             history.best(e.racer_id, e.second),
-            Some(alleycat_domain::history::to_centi(e.output()))
+            Some(alleycat_domain::output::to_centi(e.output()))
         );
     }
     let results = db.race_results(12, 1).await.unwrap();

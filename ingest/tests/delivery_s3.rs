@@ -8,8 +8,8 @@ mod moto_support;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use alleycat_ingest::{
+    db::Database,
     delivery::DeliveryConfig,
-    merge::{self, Database},
     objects::{self, StoreConfig, StoreError},
     pipeline::{Pipeline, PipelineConfig},
     stream::{DiskStream, ManualClock, MemFs, PutRecord, Stream, StreamConfig, SystemClock},
@@ -42,7 +42,8 @@ async fn delivery_and_merge_store_gzip_objects_and_history_files_in_the_bucket()
         .unwrap(),
     );
     let data = tempfile::tempdir().unwrap();
-    let database = Database::open(&data.path().join(merge::DATABASE_FILE)).await.unwrap();
+    let database =
+        Database::open(&data.path().join(alleycat_ingest::db::DATABASE_FILE)).await.unwrap();
     let pipeline = Pipeline::start(
         stream.clone(),
         store.clone(),
@@ -105,7 +106,7 @@ async fn delivery_and_merge_store_gzip_objects_and_history_files_in_the_bucket()
     assert_eq!(lines, total);
 
     // The history file holds each racer's bests; the database its results.
-    let file = merge::history_file(store.as_ref(), 2).await.unwrap().expect("class 2's history");
+    let file = objects::history_file(store.as_ref(), 2).await.unwrap().expect("class 2's history");
     let decoded = alleycat_domain::history::decode(&file.bytes).unwrap();
     assert_eq!(decoded.racer_count(), 8);
     let racer_5_at_7 = event(5, RACE, 2, 7).output();
@@ -115,7 +116,7 @@ async fn delivery_and_merge_store_gzip_objects_and_history_files_in_the_bucket()
     let local: Vec<_> = std::fs::read_dir(data.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with(merge::DATABASE_FILE))
+        .filter(|name| !name.starts_with(alleycat_ingest::db::DATABASE_FILE))
         .collect();
     assert!(local.is_empty(), "{local:?}");
 }

@@ -10,7 +10,10 @@ mod delivery_support;
 
 use std::{sync::Arc, time::Duration};
 
-use alleycat_ingest::merge::{self, Database, MergeConfig, MergeProgress, Merger};
+use alleycat_ingest::{
+    db::Database,
+    merge::{self, MergeConfig, MergeProgress, Merger},
+};
 use delivery_support::{delivered_object, event, within, WAIT};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::sync::{mpsc, watch};

@@ -8,7 +8,11 @@ mod delivery_support;
 use std::sync::Arc;
 
 use alleycat_domain::{history, RacerEvent};
-use alleycat_ingest::merge::{self, Database, MergeConfig, Merger, RaceResult};
+use alleycat_ingest::{
+    db::{Database, RaceResult},
+    merge::{self, MergeConfig, Merger},
+    objects,
+};
 use alleycat_testkit::postgres::Postgres;
 use delivery_support::{delivered_object, event};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
@@ -19,14 +23,15 @@ use proptest::prelude::*;
 struct Outcome {
     history: Vec<Option<Vec<u8>>>,
     results: Vec<Vec<RaceResult>>,
-    leaderboards: Vec<Vec<merge::ClassRecord>>,
-    races: Vec<Vec<merge::RaceSummary>>,
+    leaderboards: Vec<Vec<alleycat_ingest::db::ClassRecord>>,
+    races: Vec<Vec<alleycat_ingest::db::RaceSummary>>,
 }
 
 async fn outcome(store: &dyn ObjectStore, db: &Database, races: &[u64]) -> Outcome {
     let mut o = Outcome { history: vec![], results: vec![], leaderboards: vec![], races: vec![] };
     for class in 1..=6 {
-        o.history.push(merge::history_file(store, class).await.unwrap().map(|f| f.bytes.to_vec()));
+        o.history
+            .push(objects::history_file(store, class).await.unwrap().map(|f| f.bytes.to_vec()));
         o.leaderboards.push(db.leaderboard(class, 1000).await.unwrap());
         o.races.push(db.recent_races(class, 1000).await.unwrap());
         for &race in races {
@@ -222,7 +227,7 @@ async fn rebuild_equals_live(live_db: Database, rebuilt_db: Database) {
     assert_eq!(rebuilt, live);
 
     // The import survived the rebuild.
-    let file = merge::history_file(store.as_ref(), 2).await.unwrap().unwrap();
+    let file = objects::history_file(store.as_ref(), 2).await.unwrap().unwrap();
     let h = history::decode(&file.bytes).unwrap();
     assert_eq!(h.best(5000, 1), Some(15050));
     assert_eq!(h.best(2, 1), Some(99999));
@@ -315,7 +320,7 @@ async fn bad_history_is_set_aside(db: Database) {
 
     assert_eq!(db.race_results(300, 6).await.unwrap().len(), 1);
     assert_eq!(db.race_results(300, 2).await.unwrap().len(), 1);
-    let file = merge::history_file(store.as_ref(), 6).await.unwrap().expect("rewritten");
+    let file = objects::history_file(store.as_ref(), 6).await.unwrap().expect("rewritten");
     let decoded = history::decode(&file.bytes).expect("a readable history file again");
     assert_eq!(decoded.racer_count(), 1);
     let set_aside: Vec<_> = {

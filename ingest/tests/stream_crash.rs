@@ -4,12 +4,19 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    io::{BufRead, BufReader, Write},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use alleycat_ingest::stream::{DiskStream, ShardId, StartingPosition, Stream, StreamConfig};
+use alleycat_ingest::stream::{
+    DiskStream, PutRecord, ShardId, StartingPosition, Stream, StreamConfig,
+};
+use alleycat_testkit::child;
+use bytes::Bytes;
+
+/// The child process's test (see [`writer_child`]).
+const WRITER: &str = "writer_child";
 
 const KILLS: usize = 24;
 
@@ -57,14 +64,12 @@ fn every_acknowledged_record_survives_repeated_sigkills() {
     // (shard, sequence number) -> payload, for every record a child reported acknowledged.
     let mut acked: BTreeMap<(u32, u128), String> = BTreeMap::new();
     for round in 0..KILLS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stream_crash_writer"))
-            .arg(&dir)
-            .arg(format!("r{round}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+        let mut child = child::command(WRITER)
+            .env("CRASH_WRITER_DIR", &dir)
+            .env("CRASH_WRITER_TAG", format!("r{round}"))
             .spawn()
             .expect("spawn the writer");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut stdout = BufReader::new(child.stderr.take().unwrap());
         // Every fifth round is killed at once, possibly in the middle of recovery.
         let target = if round % 5 == 4 { 0 } else { rng.usize(1..6000) };
         let mut seen = 0;
@@ -119,4 +124,72 @@ fn every_acknowledged_record_survives_repeated_sigkills() {
         });
     }
     assert!(acked.len() > 1000, "only {} records were acknowledged", acked.len());
+}
+
+/// Not a test on its own: the child process of the crash test (run by [`child::command`]).
+/// Opens the stream in `CRASH_WRITER_DIR`, says `ready`, then writes under load from several
+/// tasks and says one line `<shard> <sequence number> <payload>` per acknowledged record, until
+/// it is killed. `CRASH_WRITER_TAG` tags the payloads of this run.
+#[test]
+fn writer_child() {
+    if !child::is_child(WRITER) {
+        return;
+    }
+    let dir = std::env::var("CRASH_WRITER_DIR").expect("CRASH_WRITER_DIR");
+    let tag = std::env::var("CRASH_WRITER_TAG").unwrap_or_else(|_| "run".into());
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(write_until_killed(dir, tag));
+}
+
+async fn write_until_killed(dir: String, tag: String) {
+    let stream = Arc::new(DiskStream::open(dir, config()).expect("open the stream"));
+    let out = Arc::new(Mutex::new(std::io::stderr()));
+    {
+        let mut out = out.lock().expect("stderr");
+        writeln!(out, "ready").and_then(|()| out.flush()).expect("stderr");
+    }
+    let mut tasks = Vec::new();
+    for task in 0..4u64 {
+        let stream = Arc::clone(&stream);
+        let out = Arc::clone(&out);
+        let tag = tag.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            loop {
+                let size = 1 + ((n * 7 + task * 13) % 100) as usize;
+                let batch: Vec<PutRecord> = (0..size)
+                    .map(|i| {
+                        let payload = format!(
+                            "{tag}-w{task}-{}-{}",
+                            n + i as u64,
+                            "x".repeat(((n + i as u64) * 31 % 200) as usize)
+                        );
+                        PutRecord {
+                            partition_key: format!("racer-{}", (n + i as u64 + task) % 64),
+                            explicit_hash_key: None,
+                            data: Bytes::from(payload),
+                        }
+                    })
+                    .collect();
+                n += size as u64;
+                let result = stream.put_records(batch.clone()).await.expect("put");
+                let mut lines = String::new();
+                for (record, outcome) in batch.iter().zip(result.records) {
+                    if let Ok(ok) = outcome {
+                        let payload = std::str::from_utf8(&record.data).expect("utf-8");
+                        lines.push_str(&format!(
+                            "{} {} {payload}\n",
+                            ok.shard_id.0, ok.sequence_number.0
+                        ));
+                    }
+                }
+                let mut out = out.lock().expect("stderr");
+                out.write_all(lines.as_bytes()).and_then(|()| out.flush()).expect("stderr");
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
 }

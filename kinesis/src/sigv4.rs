@@ -163,10 +163,12 @@ pub fn verify(
     }
     let canonical = canonical_request(method, uri, headers, auth.signed_headers, body);
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let string_to_sign =
-        format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex(&Sha256::digest(canonical.as_bytes())));
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
     let key = signing_key(&credentials.secret_access_key, auth.date, auth.region, auth.service);
-    let given = unhex(auth.signature).ok_or_else(mismatch)?;
+    let given = hex::decode(auth.signature).map_err(|_| mismatch())?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
     mac.update(string_to_sign.as_bytes());
     // verify_slice compares in constant time.
@@ -195,12 +197,14 @@ pub fn sign(
     let signed_headers = names.join(";");
     let canonical = canonical_request(method, uri, headers, &signed_headers, body);
     let scope = format!("{date}/{region}/{SERVICE}/aws4_request");
-    let string_to_sign =
-        format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex(&Sha256::digest(canonical.as_bytes())));
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
     let key = signing_key(&credentials.secret_access_key, &date, region, SERVICE);
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
     mac.update(string_to_sign.as_bytes());
-    let signature = hex(&mac.finalize().into_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
     let value = format!(
         "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
         credentials.access_key_id
@@ -257,7 +261,7 @@ pub fn canonical_request(
     format!(
         "{method}\n{}\n{query}\n{canonical_headers}\n{signed_headers}\n{}",
         encode(path, true),
-        hex(&Sha256::digest(body))
+        hex::encode(Sha256::digest(body))
     )
 }
 
@@ -306,17 +310,6 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,7 +337,7 @@ mod tests {
         );
         let sts = format!(
             "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n{}",
-            hex(&Sha256::digest(canonical.as_bytes()))
+            hex::encode(Sha256::digest(canonical.as_bytes()))
         );
         let mut mac = Hmac::<Sha256>::new_from_slice(&signing_key(
             SECRET,
@@ -354,7 +347,7 @@ mod tests {
         ))
         .unwrap();
         mac.update(sts.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hex::encode(mac.finalize().into_bytes())
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::{
     sync::Mutex,
 };
 
-use alleycat_domain::{RaceClock, RaceId, RacerEvent};
+use alleycat_domain::{RaceClock, RaceId, RacerEvent, SecondSet};
 
 use crate::auth::Caller;
 
@@ -105,31 +105,9 @@ pub struct Admission {
 
 #[derive(Debug, Default)]
 struct State {
-    seen: HashMap<(RaceId, u64), Seconds>,
+    seen: HashMap<(RaceId, u64), SecondSet>,
     recent: HashMap<u64, VecDeque<u64>>,
     pruned_at_race: RaceId,
-}
-
-/// A bitset of the seconds of one racer's race.
-#[derive(Debug, Default)]
-struct Seconds(Vec<u64>);
-
-impl Seconds {
-    fn insert(&mut self, second: u32) -> bool {
-        let (word, bit) = ((second / 64) as usize, second % 64);
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
-        }
-        let fresh = self.0[word] & (1 << bit) == 0;
-        self.0[word] |= 1 << bit;
-        fresh
-    }
-
-    fn remove(&mut self, second: u32) {
-        if let Some(word) = self.0.get_mut((second / 64) as usize) {
-            *word &= !(1 << (second % 64));
-        }
-    }
 }
 
 impl Admission {

@@ -20,7 +20,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use alleycat_ingest::merge::{Database, MergeError};
+use alleycat_ingest::db::{Database, DbError};
 
 const SECRET_FILE: &str = "secret";
 /// The name of the token secret in the shared database.
@@ -148,7 +148,7 @@ impl Keys {
 pub enum KeysError {
     /// The database failed.
     #[error("cannot read or store the shared keys: {0}")]
-    Database(#[from] MergeError),
+    Database(#[from] DbError),
     /// The stored token secret is not 64 hex digits.
     #[error("the shared token secret in the database is not 64 hex digits")]
     BadSharedSecret,
@@ -162,14 +162,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn decode_secret(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(hex.trim(), &mut out).ok()?;
     Some(out)
 }
 
@@ -177,7 +171,7 @@ fn decode_secret(hex: &str) -> Option<[u8; 32]> {
 fn random_hex() -> io::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(io::Error::other)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 /// Reads a key file, or creates it with 32 random bytes in hex (readable by the owner only).

@@ -4,7 +4,7 @@
 use std::{net::IpAddr, path::PathBuf};
 
 use alleycat_ingest::{
-    merge::{DatabaseConfig, PostgresUrl},
+    db::{DatabaseConfig, PostgresUrl},
     objects::{S3Config, StoreConfig, StoreLocation},
     stream::StreamLocation,
 };

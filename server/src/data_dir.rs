@@ -1,10 +1,20 @@
-//! The data directory: everything Alleycat stores, owned by one process at a time.
+//! The data directory: everything Alleycat stores, owned by one process at a time. This is the
+//! one description of its layout (ARCHITECTURE.md points here):
 //!
-//! Layout: `stream/` (the event stream's shards and consumer checkpoints); `kinesis/` (streams
-//! created through the Kinesis API, see `alleycat_kinesis::registry`); the object store's
-//! prefixes `delivery/`, `processing-failed/`, `imports/` and `history/` (see
-//! `alleycat_ingest::objects`); `results.sqlite` (race results, class records, the roster);
-//! `secret` and `api-key` (see [`crate::auth`]); and `.lock`, held while a process uses it.
+//! - `stream/`: the embedded event stream's shards and consumer checkpoints
+//!   (`alleycat_ingest::stream::disk`); absent with `--stream nats://…`.
+//! - `kinesis/`: streams created through the Kinesis API and their metadata
+//!   (`alleycat_kinesis::registry`).
+//! - The object store's prefixes, unless `--object-store` names a bucket
+//!   (`alleycat_ingest::objects`): `delivery/` (delivered batches), `processing-failed/`
+//!   (records the transform refused), `imports/` (imported histories), `history/` (the per-class
+//!   history files), `quarantine/` (unreadable history files set aside by the merge).
+//! - `results.sqlite` (with its `-wal` and `-shm`): results, class records, the roster and the
+//!   shared keys (`alleycat_ingest::db`); absent with `--database-url`, which keeps them in
+//!   PostgreSQL.
+//! - `secret` and `api-key`: the token secret and the producers' key ([`crate::auth`]); in the
+//!   database instead with `--database-url`.
+//! - `.lock`: held while a process uses the directory.
 
 use std::{fs::File, path::Path};
 

@@ -8,7 +8,11 @@
 //! their own consumer and produce the history files and results the read API serves. With a
 //! shared PostgreSQL database (`--database-url`) several servers run side by side: each serves
 //! everything, but delivery and merge run only on the holder of the pipeline lease
-//! (`alleycat_ingest::lease`, wired in `pipeline.rs`).
+//! (`alleycat_ingest::lease`, followed by the [`leader`] loop).
+//!
+//! Where things are: [`startup`] opens the data directory's parts into the [`AppState`] every
+//! handler uses ([`state`]); [`live`] runs the here-now readers; [`leader`] runs delivery and
+//! merge while this server holds the lease; [`http`] is the API.
 
 pub mod admission;
 pub mod auth;
@@ -17,12 +21,15 @@ pub mod connections;
 mod data_dir;
 pub mod demo;
 pub mod http;
+pub mod intake;
+mod leader;
 pub mod live;
 pub mod metrics;
 pub mod offline;
-mod pipeline;
 pub mod roster;
 pub mod shutdown;
+mod startup;
+mod state;
 
 use std::{
     future::{Future, IntoFuture},
@@ -30,103 +37,10 @@ use std::{
     time::Duration,
 };
 
-use alleycat_domain::RaceClock;
-use alleycat_ingest::{merge::Database, stream::Stream};
-use object_store::ObjectStore;
 use tokio::{net::TcpListener, sync::watch};
 
 pub use config::ServeConfig;
-
-use crate::{admission::Admission, auth::Keys, live::LiveBoard, roster::Roster};
-
-/// What every request handler can reach. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    config: ServeConfig,
-    clock: RaceClock,
-    keys: Keys,
-    stream: Arc<dyn Stream>,
-    store: Arc<dyn ObjectStore>,
-    db: Database,
-    roster: Arc<Roster>,
-    board: Arc<LiveBoard>,
-    admission: Admission,
-    closing: watch::Receiver<bool>,
-    metrics: metrics::Metrics,
-}
-
-impl AppState {
-    /// The settings the server runs with.
-    pub fn config(&self) -> &ServeConfig {
-        &self.inner.config
-    }
-
-    /// The race clock.
-    pub fn clock(&self) -> RaceClock {
-        self.inner.clock
-    }
-
-    /// The token and API keys.
-    pub fn keys(&self) -> &Keys {
-        &self.inner.keys
-    }
-
-    /// The event stream.
-    pub fn stream(&self) -> &Arc<dyn Stream> {
-        &self.inner.stream
-    }
-
-    /// The object store holding delivered objects and history files.
-    pub fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.inner.store
-    }
-
-    /// The results database.
-    pub fn db(&self) -> &Database {
-        &self.inner.db
-    }
-
-    /// The racers.
-    pub fn roster(&self) -> &Roster {
-        &self.inner.roster
-    }
-
-    /// The here-now board.
-    pub fn board(&self) -> &LiveBoard {
-        &self.inner.board
-    }
-
-    /// Whether `racer` is one the demo field rides as (see [`demo::riders`]).
-    pub fn is_demo_racer(&self, racer: u64) -> bool {
-        let demo = self.config().demo_racers;
-        demo > 0 && demo::riders(self.roster().len(), demo).contains(&racer)
-    }
-
-    /// The admission rules for events.
-    pub fn admission(&self) -> &Admission {
-        &self.inner.admission
-    }
-
-    /// Becomes `true` when the server starts shutting down (WebSockets close on it).
-    pub fn closing(&self) -> watch::Receiver<bool> {
-        self.inner.closing.clone()
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &metrics::Metrics {
-        &self.inner.metrics
-    }
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
-    }
-}
+pub use state::AppState;
 
 /// The wall clock in epoch milliseconds.
 pub fn now_ms() -> u64 {
@@ -167,23 +81,13 @@ pub async fn run_with_kinesis(
         tracing::warn!(dist = %config.dist.display(), "The app is not built here; only the API is served. Build it with scripts/build-app.sh.");
     }
     let (closing_tx, closing) = watch::channel(false);
-    let parts = pipeline::open(&config).await?;
-    let state = AppState {
-        inner: Arc::new(Inner {
-            clock: RaceClock::new(config.race_seconds),
-            keys: parts.keys,
-            stream: parts.stream.clone(),
-            store: parts.store,
-            db: parts.db,
-            roster: parts.roster,
-            board: parts.board,
-            admission: parts.admission,
-            closing,
-            metrics: metrics::Metrics::new(),
-            config,
-        }),
-    };
-    let running = pipeline::start(&state, parts.iterators);
+    let (state, iterators) = startup::open(config, closing).await?;
+    // The here-now readers and ticker run on every server; delivery and merge on the leader.
+    let readers = [
+        tokio::spawn(live::follow(state.clone(), iterators)),
+        tokio::spawn(live::tick(state.inner.board.clone())),
+    ];
+    let leader = leader::start(&state);
     let kinesis = match (kinesis, kinesis_credentials) {
         (Some(listener), Some(credentials)) => {
             Some(serve_kinesis(listener, &state, credentials).await?)
@@ -222,7 +126,10 @@ pub async fn run_with_kinesis(
         }
     }
     tracing::info!("HTTP stopped; flushing the pipeline.");
-    running.stop().await;
+    leader.stop().await;
+    for reader in readers {
+        reader.abort();
+    }
     tracing::info!("Alleycat stopped.");
     Ok(())
 }

@@ -14,7 +14,8 @@ use std::{
 
 use alleycat_domain::{
     api::{LiveEntry, LiveRanking},
-    ClassId, RaceClock, RaceId, RacerEvent, CLASSES,
+    output::{from_centi, to_centi},
+    ClassId, RaceClock, RaceId, RacerEvent, SecondSet, CLASSES,
 };
 use alleycat_ingest::stream::{ShardIterator, StartingPosition, Stream, StreamError};
 use tokio::sync::watch;
@@ -60,35 +61,40 @@ impl Snapshot {
     }
 }
 
+/// What the board shows of one rider: outputs in hundredths, as the merge keeps them
+/// ([`to_centi`]), so that the board's totals and order are the results' to the hundredth.
 #[derive(Debug, Default, Clone, Copy)]
-struct Rider {
-    seconds: u32,
+struct Standing {
     latest_second: u32,
-    latest_output: f64,
-    total: f64,
-    seen: [u64; 8], // seconds 0..512 as a bitset; later seconds are counted without dedupe
+    latest_centi: u32,
+    total_centi: u64,
+}
+
+/// One rider of a race on the board.
+#[derive(Debug, Default)]
+struct Rider {
+    /// The seconds counted, so that a second read twice (at-least-once reading, a Kinesis
+    /// producer's retry) counts once, in races of any length.
+    seen: SecondSet,
+    standing: Standing,
 }
 
 impl Rider {
-    fn apply(&mut self, second: u32, output: f64) {
-        if second < 512 {
-            let (word, bit) = ((second / 64) as usize, second % 64);
-            if self.seen[word] & (1 << bit) != 0 {
-                return; // a replayed duplicate (at-least-once reading)
-            }
-            self.seen[word] |= 1 << bit;
+    fn apply(&mut self, second: u32, centi: u32) {
+        if !self.seen.insert(second) {
+            return;
         }
-        self.seconds += 1;
-        self.total += output;
-        if second >= self.latest_second {
-            self.latest_second = second;
-            self.latest_output = output;
+        let standing = &mut self.standing;
+        standing.total_centi += u64::from(centi);
+        if second >= standing.latest_second {
+            standing.latest_second = second;
+            standing.latest_centi = centi;
         }
     }
 }
 
-/// A race's riders, copied out of the board to rank them without holding its lock.
-type Riders = Vec<(u64, Rider)>;
+/// A race's standings, copied out of the board to rank them without holding its lock.
+type Riders = Vec<(u64, Standing)>;
 
 /// The board: live state of the current races, and one publisher per class.
 #[derive(Debug)]
@@ -117,7 +123,7 @@ impl LiveBoard {
             .or_default()
             .entry(event.racer_id)
             .or_default()
-            .apply(event.second, (event.output() * 100.0).round() / 100.0);
+            .apply(event.second, to_centi(event.output()));
     }
 
     /// Ranks every class's current race and publishes it to the class's subscribers.
@@ -145,7 +151,7 @@ impl LiveBoard {
                     None => (race_id, races.get(&(race_id, class.id)), second),
                 };
                 let riders = riders
-                    .map(|r| r.iter().map(|(id, rider)| (*id, *rider)).collect())
+                    .map(|r| r.iter().map(|(id, rider)| (*id, rider.standing)).collect())
                     .unwrap_or_default();
                 (race, class.id, second, riders)
             })
@@ -164,17 +170,19 @@ impl LiveBoard {
         second: u32,
         mut riders: Riders,
     ) -> Snapshot {
-        riders.sort_by(|(a_id, a), (b_id, b)| b.total.total_cmp(&a.total).then(a_id.cmp(b_id)));
+        // As the results rank a race: total descending, then racer id.
+        riders
+            .sort_by(|(a_id, a), (b_id, b)| b.total_centi.cmp(&a.total_centi).then(a_id.cmp(b_id)));
         let entries: Vec<LiveEntry> = riders
             .iter()
             .enumerate()
-            .map(|(i, (id, rider))| LiveEntry {
+            .map(|(i, (id, standing))| LiveEntry {
                 rank: i as u32 + 1,
                 racer_id: *id,
                 name: self.roster.name(*id),
-                output: rider.latest_output,
-                total: (rider.total * 100.0).round() / 100.0,
-                second: rider.latest_second,
+                output: from_centi(standing.latest_centi),
+                total: from_centi(standing.total_centi),
+                second: standing.latest_second,
             })
             .collect();
         let index = entries.iter().enumerate().map(|(i, e)| (e.racer_id, i)).collect();
@@ -313,6 +321,44 @@ mod tests {
         assert_eq!(ranking.entries[0].total, 201.0); // counted once despite the replay
         assert_eq!(ranking.me.as_ref().map(|m| (m.rank, m.total, m.second)), Some((2, 200.0, 2)));
         assert_eq!(board.subscribe(1).unwrap().borrow().entries.len(), 0);
+    }
+
+    #[test]
+    fn racers_tied_in_hundredths_are_ranked_by_racer_id_as_the_results_rank_them() {
+        // Racer 1 rides one second at 91.77; racer 2 two seconds at 40.25 and 51.52, also
+        // 91.77 in all. Summed as floats, racer 2's total is 91.77000000000001 and the board
+        // once ranked them first; the results (integer hundredths) put the tie in racer-id
+        // order, racer 1 first.
+        let clock = RaceClock::new(20);
+        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let now = clock.start_ms(50) + 3500;
+        let at = |racer, second, cadence| RacerEvent {
+            resistance: 50.0,
+            ..event(racer, second, cadence)
+        };
+        for e in [at(2, 1, 0.0), at(2, 2, 9.8), at(1, 1, 44.8)] {
+            board.apply(&e, now);
+        }
+        let mut live = board.subscribe(2).unwrap();
+        board.publish(now);
+        let entries = live.borrow_and_update().entries.clone();
+        let ranked: Vec<_> = entries.iter().map(|e| (e.racer_id, e.total)).collect();
+        assert_eq!(ranked, [(1, 91.77), (2, 91.77)]);
+        assert_eq!((entries[1].output, entries[1].second), (51.52, 2));
+    }
+
+    #[test]
+    fn seconds_past_512_replayed_are_counted_once() {
+        let clock = RaceClock::new(900);
+        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let now = clock.start_ms(50) + 700_000;
+        for second in [511, 512, 600, 900, 600, 900, 512] {
+            board.apply(&event(1, second, 65.0), now);
+        }
+        let mut live = board.subscribe(2).unwrap();
+        board.publish(now);
+        let entry = live.borrow_and_update().entries[0].clone();
+        assert_eq!((entry.total, entry.second), (400.0, 900));
     }
 
     #[test]

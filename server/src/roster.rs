@@ -5,7 +5,7 @@
 use alleycat_domain::hash::splitmix64 as mix;
 
 use alleycat_domain::api::RacerInfo;
-use alleycat_ingest::merge::{Database, MergeError};
+use alleycat_ingest::db::{Database, DbError};
 
 const FIRST: &[&str] = &[
     "Ada", "Amara", "Ana", "Arlo", "Ayla", "Bea", "Bodhi", "Caleb", "Cass", "Cleo", "Dara", "Dev",
@@ -105,7 +105,7 @@ pub struct Roster {
 impl Roster {
     /// Loads the roster from the database, first generating the racers it lacks (ids 1 to
     /// `size`) from `seed`.
-    pub async fn load_or_create(db: &Database, size: u32, seed: u64) -> Result<Self, MergeError> {
+    pub async fn load_or_create(db: &Database, size: u32, seed: u64) -> Result<Self, DbError> {
         if db.roster_len().await? < u64::from(size) {
             let racers: Vec<_> = (1..=u64::from(size)).map(|id| generate(seed, id)).collect();
             db.add_racers(&racers).await?;

@@ -9,7 +9,7 @@ use std::{
 };
 
 use alleycat_testkit::alleycat::delivered;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use support::{
     event, eventually, post_events, race_now, three_racers_ride, to_json, TestServer, API_KEY,
@@ -21,14 +21,15 @@ async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
     let server = TestServer::start().await;
     let (race, second) = race_now();
     let token = server.token(1).await;
-    let ws_url =
-        server.url(&format!("/api/live?classId=3&token={token}")).replace("http://", "ws://");
+    let ws_url = server.url("/api/live?classId=3").replace("http://", "ws://");
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let first: Value = match socket.next().await.unwrap().unwrap() {
         Message::Text(text) => serde_json::from_str(&text).unwrap(),
         other => panic!("unexpected {other:?}"),
     };
     assert_eq!(first["classId"], 3, "the current state comes at once: {first}");
+    let hello = serde_json::json!({"type": "hello", "token": token}).to_string();
+    socket.send(Message::Text(hello.into())).await.unwrap();
 
     server.post_events(&token, &[to_json(&event(race, 1, 3, second, 60.0))]).await;
     let token2 = server.token(2).await;

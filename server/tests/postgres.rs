@@ -205,5 +205,5 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
     );
     assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
     assert_eq!(postgres.psql("SELECT count(*) FROM rides").unwrap(), "3");
-    assert!(!data.path().join(alleycat_ingest::merge::DATABASE_FILE).exists(), "no SQLite file");
+    assert!(!data.path().join(alleycat_ingest::db::DATABASE_FILE).exists(), "no SQLite file");
 }

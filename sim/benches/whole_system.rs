@@ -31,7 +31,7 @@ use std::{
 };
 
 use alleycat_domain::{
-    api::{ConfigResponse, LiveRanking, RaceResultsResponse},
+    api::{ConfigResponse, LiveMessage, RaceResultsResponse},
     Clock, EventKind, RaceClock, RacerEvent, SystemClock,
 };
 use alleycat_sim::{ClassChoice, SimConfig, Summary};
@@ -141,9 +141,15 @@ async fn live(racers: u32, race_seconds: u32) {
         .await
         .unwrap();
     let token = session["token"].as_str().unwrap().to_owned();
-    let ws =
-        format!("{}/api/live?classId=1&limit=1&token={token}", base.replace("http://", "ws://"));
+    let ws = format!("{}/api/live?classId=1&limit=1", base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws).await.unwrap();
+    let hello = serde_json::json!({"type": "hello", "token": token}).to_string();
+    futures::SinkExt::send(
+        &mut socket,
+        tokio_tungstenite::tungstenite::Message::Text(hello.into()),
+    )
+    .await
+    .unwrap();
     let seen: Arc<Mutex<Vec<Option<Instant>>>> =
         Arc::new(Mutex::new(vec![None; race_seconds as usize + 1]));
     let watcher = {
@@ -151,7 +157,9 @@ async fn live(racers: u32, race_seconds: u32) {
         tokio::spawn(async move {
             while let Some(Ok(message)) = socket.next().await {
                 let Ok(text) = message.into_text() else { continue };
-                let Ok(ranking) = serde_json::from_str::<LiveRanking>(&text) else { continue };
+                let Ok(LiveMessage::Ranking(ranking)) = serde_json::from_str(&text) else {
+                    continue;
+                };
                 if ranking.race_id != race {
                     continue;
                 }

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alleycat_domain::{history::to_centi, RaceId};
+use alleycat_domain::{output::to_centi, RaceId};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 

@@ -5,6 +5,7 @@
 //! waits that always have a deadline ([`wait`]) and an HTTP client that does too ([`http`]).
 
 pub mod alleycat;
+pub mod child;
 pub mod http;
 pub mod nats;
 pub mod postgres;

@@ -12,7 +12,7 @@ use std::{
 
 use alleycat_domain::{
     api::{ClassInfo, LiveRanking, RacerInfo},
-    history::from_centi,
+    output::from_centi,
     ride::RiderProfile,
     History, RaceId, RacerEvent,
 };

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use alleycat_domain::{
-    history::{from_centi, to_centi},
+    output::{from_centi, to_centi},
     History,
 };
 

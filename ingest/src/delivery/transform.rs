@@ -1,7 +1,10 @@
 //! The transform: a stream record in, one NDJSON line out (the racer event with its output), or a
 //! Firehose processing-failed record.
 
-use alleycat_domain::{history::from_centi, history::to_centi, EventKind, RacerEvent};
+use alleycat_domain::{
+    output::{from_centi, to_centi},
+    EventKind, RacerEvent,
+};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -14,47 +14,13 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::MergeError;
 use crate::{
-    objects::{history_path, QUARANTINE_PREFIX},
+    objects::{history_file, history_path, QUARANTINE_PREFIX},
     stream::Clock,
 };
 
 /// Where an unreadable history file of `class` found at `millis` is kept.
 fn quarantine_path(class: ClassId, millis: u64) -> object_store::path::Path {
     object_store::path::Path::from(format!("{QUARANTINE_PREFIX}/history/class-{class}-{millis}.gz"))
-}
-
-/// A history file as served: its bytes and cache validators.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryFile {
-    /// The gzipped history file, as stored (serve as `application/gzip`).
-    pub bytes: Bytes,
-    /// A strong ETag, quoted: the MD5 of the bytes, so equal files have equal tags wherever
-    /// they were written.
-    pub etag: String,
-    /// When the file was last replaced, epoch milliseconds.
-    pub last_modified_ms: i64,
-}
-
-/// The history file of `class`, or `None` when the class has no history yet.
-pub async fn history_file(
-    store: &dyn ObjectStore,
-    class: ClassId,
-) -> Result<Option<HistoryFile>, MergeError> {
-    use md5::{Digest, Md5};
-    let path = history_path(class);
-    let result = match store.get(&path).await {
-        Ok(result) => result,
-        Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => return Err(MergeError::Store { path: path.to_string(), source }),
-    };
-    let last_modified_ms = result.meta.last_modified.timestamp_millis();
-    let bytes = result
-        .bytes()
-        .await
-        .map_err(|source| MergeError::Store { path: path.to_string(), source })?;
-    let digest = Md5::digest(&bytes);
-    let etag = format!("\"{}\"", digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    Ok(Some(HistoryFile { bytes, etag, last_modified_ms }))
 }
 
 /// Every class's bests the merge has touched, loaded lazily from the history files.
@@ -82,7 +48,10 @@ impl Bests {
             return Ok(());
         }
         let mut bests = ClassBests::new(class, self.race_seconds);
-        if let Some(file) = history_file(self.store.as_ref(), class).await? {
+        if let Some(file) = history_file(self.store.as_ref(), class)
+            .await
+            .map_err(|source| MergeError::Store { path: history_path(class).to_string(), source })?
+        {
             let stored = history::gunzip(&file.bytes, history::MAX_DECODED_BYTES)
                 .and_then(|json| ClassBests::from_json(&json));
             match stored {

@@ -18,7 +18,6 @@
 //! in between re-merges those objects on restart, which changes nothing already counted.
 
 pub mod best;
-pub mod db;
 pub mod record;
 pub mod ride;
 
@@ -35,15 +34,11 @@ use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
-pub use best::{history_file, HistoryFile};
-pub use db::{
-    ClassRecord, Database, DatabaseConfig, DatabaseUrlError, PostgresUrl, RaceResult, RaceSummary,
-    DATABASE_FILE,
-};
 use record::{parse_lines, MergeRecord};
 use ride::Ride;
 
 use crate::{
+    db::{self, Database, DbError},
     objects::{self, DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX},
     stream::{Clock, SystemClock},
 };
@@ -100,11 +95,8 @@ pub enum MergeError {
         source: object_store::Error,
     },
     /// The database failed.
-    #[error("database failure: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The database's migrations failed.
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Database(#[from] DbError),
     /// A stored history file could not be read (the merge sets such a file aside and goes on;
     /// see `Bests::load`).
     #[error("history file of class {class} is corrupt: {source}")]
@@ -231,11 +223,6 @@ impl Merger {
         self.progress.subscribe()
     }
 
-    /// The database this merge writes.
-    pub fn database(&self) -> &Database {
-        &self.db
-    }
-
     /// Paths under `delivery/` and `imports/` not yet merged, sorted.
     pub async fn unmerged(&self) -> Result<Vec<Path>, MergeError> {
         let merged = self.db.merged_objects().await?;
@@ -314,9 +301,12 @@ impl Merger {
             }
             let key = (r.race_id, r.class_id);
             if last_key != Some(key) && !self.races.contains_key(&key) {
-                let stored =
-                    self.db.load_rides(r.race_id, r.class_id, self.config.race_seconds).await?;
-                let rides = stored.into_iter().collect();
+                let stored = self.db.load_rides(r.race_id, r.class_id).await?;
+                let race_seconds = self.config.race_seconds;
+                let rides = stored
+                    .into_iter()
+                    .map(|(racer, blob)| (racer, Ride::from_blob(&blob, race_seconds)))
+                    .collect();
                 self.races.insert(key, RaceRides { rides, dirty: false });
             }
             last_key = Some(key);
@@ -592,7 +582,7 @@ pub async fn import_original(
     let imported = ClassBests::from_original_json(class, merger.config.race_seconds, bytes)
         .map_err(MergeError::Import)?;
     let encoded = imported.encode();
-    let digest: String = Md5::digest(&encoded).iter().map(|b| format!("{b:02x}")).collect();
+    let digest = hex::encode(Md5::digest(&encoded));
     let path = Path::from(format!("{IMPORTS_PREFIX}/class-{class}/{digest}.json.gz"));
     merger
         .store

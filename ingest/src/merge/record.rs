@@ -4,7 +4,7 @@
 //! the others are skipped, so a line written by a later delivery version with more fields still
 //! merges.
 
-use alleycat_domain::{history::to_centi, Class, ClassId, RaceId};
+use alleycat_domain::{output::to_centi, Class, ClassId, RaceId};
 use serde::Deserialize;
 
 /// The part of a delivered line the merge folds in.

@@ -9,20 +9,7 @@ pub struct Ride {
     dirty: bool,
 }
 
-/// What the results show of a ride, derived from its seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RideSummary {
-    /// How many seconds have an output.
-    pub seconds: u32,
-    /// The sum of the outputs, hundredths.
-    pub total_centi: u64,
-    /// The highest output, hundredths.
-    pub best_centi: u32,
-    /// The last second ridden.
-    pub final_second: u32,
-    /// The output at the last second ridden, hundredths.
-    pub final_centi: u32,
-}
+pub use crate::db::RideSummary;
 
 impl Ride {
     /// A ride with nothing yet, of a race of `race_seconds`.

@@ -149,44 +149,6 @@ const CHECKPOINT_FETCH: usize = 1000;
 /// every non-ASCII byte).
 const KEY_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'%');
 
-/// Where the event stream lives, as `--stream` names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamLocation {
-    /// `embedded`: the disk engine in the data directory (one server).
-    Embedded,
-    /// `nats://host:port[,host:port…]`: a JetStream stream on these NATS servers (shared by
-    /// several servers).
-    Nats {
-        /// The servers, `host:port`.
-        servers: Vec<String>,
-    },
-}
-
-impl std::str::FromStr for StreamLocation {
-    type Err = JetStreamError;
-
-    fn from_str(given: &str) -> Result<Self, JetStreamError> {
-        if given == "embedded" {
-            return Ok(Self::Embedded);
-        }
-        let Some(list) = given.strip_prefix("nats://") else {
-            return Err(JetStreamError::UnknownStream { given: given.to_owned() });
-        };
-        let servers: Vec<String> = list
-            .split(',')
-            .map(|s| s.trim().strip_prefix("nats://").unwrap_or(s.trim()).to_owned())
-            .collect();
-        if servers.iter().any(|s| s.is_empty()) {
-            return Err(JetStreamError::InvalidServer {
-                given: given.to_owned(),
-                reason: "an empty address in the list".into(),
-            });
-        }
-        parse_servers(&servers)?;
-        Ok(Self::Nats { servers })
-    }
-}
-
 /// The JetStream engine's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JetStreamConfig {
@@ -237,15 +199,6 @@ impl JetStreamConfig {
 /// configuration mistakes become `InvalidArgument`, the rest `Io` (retryable).
 #[derive(Debug, thiserror::Error)]
 pub enum JetStreamError {
-    /// `--stream` is neither `embedded` nor a `nats://` list.
-    #[error(
-        "unknown event stream {given:?}: use `embedded` (the data directory) or \
-         `nats://host:port[,host:port...]` (NATS JetStream)"
-    )]
-    UnknownStream {
-        /// What was given.
-        given: String,
-    },
     /// No server was given.
     #[error("no NATS server given")]
     NoServers,
@@ -328,8 +281,7 @@ impl JetStreamError {
 impl From<JetStreamError> for StreamError {
     fn from(error: JetStreamError) -> Self {
         match error {
-            JetStreamError::UnknownStream { .. }
-            | JetStreamError::NoServers
+            JetStreamError::NoServers
             | JetStreamError::InvalidServer { .. }
             | JetStreamError::InvalidStreamName(_)
             | JetStreamError::MaxPayloadTooSmall { .. }
@@ -1181,27 +1133,6 @@ mod tests {
         let three = JetStreamConfig::new(vec!["a:1".into(), "b:1".into(), "c:1".into()]);
         assert_eq!(three.replicas(), 3);
         assert_eq!(JetStreamConfig { replicas: Some(1), ..three }.replicas(), 1);
-    }
-
-    #[test]
-    fn the_stream_location_is_embedded_or_a_nats_list() {
-        assert_eq!("embedded".parse::<StreamLocation>().unwrap(), StreamLocation::Embedded);
-        assert_eq!(
-            "nats://127.0.0.1:4222,127.0.0.1:4223,nats://10.0.0.1:4222"
-                .parse::<StreamLocation>()
-                .unwrap(),
-            StreamLocation::Nats {
-                servers: vec![
-                    "127.0.0.1:4222".into(),
-                    "127.0.0.1:4223".into(),
-                    "10.0.0.1:4222".into()
-                ]
-            }
-        );
-        let unknown = "kafka://x".parse::<StreamLocation>().unwrap_err().to_string();
-        assert!(unknown.contains("use `embedded`"), "{unknown}");
-        assert!("nats://a:1,,b:2".parse::<StreamLocation>().is_err());
-        assert!("nats://".parse::<StreamLocation>().is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod config;
 pub mod disk;
 pub mod fs;
 pub mod jetstream;
+pub mod location;
 pub mod segment;
 mod shard;
 
@@ -42,7 +43,8 @@ pub use config::{
 };
 pub use disk::DiskStream;
 pub use fs::{FileHandle, Fs, MemFs, RealFs};
-pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream, StreamLocation};
+pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream};
+pub use location::{open, LocationError, OpenError, StreamLocation, StreamSettings};
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -1,25 +1,42 @@
-//! Reading the caller's credential: `Authorization: Bearer <token or API key>`, or `?token=`
-//! for WebSockets (browsers cannot set their headers).
+//! Who is calling: `Authorization: Bearer <token or API key>`, read by the extractor
+//! [`Authenticated`]. Never from the URL, where secrets end up in logs (the live WebSocket,
+//! whose browsers cannot set headers, proves itself in its first message instead).
 
-use axum::http::{header, HeaderMap};
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap},
+};
 
+use super::error::ApiError;
 use crate::{auth::Caller, AppState};
 
 /// The credential in the request, if any.
-pub fn credential<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
+pub fn credential(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .or(query_token)
 }
 
-/// Who sent the request; `None` when no valid credential was given.
-pub fn identify(
-    state: &AppState,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
-) -> Option<Caller> {
-    credential(headers, query_token).and_then(|c| state.keys().identify(c, crate::now_ms()))
+/// A caller with a valid racer token or the API key; refuses the request (403) otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub Caller);
+
+fn identify(parts: &Parts, state: &AppState) -> Option<Caller> {
+    credential(&parts.headers).and_then(|c| state.keys().identify(c, crate::now_ms()))
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        identify(parts, state).map(Self).ok_or_else(|| {
+            ApiError::Forbidden(
+                "Send a racer token (from POST /api/session) or the API key as \
+                 'Authorization: Bearer …'."
+                    .into(),
+            )
+        })
+    }
 }

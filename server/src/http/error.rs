@@ -77,8 +77,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<alleycat_ingest::merge::MergeError> for ApiError {
-    fn from(error: alleycat_ingest::merge::MergeError) -> Self {
+impl From<crate::intake::IntakeError> for ApiError {
+    fn from(error: crate::intake::IntakeError) -> Self {
+        match error {
+            crate::intake::IntakeError::TooManyEvents { .. } => Self::BadRequest(error.to_string()),
+            crate::intake::IntakeError::StreamUnavailable => Self::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<alleycat_ingest::db::DbError> for ApiError {
+    fn from(error: alleycat_ingest::db::DbError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<object_store::Error> for ApiError {
+    fn from(error: object_store::Error) -> Self {
         Self::Internal(error.into())
     }
 }
@@ -107,9 +122,6 @@ pub fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: us
 /// Parses a `classId` query value into a class id, 1 to 6.
 pub fn class_id(raw: Option<i64>) -> Result<u8, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::BadRequest("classId is required (1 to 6).".into()))?;
-    if alleycat_domain::Class::is_valid_id(raw) {
-        Ok(raw as u8)
-    } else {
-        Err(ApiError::BadRequest(format!("classId {raw} is not a class (1 to 6).")))
-    }
+    alleycat_domain::Class::checked_id(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("classId {raw} is not a class (1 to 6).")))
 }

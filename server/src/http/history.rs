@@ -1,7 +1,7 @@
 //! `GET /api/history/class-N.gz`: a class's history file as stored (gzip, which the app
 //! decompresses itself), with `ETag`, `Last-Modified` and `304` on `If-None-Match`.
 
-use alleycat_ingest::merge;
+use alleycat_ingest::objects;
 use axum::{
     extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
 
 fn class_of(file: &str) -> Option<u8> {
     let id: i64 = file.strip_prefix("class-")?.strip_suffix(".gz")?.parse().ok()?;
-    alleycat_domain::Class::is_valid_id(id).then_some(id as u8)
+    alleycat_domain::Class::checked_id(id)
 }
 
 async fn history(
@@ -33,7 +33,7 @@ async fn history(
             "There is no history file {file:?}; they are class-1.gz to class-6.gz."
         ))
     })?;
-    let Some(history) = merge::history_file(state.store().as_ref(), class).await? else {
+    let Some(history) = objects::history_file(state.store().as_ref(), class).await? else {
         return Err(ApiError::NotFound(format!(
             "Class {class} has no history yet: nobody has finished a race in it."
         )));

@@ -1,30 +1,52 @@
-//! `GET /api/live?classId=N[&limit=M][&token=T]` (WebSocket): the here-now ranking of the class's
-//! current race, sent at once on connect and then once a second. With a racer token the
-//! message always includes the racer's own entry (`me`), wherever they are placed.
+//! `GET /api/live?classId=N[&limit=M]` (WebSocket): the racer's one connection. The server sends
+//! the here-now ranking of the class's current race at once and then once a second
+//! (`{"type": "ranking", …}`), and takes the racer's events on the same socket:
+//!
+//! - `{"type": "hello", "token": "…"}` proves who is riding (a racer token or the API key);
+//!   answered by `{"type": "welcome", "racerId": N}`. The secret never travels in the URL, so it
+//!   is in no server or proxy log. A bad token gets an `error` and the socket is closed (4401).
+//! - `{"type": "events", "events": [RacerEvent, …]}` (at most 500, only after `hello`) goes
+//!   through the same [intake](crate::intake) as `POST /api/events` and is answered by
+//!   `{"type": "acks", "records": [{"uuid", "shardId", "sequenceNumber"} | {"uuid",
+//!   "errorCode", "errorMessage"}, …]}` in the order sent, once durable.
+//! - A frame that is not such a message gets `{"type": "error", "code", "message"}` and the
+//!   socket stays open. A frame over [`MAX_FRAME_BYTES`] closes it (1009), and so does a client
+//!   sending more than [`MAX_FRAMES_PER_SECOND`] frames a second (1008), with the reason.
+//!
+//! Once the racer is known, each ranking also carries their own entry (`me`), wherever they
+//! are placed. Watching without `hello` is allowed: the ranking is public.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use alleycat_domain::api::{LiveMessage, LiveRanking};
 use axum::{
+    body::Bytes,
     extract::{
-        ws::{Message, WebSocket, WebSocketUpgrade},
+        ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
         Query, State,
     },
-    http::HeaderMap,
     response::Response,
     routing::get,
     Router,
 };
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use super::{caller, error::ApiError};
-use crate::{auth::Caller, AppState};
+use super::error::ApiError;
+use crate::{auth::Caller, intake, AppState};
 
 /// Entries sent when the client does not ask for a number.
 pub const DEFAULT_LIMIT: usize = 100;
 /// The most entries a client may ask for.
 pub const MAX_LIMIT: usize = 10_000;
+/// The largest frame a client may send (500 events fit many times over).
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Frames a client may send in one second (a racer sends about one); more closes the socket.
+pub const MAX_FRAMES_PER_SECOND: u32 = 50;
 /// How long a send may take before the client is considered gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The close code for a refused `hello` (in the 4000s, which applications define).
+const UNAUTHENTICATED: u16 = 4401;
 
 /// The live route.
 pub fn routes() -> Router<AppState> {
@@ -36,54 +58,201 @@ pub fn routes() -> Router<AppState> {
 struct Params {
     class_id: Option<i64>,
     limit: Option<usize>,
-    token: Option<String>,
 }
 
 async fn live(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(params): Query<Params>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let class = super::error::class_id(params.class_id)?;
-    let me = match caller::identify(&state, &headers, params.token.as_deref()) {
-        Some(Caller::Racer(id)) => Some(id),
-        _ => None,
-    };
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, state, class, limit, me)))
+    Ok(upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, class, limit)))
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, class: u8, limit: usize, me: Option<u64>) {
+/// A message from the client, parsed by hand so that events stay raw JSON (stored as sent).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Incoming<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    token: Option<String>,
+    #[serde(borrow)]
+    events: Option<Vec<&'a RawValue>>,
+}
+
+/// What the socket does after a client's frame.
+enum Next {
+    /// Answer with this and go on.
+    Reply(LiveMessage),
+    /// Answer with this, then close with this code and reason.
+    Close(LiveMessage, u16, &'static str),
+}
+
+/// One socket's state: who it speaks for, and its frame budget.
+struct Session {
+    caller: Option<Caller>,
+    window_start: Instant,
+    frames_in_window: u32,
+}
+
+impl Session {
+    /// The racer whose entry rides along with each ranking.
+    fn me(&self) -> Option<u64> {
+        match self.caller {
+            Some(Caller::Racer(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Counts a frame; false when the client sends too many.
+    fn within_budget(&mut self) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.frames_in_window = 0;
+        }
+        self.frames_in_window += 1;
+        self.frames_in_window <= MAX_FRAMES_PER_SECOND
+    }
+}
+
+fn error(code: &str, message: impl Into<String>) -> LiveMessage {
+    LiveMessage::Error { code: code.to_owned(), message: message.into() }
+}
+
+/// Answers one text frame.
+async fn handle(state: &AppState, session: &mut Session, frame: &Bytes) -> Next {
+    let incoming: Incoming = match serde_json::from_slice(frame) {
+        Ok(incoming) => incoming,
+        Err(e) => {
+            return Next::Reply(error(
+                "bad_request",
+                format!("Send {{\"type\": \"hello\", \"token\": …}} or {{\"type\": \"events\", \"events\": […]}} JSON: {e}."),
+            ))
+        }
+    };
+    match (incoming.kind, incoming.token, incoming.events) {
+        ("hello", Some(token), None) => match state.keys().identify(&token, crate::now_ms()) {
+            Some(caller) => {
+                session.caller = Some(caller);
+                Next::Reply(LiveMessage::Welcome { racer_id: session.me() })
+            }
+            None => Next::Close(
+                error("unauthenticated", "This token is not valid (expired or not ours): get a new one from POST /api/session."),
+                UNAUTHENTICATED,
+                "invalid token",
+            ),
+        },
+        ("events", None, Some(events)) => {
+            let Some(caller) = session.caller else {
+                return Next::Reply(error(
+                    "unauthenticated",
+                    "Send {\"type\": \"hello\", \"token\": …} first: no event is taken before it.",
+                ));
+            };
+            match intake::submit(state, caller, frame, &events).await {
+                Ok(records) => Next::Reply(LiveMessage::Acks { records }),
+                Err(e @ intake::IntakeError::TooManyEvents { .. }) => {
+                    Next::Reply(error("bad_request", e.to_string()))
+                }
+                Err(e @ intake::IntakeError::StreamUnavailable) => {
+                    Next::Reply(error("unavailable", e.to_string()))
+                }
+            }
+        }
+        (kind, _, _) => Next::Reply(error(
+            "bad_request",
+            format!("{kind:?} with these fields is not a message: send hello (with token) or events (with events)."),
+        )),
+    }
+}
+
+async fn send(socket: &mut WebSocket, message: &LiveMessage) -> bool {
+    let text = match serde_json::to_string(message) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::error!(%error, "Cannot encode a live message.");
+            return false;
+        }
+    };
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, class: u8, limit: usize) {
     let Some(mut snapshots) = state.board().subscribe(class) else { return };
     let mut closing = state.closing();
     if *closing.borrow() {
         return;
     }
     state.metrics().websocket_clients.inc();
+    let mut session = Session { caller: None, window_start: Instant::now(), frames_in_window: 0 };
+    let mut ranking_due = true;
     loop {
-        let message = snapshots.borrow_and_update().message(limit, me);
-        let text = match serde_json::to_string(&message) {
-            Ok(text) => text,
-            Err(error) => {
-                tracing::error!(%error, "Cannot encode a live ranking.");
+        if ranking_due {
+            let ranking: LiveRanking = snapshots.borrow_and_update().message(limit, session.me());
+            if !send(&mut socket, &LiveMessage::Ranking(ranking)).await {
                 break;
             }
-        };
-        match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
-            Ok(Ok(())) => {}
-            _ => break,
+            ranking_due = false;
         }
         tokio::select! {
-            changed = snapshots.changed() => if changed.is_err() { break },
+            changed = snapshots.changed() => match changed {
+                Ok(()) => ranking_due = true,
+                Err(_) => break,
+            },
             _ = closing.changed() => {
-                let _ = socket.send(Message::Close(None)).await;
+                close(&mut socket, close_code::AWAY, "the server is shutting down").await;
                 break;
             }
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {} // pings are answered by axum; other messages are ignored
-            },
+            incoming = socket.recv() => {
+                let frame = match incoming {
+                    Some(Ok(Message::Text(text))) => Bytes::from(text),
+                    Some(Ok(Message::Binary(_))) => {
+                        if !send(&mut socket, &error("bad_request", "Send JSON in text frames.")).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => continue, // pings are answered by axum
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "A live socket failed.");
+                        close(&mut socket, close_code::SIZE, "frames are at most 1 MiB").await;
+                        break;
+                    }
+                };
+                if !session.within_budget() {
+                    close(&mut socket, close_code::POLICY, "too many messages: at most 50 a second").await;
+                    break;
+                }
+                match handle(&state, &mut session, &frame).await {
+                    Next::Reply(reply) => {
+                        let me_changed = matches!(reply, LiveMessage::Welcome { .. });
+                        if !send(&mut socket, &reply).await {
+                            break;
+                        }
+                        // The racer's own entry comes with the next ranking at once.
+                        ranking_due |= me_changed;
+                    }
+                    Next::Close(reply, code, reason) => {
+                        let _ = send(&mut socket, &reply).await;
+                        close(&mut socket, code, reason).await;
+                        break;
+                    }
+                }
+            }
         }
     }
     state.metrics().websocket_clients.dec();

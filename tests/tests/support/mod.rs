@@ -18,7 +18,8 @@ use std::{
 
 use alleycat_domain::{
     api::{RaceResultRow, RaceResultsResponse},
-    history::{to_centi, History},
+    history::History,
+    output::to_centi,
     ClassId, RaceId,
 };
 use alleycat_server::ServeConfig;

@@ -1,0 +1,121 @@
+//! Start-up: opens the data directory's parts (the object store, the database, the keys, the
+//! event stream, the roster) into the [`AppState`] every handler uses, and replays the current
+//! race into the here-now board and the duplicate check.
+
+use std::{sync::Arc, time::Duration};
+
+use alleycat_domain::RaceClock;
+use alleycat_ingest::{
+    db::Database,
+    pipeline,
+    stream::{self, ShardIterator, StreamConfig, StreamLocation, StreamSettings},
+};
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::{
+    admission::Admission,
+    auth::{self, ApiKeySource, Keys},
+    data_dir,
+    live::{self, LiveBoard},
+    metrics::Metrics,
+    roster::Roster,
+    state::{AppState, Inner},
+    ServeConfig,
+};
+
+/// The stream settings of `config` (its engine's directory in the data directory).
+pub fn stream_settings(config: &ServeConfig) -> StreamSettings {
+    StreamSettings {
+        stream: StreamConfig {
+            shards: config.shards,
+            retention: Duration::from_secs(config.retention_hours * 3600),
+            throttle: config.throttle,
+            ..StreamConfig::default()
+        },
+        dir: config.data_dir.join(data_dir::STREAM_DIR),
+        jetstream_stream: config.jetstream_stream.clone(),
+        jetstream_replicas: config.jetstream_replicas.map(usize::from),
+    }
+}
+
+/// Opens everything `config` names and builds the server's state (closing when `closing`
+/// turns true); returns it with the here-now readers' iterators, positioned after the replay.
+pub async fn open(
+    config: ServeConfig,
+    closing: watch::Receiver<bool>,
+) -> anyhow::Result<(AppState, Vec<ShardIterator>)> {
+    let dir = &config.data_dir;
+    let (store, db) =
+        pipeline::open(dir, &config.store.store_config(dir), &config.database.database_config())
+            .await
+            .context("cannot open the object store and results database")?;
+    let keys = load_keys(&config, &db).await?;
+    if matches!(config.stream, StreamLocation::Nats { .. }) && !db.is_shared() {
+        tracing::warn!(
+            "The stream is on NATS but the results are in this server's SQLite file: run one \
+             server so, or give every server the same --database-url, whose lease lets one of \
+             them at a time run delivery and merge."
+        );
+    }
+    let stream = stream::open(&config.stream, &stream_settings(&config)).await?;
+    let roster = Arc::new(
+        Roster::load_or_create(&db, config.roster_size, config.roster_seed)
+            .await
+            .context("cannot load the roster")?,
+    );
+    let clock = RaceClock::new(config.race_seconds);
+    let board = Arc::new(LiveBoard::new(clock, roster.clone()));
+    let admission =
+        Admission::new(clock, config.clock_grace_seconds, config.racer_events_per_second);
+    let grace_ms = u64::from(config.clock_grace_seconds) * 1000;
+    let iterators = live::catch_up(&*stream, &board, &admission, grace_ms, crate::now_ms()).await?;
+    let inner = Inner {
+        clock,
+        keys,
+        stream,
+        store,
+        db,
+        roster,
+        board,
+        admission,
+        closing,
+        metrics: Metrics::new(),
+        config,
+    };
+    Ok((AppState { inner: Arc::new(inner) }, iterators))
+}
+
+/// The token secret and the producers' API key: from the shared database when there is one,
+/// else from the data directory's files; generated on first start, logged so an operator finds
+/// the key.
+async fn load_keys(config: &ServeConfig, db: &Database) -> anyhow::Result<Keys> {
+    let dir = &config.data_dir;
+    let (keys, source) = if db.is_shared() {
+        Keys::load_shared(db, config.api_key.clone())
+            .await
+            .context("cannot load the shared keys")?
+    } else {
+        Keys::load(dir, config.api_key.clone()).context("cannot load the keys")?
+    };
+    let file = dir.join(auth::API_KEY_FILE);
+    match (source, db.is_shared()) {
+        (ApiKeySource::Generated, true) => tracing::info!(
+            api_key = keys.api_key(),
+            "Generated the API key for producers (the load generator) into the database."
+        ),
+        (ApiKeySource::Stored, true) => {
+            tracing::info!("Producers' API key is in the database (table shared_keys).")
+        }
+        (ApiKeySource::Generated, false) => tracing::info!(
+            api_key = keys.api_key(),
+            file = %file.display(),
+            "Generated the API key for producers (the load generator)."
+        ),
+        (ApiKeySource::Stored, false) => {
+            tracing::info!(file = %file.display(), "Producers' API key is in this file.")
+        }
+        (ApiKeySource::Configured, _) => {}
+    }
+    Ok(keys)
+}

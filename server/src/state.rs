@@ -1,0 +1,102 @@
+//! The state every request handler uses: the server's settings and the parts opened at start
+//! (built by [`startup`](crate::startup)).
+
+use std::sync::Arc;
+
+use alleycat_domain::RaceClock;
+use alleycat_ingest::{db::Database, stream::Stream};
+use object_store::ObjectStore;
+use tokio::sync::watch;
+
+use crate::{
+    admission::Admission, auth::Keys, demo, live::LiveBoard, metrics, roster::Roster, ServeConfig,
+};
+
+/// What every request handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: ServeConfig,
+    pub(crate) clock: RaceClock,
+    pub(crate) keys: Keys,
+    pub(crate) stream: Arc<dyn Stream>,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) db: Database,
+    pub(crate) roster: Arc<Roster>,
+    pub(crate) board: Arc<LiveBoard>,
+    pub(crate) admission: Admission,
+    pub(crate) closing: watch::Receiver<bool>,
+    pub(crate) metrics: metrics::Metrics,
+}
+
+impl AppState {
+    /// The settings the server runs with.
+    pub fn config(&self) -> &ServeConfig {
+        &self.inner.config
+    }
+
+    /// The race clock.
+    pub fn clock(&self) -> RaceClock {
+        self.inner.clock
+    }
+
+    /// The token and API keys.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// The event stream.
+    pub fn stream(&self) -> &Arc<dyn Stream> {
+        &self.inner.stream
+    }
+
+    /// The object store holding delivered objects and history files.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.store
+    }
+
+    /// The results database.
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The racers.
+    pub fn roster(&self) -> &Roster {
+        &self.inner.roster
+    }
+
+    /// The here-now board.
+    pub fn board(&self) -> &LiveBoard {
+        &self.inner.board
+    }
+
+    /// Whether `racer` is one the demo field rides as (see [`demo::riders`]).
+    pub fn is_demo_racer(&self, racer: u64) -> bool {
+        let demo = self.config().demo_racers;
+        demo > 0 && demo::riders(self.roster().len(), demo).contains(&racer)
+    }
+
+    /// The admission rules for events.
+    pub fn admission(&self) -> &Admission {
+        &self.inner.admission
+    }
+
+    /// Becomes `true` when the server starts shutting down (WebSockets close on it).
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.inner.closing.clone()
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+    }
+}

@@ -58,7 +58,7 @@ async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receive
             state.store().clone(),
             state.db().clone(),
             pipeline_config(state.config()),
-            Arc::new(alleycat_ingest::stream::SystemClock),
+            state.time().clone(),
         );
         state.metrics().watch_delivery(pipeline.delivery_progress());
         state.metrics().watch_merge(pipeline.merge_progress());

@@ -2,8 +2,9 @@
 
 mod support;
 
+use alleycat_domain::Clock;
 use serde_json::{json, Value};
-use support::{event, race_now, to_json, TestServer, API_KEY};
+use support::{event, to_json, TestServer, API_KEY};
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
     response.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
@@ -25,6 +26,7 @@ async fn config_lists_six_classes_and_the_race_clock() {
     assert_eq!(body["classes"].as_array().unwrap().len(), 6);
     assert_eq!(body["raceSeconds"], 20);
     let now = body["serverTimeMs"].as_u64().unwrap();
+    assert_eq!(now, server.clock.now_ms(), "the server tells the time on the clock it was given");
     let next = body["nextRaceStartMs"].as_u64().unwrap();
     assert!(next > now && next - now <= 20_000, "next start {next} is not within a race of {now}");
     assert_eq!(body["currentRaceId"].as_u64().unwrap(), now / 20_000);
@@ -125,7 +127,7 @@ async fn a_session_gives_a_token_for_a_known_racer_only() {
 #[tokio::test]
 async fn events_are_acknowledged_per_event_with_shard_and_sequence() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
     let (status, body) =
         server.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
@@ -140,7 +142,7 @@ async fn events_are_acknowledged_per_event_with_shard_and_sequence() {
 #[tokio::test]
 async fn one_bad_event_fails_alone_with_its_own_error() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
     let good = to_json(&event(race, 5, 1, second, 80.0));
     let mut wrong_class = to_json(&event(race, 5, 1, second, 80.0));
@@ -166,7 +168,7 @@ async fn one_bad_event_fails_alone_with_its_own_error() {
 #[tokio::test]
 async fn events_need_a_valid_credential() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let events = [to_json(&event(race, 5, 1, second, 80.0))];
     let token = server.token(5).await;
     let forged = token.replacen("5.", "6.", 1);
@@ -189,7 +191,7 @@ async fn events_need_a_valid_credential() {
 #[tokio::test]
 async fn a_racer_token_cannot_send_for_another_racer_but_the_api_key_can() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
     let (_, body) = server.post_events(&token, &[to_json(&event(race, 6, 1, second, 80.0))]).await;
     assert_eq!(body["records"][0]["errorCode"], "WrongRacer");
@@ -201,7 +203,7 @@ async fn a_racer_token_cannot_send_for_another_racer_but_the_api_key_can() {
 #[tokio::test]
 async fn replayed_events_are_refused_as_duplicates() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
     let first = to_json(&event(race, 5, 1, second, 80.0));
     let (_, body) = server.post_events(&token, std::slice::from_ref(&first)).await;
@@ -217,7 +219,10 @@ async fn replayed_events_are_refused_as_duplicates() {
 #[tokio::test]
 async fn stale_races_and_future_seconds_are_refused_for_racers() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    // Second 100 of the race: a minute ahead is still in this race, refused only for being
+    // ahead (at second 3,590 it would be past the race's end: refused for another reason).
+    server.set_second(100);
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
     let stale = to_json(&event(race - 3, 5, 1, 10, 80.0));
     let ahead = to_json(&event(race, 5, 1, second + 60, 80.0));
@@ -239,21 +244,20 @@ async fn stale_races_and_future_seconds_are_refused_for_racers() {
 #[tokio::test]
 async fn a_racer_sending_more_than_three_events_a_second_is_rate_limited() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    // Second 10: five distinct seconds (6 to 10) ridden and due, sent within one second.
+    server.set_second(10);
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
-    let events: Vec<Value> = (0..5)
-        .map(|i| to_json(&event(race, 5, 1, second.saturating_sub(i).max(1), 80.0)))
-        .collect();
-    let mut unique = events.clone();
-    unique.dedup_by_key(|e| e["second"].clone());
-    let (_, body) = server.post_events(&token, &unique).await;
-    let limited = body["records"]
+    let events: Vec<Value> =
+        (0..5).map(|i| to_json(&event(race, 5, 1, second - i, 80.0))).collect();
+    let (_, body) = server.post_events(&token, &events).await;
+    let codes: Vec<&str> = body["records"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["errorCode"] == "RateLimited")
-        .count();
-    assert_eq!(limited, unique.len().saturating_sub(3), "{body}");
+        .map(|r| r["errorCode"].as_str().unwrap_or("ok"))
+        .collect();
+    assert_eq!(codes, ["ok", "ok", "ok", "RateLimited", "RateLimited"], "{body}");
     server.stop().await;
 }
 
@@ -291,7 +295,7 @@ async fn oversized_and_malformed_bodies_are_refused_whole() {
 #[tokio::test]
 async fn more_than_500_events_in_one_call_are_refused() {
     let server = TestServer::start().await;
-    let (race, _) = race_now();
+    let (race, _) = server.race_now();
     let events: Vec<Value> = (0..501)
         .map(|i| to_json(&event(race - 5, 1 + i % 100, 1, 1 + (i / 100) as u32, 80.0)))
         .collect();
@@ -338,7 +342,7 @@ async fn a_missing_history_file_is_a_clear_404_and_bad_class_ids_are_400() {
 #[tokio::test]
 async fn metrics_are_served_in_the_prometheus_text_format() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     server.post_events(API_KEY, &[to_json(&event(race, 3, 1, second, 80.0))]).await;
     let (_, _) = server.post_events(API_KEY, &[to_json(&event(race, 3, 1, second, 80.0))]).await;
     let text = server.get("/metrics").await.text().await.unwrap();

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use alleycat_testkit::nats::NatsCluster;
 use serde_json::Value;
-use support::{
-    eventually, post_events, race_now, spawn_server, terminate, three_racers_ride, to_json,
-};
+use support::{eventually, post_events, spawn_server, terminate, three_racers_ride, to_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results() {
@@ -22,7 +20,7 @@ async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results
         spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
     let client = support::client();
 
-    let (race, _) = race_now();
+    let (race, _) = support::wall_race_now();
     let past = race - 1;
     let events: Vec<Value> = three_racers_ride(past, 4).iter().map(to_json).collect();
     let body = post_events(&client, &base, &events).await;

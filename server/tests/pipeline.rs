@@ -11,15 +11,13 @@ use std::{
 use alleycat_testkit::alleycat::delivered;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use support::{
-    event, eventually, post_events, race_now, three_racers_ride, to_json, TestServer, API_KEY,
-};
+use support::{event, eventually, post_events, three_racers_ride, to_json, TestServer, API_KEY};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(1).await;
     let ws_url = server.url("/api/live?classId=3").replace("http://", "ws://");
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
@@ -61,7 +59,7 @@ async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
 #[tokio::test]
 async fn posted_events_reach_the_history_file_results_and_leaderboard() {
     let server = TestServer::start().await;
-    let (race, _) = race_now();
+    let (race, _) = server.race_now();
     let past = race - 1;
     let events: Vec<Value> = three_racers_ride(past, 2).iter().map(to_json).collect();
     let (_, body) = server.post_events(API_KEY, &events).await;
@@ -111,7 +109,8 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
     let data = tempfile::tempdir().unwrap();
     let dist = tempfile::tempdir().unwrap();
     support::write_fake_dist(dist.path());
-    let (race, second) = race_now();
+    // The binary runs on the wall clock.
+    let (race, second) = support::wall_race_now();
     let past = race - 1;
     let client = support::client();
     let mut acked: BTreeSet<(u64, u64, u64)> = BTreeSet::new();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use alleycat_testkit::postgres::Postgres;
 use serde_json::Value;
-use support::{event, eventually, race_now, run_alleycat, to_json, TestServer, RACE_SECONDS};
+use support::{event, eventually, run_alleycat, to_json, TestServer, RACE_SECONDS};
 
 /// How long a takeover may take ("within seconds").
 const TAKEOVER: Duration = Duration::from_secs(10);
@@ -48,7 +48,7 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     );
     let b = shared_server(&url).await;
     let token = a.token(5).await;
-    let (race, second) = race_now();
+    let (race, second) = b.race_now();
     let (status, body) = b.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
     assert_eq!(status, 200, "a token from server a is accepted by server b: {body}");
     let api_key = postgres.psql("SELECT value FROM shared_keys WHERE name = 'api-key'").unwrap();
@@ -129,7 +129,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     );
 
     let other = shared_server(&url).await;
-    let (race, second) = race_now();
+    let (race, second) = other.race_now();
     let (status, body) =
         other.post_events(&token, &[to_json(&event(race, 7, 3, second, 90.0))]).await;
     assert_eq!(status, 200, "the binary's token verifies on the other server: {body}");
@@ -172,7 +172,7 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
         .await
     );
     let b = shared_server(&url).await;
-    let (race, _) = race_now();
+    let (race, _) = b.race_now();
     let past = race - 1;
     let events: Vec<Value> = (1..=3u64)
         .flat_map(|racer| (1..=5u32).map(move |s| to_json(&event(past, racer, 2, s, 60.0))))

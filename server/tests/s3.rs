@@ -13,9 +13,7 @@ use alleycat_ingest::objects::{self, StoreConfig};
 use futures::TryStreamExt;
 use moto_support::Moto;
 use object_store::{path::Path, ObjectStore, ObjectStoreExt};
-use support::{
-    eventually, post_events, race_now, run_alleycat, three_racers_ride, to_json, RACE_SECONDS,
-};
+use support::{eventually, post_events, run_alleycat, three_racers_ride, to_json, RACE_SECONDS};
 
 const BUCKET: &str = "alleycat-serve";
 const LOCATION: &str = "s3://alleycat-serve/site";
@@ -49,7 +47,7 @@ async fn serve_stores_objects_in_the_bucket_and_rebuild_reproduces_its_history_f
     let (mut child, base) = support::spawn_server(data.path(), dist.path(), &env);
 
     // Three racers ride the last race in class 2, racer 3 the strongest.
-    let (race, _) = race_now();
+    let (race, _) = support::wall_race_now();
     let past = race - 1;
     let events = three_racers_ride(past, 2);
     let client = support::client();

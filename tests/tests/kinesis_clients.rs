@@ -9,7 +9,7 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use alleycat_server::ServeConfig;
+use alleycat_server::{RunOptions, ServeConfig};
 use tokio::{net::TcpListener, process::Command, sync::oneshot};
 
 const ACCESS_KEY_ID: &str = "AKIDKINESISTEST";
@@ -64,11 +64,12 @@ async fn boto3_the_aws_cli_and_the_js_sdk_work_against_alleycat_unchanged() {
     let kinesis = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", http.local_addr().unwrap());
     let endpoint = format!("http://{}", kinesis.local_addr().unwrap());
+    // The wall clock: the throttle's per-second budget must refill as the suites run.
+    let options = RunOptions { kinesis: Some(kinesis), ..RunOptions::default() };
     let (stop, stopped) = oneshot::channel::<()>();
-    let server =
-        tokio::spawn(alleycat_server::run_with_kinesis(http, Some(kinesis), config, async {
-            let _ = stopped.await;
-        }));
+    let server = tokio::spawn(alleycat_server::run_with(http, config, options, async {
+        let _ = stopped.await;
+    }));
 
     let env = [
         ("PATH", std::env::var("PATH").unwrap_or_default()),

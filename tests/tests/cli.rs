@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use alleycat_domain::history::to_centi;
+use alleycat_domain::output::to_centi;
 use support::{history, server_binary, sim_binary, Dirs, ServerProcess, API_KEY};
 
 /// The longest an offline command or a refused start may take.

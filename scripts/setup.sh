@@ -10,6 +10,7 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 TRUNK_VERSION=0.21.14
+NEXTEST_VERSION=0.9.143
 BINARYEN_VERSION=132
 MOTO_VERSION=5.2.5
 
@@ -39,6 +40,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qF "$WBG_VERSION"; then
   echo "    installing (about 4 minutes, once per version)"
   # Not --locked: with it, a pinned dependency of the CLI is missing from the registry.
   cargo install wasm-bindgen-cli --version "=$WBG_VERSION"
+fi
+
+step "cargo-nextest $NEXTEST_VERSION (the test runner of scripts/test.sh)"
+# Each test in its own process, and a per-test time limit (.config/nextest.toml): a test that
+# hangs fails with its name instead of hanging CI.
+if ! cargo nextest --version 2>/dev/null | grep -qF "$NEXTEST_VERSION"; then
+  echo "    installing (about 5 minutes on 2 cores, once per machine)"
+  cargo install --locked "cargo-nextest@$NEXTEST_VERSION"
 fi
 
 step "Chromium (Debian) for the browser tests"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: formatting, clippy, the Rust tests, and the
-# Playwright suite in Chromium against the real server.
+# Playwright suite in Chromium against the real server. The Rust tests run under cargo-nextest
+# with a time limit per test (.config/nextest.toml): a test that hangs fails with its name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -12,13 +13,15 @@ cargo fmt --all --check
 
 step "Clippy, native crates (-D warnings)"
 cargo clippy --workspace --exclude alleycat-app --all-targets --locked -- -D warnings
-step "Clippy, the app for wasm32 (-D warnings)"
-cargo clippy -p alleycat-app --target wasm32-unknown-unknown --locked -- -D warnings
+step "Clippy, the app for wasm32, every target (-D warnings)"
+cargo clippy -p alleycat-app --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
-step "Rust tests"
-cargo test --workspace --exclude alleycat-app --locked
+step "Rust tests (cargo-nextest, a time limit per test)"
+cargo nextest run --workspace --exclude alleycat-app --locked
 step "The app's pure logic, natively"
-cargo test -p alleycat-app --locked
+cargo nextest run -p alleycat-app --locked
+step "Doc-tests (nextest does not run them)"
+cargo test --workspace --doc --locked
 
 scripts/build-app.sh
 step "Server and load generator binaries for the browser tests"
@@ -26,4 +29,5 @@ cargo build -p alleycat-server -p alleycat-sim --locked
 
 step "Playwright in Chromium"
 cd tests/e2e
-npx --no-install playwright test
+# CI=true: a test.only left behind fails the run (forbidOnly) instead of skipping the rest.
+CI=true npx --no-install playwright test

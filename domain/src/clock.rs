@@ -3,8 +3,69 @@
 //! Race `n` runs from `n * race_seconds` to `(n + 1) * race_seconds` seconds after the epoch, so
 //! every server and browser agrees on which race is running from the wall clock alone, with no
 //! coordination. Second 1 of a race is its first second: `[start, start + 1 s)`.
+//!
+//! The wall clock itself is read through [`Clock`], injected wherever the time matters (the
+//! server's handlers, admission and boards, delivery, the merge, the stream engines), so a test
+//! can set it: [`SystemClock`] in production, [`ManualClock`] in tests, in every crate.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
+
+/// Where the time is read: milliseconds since the Unix epoch.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's wall clock. Native targets only: in a browser `SystemTime::now` panics (the
+/// app reads `Date.now()` and follows the server's clock instead).
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// A clock that moves only when told to, for deterministic tests. Clones share the time, so a
+/// test keeps one and hands another to the code under test.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock showing `now_ms`.
+    pub fn new(now_ms: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(now_ms)))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `now_ms`.
+    pub fn set(&self, now_ms: u64) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 /// The default length of a race in seconds (five minutes).
 pub const DEFAULT_RACE_SECONDS: u32 = 300;
@@ -110,6 +171,26 @@ mod tests {
         assert_eq!(clock.ms_until_next_start(start), 300_000);
         assert_eq!(clock.ms_until_next_start(start + 299_999), 1);
         assert_eq!(clock.ms_since_start(start + 1234), 1234);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told_and_its_clones_share_the_time() {
+        let clock = ManualClock::new(1_000);
+        let shared = clock.clone();
+        assert_eq!(shared.now_ms(), 1_000);
+        clock.advance(Duration::from_millis(2_500));
+        assert_eq!(shared.now_ms(), 3_500);
+        shared.set(42);
+        assert_eq!(clock.now_ms(), 42);
+    }
+
+    #[test]
+    fn the_system_clock_reads_the_wall_clock() {
+        let before =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+                as u64;
+        let now = SystemClock.now_ms();
+        assert!(now >= before && now - before < 60_000, "{now} vs {before}");
     }
 
     #[test]

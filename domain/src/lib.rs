@@ -17,7 +17,9 @@ pub mod ride;
 pub mod seconds;
 
 pub use class::{Class, ClassId, CLASSES};
-pub use clock::{RaceClock, RaceId, DEFAULT_RACE_SECONDS};
+#[cfg(not(target_arch = "wasm32"))]
+pub use clock::SystemClock;
+pub use clock::{Clock, ManualClock, RaceClock, RaceId, DEFAULT_RACE_SECONDS};
 pub use event::{
     EventError, EventKind, RacerEvent, Source, CADENCE_RANGE, HEART_RATE_RANGE, POWER_RANGE,
     RESISTANCE_RANGE,

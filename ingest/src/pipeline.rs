@@ -20,7 +20,7 @@ use crate::{
     delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryProgress},
     merge::{self, MergeConfig, MergeError, MergeProgress, Merger, RebuildStats},
     objects::{self, StoreConfig, StoreError},
-    stream::Stream,
+    stream::{Clock, Stream},
 };
 
 /// How the pipeline runs: each stage's settings (see their defaults).
@@ -94,20 +94,23 @@ pub async fn open_local(data_dir: &Path) -> Result<(Arc<dyn ObjectStore>, Databa
 }
 
 impl Pipeline {
-    /// Starts delivery from `stream` into `store` and the merge into `store` and `database`.
-    /// The merge first catches up with every object not yet merged.
+    /// Starts delivery from `stream` into `store` and the merge into `store` and `database`,
+    /// both reading the wall time from `clock`. The merge first catches up with every object
+    /// not yet merged.
     pub fn start(
         stream: Arc<dyn Stream>,
         store: Arc<dyn ObjectStore>,
         database: Database,
         config: PipelineConfig,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let (notify, notifications) = mpsc::unbounded_channel();
-        let merger = Merger::new(store.clone(), database, config.merge);
+        let merger = Merger::new(store.clone(), database, config.merge).clock(clock.clone());
         let merge_progress = merger.progress();
         // The merge stops when delivery drops its end of the channel, after the last object.
         let merge = tokio::spawn(merge::run(merger, notifications, std::future::pending()));
-        let delivery = Delivery::new(stream, store.clone(), config.delivery).notify(notify);
+        let delivery =
+            Delivery::new(stream, store.clone(), config.delivery).notify(notify).clock(clock);
         let delivery_progress = delivery.progress();
         let (stop, stopped) = oneshot::channel::<()>();
         let delivery = tokio::spawn(delivery.run(async {

@@ -13,7 +13,7 @@ use alleycat_ingest::{
     objects,
     stream::{DiskStream, ManualClock, MemFs, PutRecord, Stream, StreamConfig, SystemClock},
 };
-use delivery_support::{event, put_of};
+use delivery_support::{event, put_of, within, WAIT};
 use object_store::{memory::InMemory, ObjectStore};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -95,7 +95,9 @@ async fn every_record_is_delivered_once_and_merged(disk: Disk) {
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut run = deliver(stream.clone(), store.clone(), tx);
-    run.progress.wait_for(|p| p.records == total).await.unwrap();
+    within(WAIT, "progress: records == total", run.progress.wait_for(|p| p.records == total))
+        .await
+        .unwrap();
     run.stop.send(()).unwrap();
     run.task.await.unwrap().unwrap();
 
@@ -105,7 +107,9 @@ async fn every_record_is_delivered_once_and_merged(disk: Disk) {
     let more = put(&stream, 1..=30, 21..=25).await;
     let (tx2, mut rx2) = mpsc::unbounded_channel();
     let mut run = deliver(stream.clone(), store.clone(), tx2);
-    run.progress.wait_for(|p| p.records >= more).await.unwrap();
+    within(WAIT, "progress: records >= more", run.progress.wait_for(|p| p.records >= more))
+        .await
+        .unwrap();
     run.stop.send(()).unwrap();
     run.task.await.unwrap().unwrap();
     assert_eq!(run.progress.borrow().records, more, "nothing checkpointed is delivered again");
@@ -154,7 +158,7 @@ async fn through_the_engine_a_crash_before_the_checkpoint_redelivers_and_the_mer
     let mut delivered = 0;
     let mut paths = Vec::new();
     while delivered < total {
-        let path = rx.recv().await.unwrap();
+        let path = within(WAIT, "the next object", rx.recv()).await.unwrap();
         let gz = object_store::ObjectStoreExt::get(store.as_ref(), &path)
             .await
             .unwrap()
@@ -172,7 +176,9 @@ async fn through_the_engine_a_crash_before_the_checkpoint_redelivers_and_the_mer
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut second = deliver(stream.clone(), store.clone(), tx);
-    second.progress.wait_for(|p| p.records == total).await.unwrap();
+    within(WAIT, "progress: records == total", second.progress.wait_for(|p| p.records == total))
+        .await
+        .unwrap();
     second.stop.send(()).unwrap();
     second.task.await.unwrap().unwrap();
     while let Ok(p) = rx.try_recv() {
@@ -202,13 +208,27 @@ async fn the_pipeline_delivers_merges_and_shuts_down_and_rebuild_reproduces_its_
         delivery: DeliveryConfig { interval: Duration::from_millis(200), ..Default::default() },
         ..Default::default()
     };
-    let running = Pipeline::start(stream.clone(), store.clone(), database.clone(), config);
+    let running = Pipeline::start(
+        stream.clone(),
+        store.clone(),
+        database.clone(),
+        config,
+        Arc::new(SystemClock),
+    );
     let total = put(&stream, 1..=12, 1..=15).await;
     let mut merged = running.merge_progress();
-    merged.wait_for(|p| p.records == total).await.unwrap();
+    within(WAIT, "progress: records == total", merged.wait_for(|p| p.records == total))
+        .await
+        .unwrap();
     // More records, read but maybe not yet flushed: shutdown delivers and merges them too.
     let more = put(&stream, 1..=12, 16..=16).await;
-    running.delivery_progress().wait_for(|p| p.read == total + more).await.unwrap();
+    within(
+        WAIT,
+        "progress: read == total + more",
+        running.delivery_progress().wait_for(|p| p.read == total + more),
+    )
+    .await
+    .unwrap();
     running.shutdown().await.unwrap();
     assert_eq!(database.race_results(40, 3).await.unwrap()[0].seconds, 16);
     assert_eq!(merged.borrow().records, total + more);

@@ -17,7 +17,7 @@ use alleycat_ingest::{
     objects,
     stream::{DiskStream, FsOp, Injected, ManualClock, MemFs, PutRecord, Stream, StreamConfig},
 };
-use delivery_support::{event, put_of, FailingStore, MemStream};
+use delivery_support::{event, put_of, within, FailingStore, MemStream, WAIT};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,7 +60,7 @@ async fn a_crash_between_the_object_write_and_the_checkpoint_loses_nothing_and_d
     let mut stored = 0;
     let mut paths = Vec::new();
     while stored < events.len() {
-        let path = first_objects.recv().await.unwrap();
+        let path = within(WAIT, "the next object", first_objects.recv()).await.unwrap();
         stored += read_lines(store.as_ref(), &path).await.len();
         paths.push(path);
     }
@@ -76,7 +76,13 @@ async fn a_crash_between_the_object_write_and_the_checkpoint_loses_nothing_and_d
     let task = tokio::spawn(second.run(async {
         let _ = stopped.await;
     }));
-    progress.wait_for(|p| p.records == events.len() as u64).await.unwrap();
+    within(
+        WAIT,
+        "progress: records == events.len() as u64",
+        progress.wait_for(|p| p.records == events.len() as u64),
+    )
+    .await
+    .unwrap();
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     while let Ok(path) = second_objects.try_recv() {
@@ -127,7 +133,13 @@ async fn a_storage_failure_that_heals_resumes_delivery_with_nothing_lost_or_reor
     let task = tokio::spawn(delivery.run(async {
         let _ = stopped.await;
     }));
-    progress.wait_for(|p| p.records == events.len() as u64).await.unwrap();
+    within(
+        WAIT,
+        "progress: records == events.len() as u64",
+        progress.wait_for(|p| p.records == events.len() as u64),
+    )
+    .await
+    .unwrap();
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(store.failed.load(Ordering::SeqCst), 6, "the failures happened");
@@ -178,7 +190,13 @@ async fn delivery_and_merge_together_reflect_every_record_in_history_and_results
         let _ = stopped.await;
     }));
 
-    merged.wait_for(|p| p.records == events.len() as u64).await.unwrap();
+    within(
+        WAIT,
+        "progress: records == events.len() as u64",
+        merged.wait_for(|p| p.records == events.len() as u64),
+    )
+    .await
+    .unwrap();
     stop.send(()).unwrap();
     delivery_task.await.unwrap().unwrap();
     // The merge also stops by itself once delivery has dropped its end of the channel.

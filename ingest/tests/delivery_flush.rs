@@ -11,10 +11,13 @@ use alleycat_ingest::{
     },
     objects,
 };
-use delivery_support::{event, put_of, MemStream};
+use delivery_support::{event, put_of, within, MemStream, WAIT};
 use futures::TryStreamExt;
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt};
 use tokio::{sync::oneshot, time::Instant};
+
+/// What delivery's clock reads: 2025-11-25T18:05:00Z, five minutes after the records arrived.
+const DELIVERED_AT_MS: u64 = 1_764_093_900_000;
 
 fn config(buffer_bytes: usize, interval: Duration) -> DeliveryConfig {
     DeliveryConfig { buffer_bytes, interval, ..Default::default() }
@@ -27,7 +30,8 @@ struct Running {
 }
 
 fn start(stream: Arc<MemStream>, store: Arc<dyn ObjectStore>, config: DeliveryConfig) -> Running {
-    let delivery = Delivery::new(stream, store, config);
+    let delivery = Delivery::new(stream, store, config)
+        .clock(Arc::new(alleycat_ingest::stream::ManualClock::new(DELIVERED_AT_MS)));
     let progress = delivery.progress();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(delivery.run(async {
@@ -57,7 +61,9 @@ async fn a_full_buffer_is_flushed_without_waiting_for_the_interval() {
     let mut run = start(stream.clone(), store.clone(), config(4096, Duration::from_secs(3600)));
 
     // Each line is about 200 bytes: 100 lines fill a 4 KiB buffer four times.
-    run.progress.wait_for(|p| p.flushes >= 4).await.unwrap();
+    within(WAIT, "progress: flushes >= 4", run.progress.wait_for(|p| p.flushes >= 4))
+        .await
+        .unwrap();
     assert!(started.elapsed() < Duration::from_secs(3600), "flushed by size, not time");
     let flushed = listed(store.as_ref(), "delivery").await;
     for path in &flushed {
@@ -82,13 +88,15 @@ async fn the_interval_flushes_on_the_clock_with_no_new_input() {
     let started = Instant::now();
     let mut run = start(stream.clone(), store.clone(), config(1 << 20, Duration::from_secs(60)));
 
-    run.progress.wait_for(|p| p.read == 10).await.unwrap();
+    within(WAIT, "progress: read == 10", run.progress.wait_for(|p| p.read == 10)).await.unwrap();
     let early =
         tokio::time::timeout(Duration::from_secs(59), run.progress.wait_for(|p| p.flushes > 0))
             .await
             .is_ok();
     assert!(!early, "nothing is flushed before the interval");
-    run.progress.wait_for(|p| p.flushes == 1).await.unwrap();
+    within(WAIT, "progress: flushes == 1", run.progress.wait_for(|p| p.flushes == 1))
+        .await
+        .unwrap();
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_secs(60) && elapsed < Duration::from_secs(61), "{elapsed:?}");
     assert_eq!(run.progress.borrow().records, 10);
@@ -104,7 +112,7 @@ async fn shutdown_flushes_what_is_buffered() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     stream.put_all((1..=25).map(|s| put_of(&event(11, 5, 1, s)))).await;
     let mut run = start(stream.clone(), store.clone(), config(1 << 20, Duration::from_secs(3600)));
-    run.progress.wait_for(|p| p.read == 25).await.unwrap();
+    within(WAIT, "progress: read == 25", run.progress.wait_for(|p| p.read == 25)).await.unwrap();
     assert_eq!(run.progress.borrow().flushes, 0);
 
     run.stop.send(()).unwrap();
@@ -127,7 +135,9 @@ async fn invalid_records_are_delivered_under_processing_failed_with_firehose_fie
     bad_class.class_id = 9;
     stream.put_all([good, ("3".into(), b"{not json".to_vec()), put_of(&bad_class)]).await;
     let mut run = start(stream.clone(), store.clone(), config(1 << 20, Duration::from_secs(1)));
-    run.progress.wait_for(|p| p.flushes == 1).await.unwrap();
+    within(WAIT, "progress: flushes == 1", run.progress.wait_for(|p| p.flushes == 1))
+        .await
+        .unwrap();
     run.stop.send(()).unwrap();
     run.task.await.unwrap().unwrap();
 
@@ -151,6 +161,8 @@ async fn invalid_records_are_delivered_under_processing_failed_with_firehose_fie
     assert_eq!(failures[0].shard_id, "shardId-000000000000");
     assert_eq!(failures[0].sequence_number.parse::<u128>().unwrap(), 2);
     assert_eq!(failures[1].arrival_timestamp, 1_764_093_600_000);
+    // Stamped by delivery's clock when the transform failed.
+    assert!(failures.iter().all(|f| f.attempt_ending_timestamp == DELIVERED_AT_MS));
     let progress = *run.progress.borrow();
     assert_eq!((progress.records, progress.failed_records, progress.failed_objects), (1, 2, 1));
 }
@@ -163,7 +175,7 @@ async fn objects_are_named_like_firehose_and_gzip_d_reads_them() {
     // 2025-11-25T18:00:00Z.
     stream.put_all((1..=40).map(|s| put_of(&event(21, 5, 6, s)))).await;
     let mut run = start(stream.clone(), store.clone(), config(1 << 20, Duration::from_secs(3600)));
-    run.progress.wait_for(|p| p.read == 40).await.unwrap();
+    within(WAIT, "progress: read == 40", run.progress.wait_for(|p| p.read == 40)).await.unwrap();
     run.stop.send(()).unwrap();
     run.task.await.unwrap().unwrap();
 

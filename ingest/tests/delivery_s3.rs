@@ -12,9 +12,9 @@ use alleycat_ingest::{
     delivery::DeliveryConfig,
     objects::{self, StoreConfig, StoreError},
     pipeline::{Pipeline, PipelineConfig},
-    stream::{DiskStream, ManualClock, MemFs, PutRecord, Stream, StreamConfig},
+    stream::{DiskStream, ManualClock, MemFs, PutRecord, Stream, StreamConfig, SystemClock},
 };
-use delivery_support::{event, put_of};
+use delivery_support::{event, put_of, within, WAIT};
 use futures::TryStreamExt;
 use moto_support::Moto;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -52,6 +52,7 @@ async fn delivery_and_merge_store_gzip_objects_and_history_files_in_the_bucket()
             delivery: DeliveryConfig { interval: Duration::from_millis(200), ..Default::default() },
             ..Default::default()
         },
+        Arc::new(SystemClock),
     );
     let events: Vec<_> =
         (1..=8u64).flat_map(|racer| (1..=10u32).map(move |s| event(racer, RACE, 2, s))).collect();
@@ -64,7 +65,13 @@ async fn delivery_and_merge_store_gzip_objects_and_history_files_in_the_bucket()
         .collect();
     assert_eq!(stream.put_records(records).await.unwrap().failed_record_count, 0);
     let total = events.len() as u64;
-    pipeline.merge_progress().wait_for(|p| p.records == total).await.unwrap();
+    within(
+        WAIT,
+        "progress: records == total",
+        pipeline.merge_progress().wait_for(|p| p.records == total),
+    )
+    .await
+    .unwrap();
     pipeline.shutdown().await.unwrap();
 
     // The bucket as a whole: everything is under the prefix, in the on-disk layout.

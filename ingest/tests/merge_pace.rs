@@ -14,7 +14,7 @@ use alleycat_ingest::{
     db::Database,
     merge::{self, MergeConfig, MergeProgress, Merger},
 };
-use delivery_support::{delivered_object, event};
+use delivery_support::{delivered_object, event, within, WAIT};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::sync::{mpsc, watch};
 
@@ -31,7 +31,7 @@ async fn object(store: &dyn ObjectStore, racer: u64) -> Path {
 }
 
 async fn until_objects(progress: &mut watch::Receiver<MergeProgress>, n: u64) -> MergeProgress {
-    *progress.wait_for(|p| p.objects >= n).await.unwrap()
+    *within(WAIT, "progress: objects >= n", progress.wait_for(|p| p.objects >= n)).await.unwrap()
 }
 
 #[tokio::test]

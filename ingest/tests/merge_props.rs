@@ -312,7 +312,10 @@ async fn bad_history_is_set_aside(db: Database) {
     store.put(&corrupt, PutPayload::from_static(b"not a history file")).await.unwrap();
     let paths =
         store_objects(store.as_ref(), &[vec![event(3, 300, 6, 7), event(4, 300, 2, 7)]], "q").await;
-    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default());
+    // The set-aside file is named for when the merge found it, on the merge's clock.
+    let found_at = 1_767_225_600_000;
+    let clock = Arc::new(alleycat_domain::ManualClock::new(found_at));
+    let mut merger = Merger::new(store.clone(), db.clone(), MergeConfig::default()).clock(clock);
     merger.merge_objects(&paths).await.unwrap();
 
     assert_eq!(db.race_results(300, 6).await.unwrap().len(), 1);
@@ -325,6 +328,10 @@ async fn bad_history_is_set_aside(db: Database) {
         store.list(Some(&Path::from("quarantine/history"))).try_collect().await.unwrap()
     };
     assert_eq!(set_aside.len(), 1);
+    assert_eq!(
+        set_aside[0].location,
+        Path::from(format!("quarantine/history/class-6-{found_at}.gz"))
+    );
     assert_eq!(
         store.get(&set_aside[0].location).await.unwrap().bytes().await.unwrap().as_ref(),
         b"not a history file"

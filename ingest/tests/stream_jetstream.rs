@@ -228,11 +228,10 @@ async fn an_idle_shards_reader_reads_on_when_other_shards_records_expire() {
     };
     stream.put_records((0..50).map(|_| to(u128::MAX, "busy")).collect()).await.unwrap();
     // Shard 1's records expire, which moves the stream's first sequence past `idle`.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !read_all(&stream, ShardId(1)).await.is_empty() {
-        assert!(Instant::now() < deadline, "records outlived their retention");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    alleycat_testkit::eventually(Duration::from_secs(30), "shard 1's records expire", || async {
+        read_all(&stream, ShardId(1)).await.is_empty().then_some(())
+    })
+    .await;
     let page = stream.get_records(&idle, 10, Duration::ZERO).await.unwrap();
     assert!(page.records.is_empty());
     stream.put_records(vec![to(0, "idle no more")]).await.unwrap();

@@ -46,7 +46,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alleycat_domain::RaceClock;
+use alleycat_domain::{Clock, RaceClock, SystemClock};
 use alleycat_server::config::DEFAULT_DELIVERY_INTERVAL_MS;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -237,7 +237,7 @@ async fn paced(client: &reqwest::Client, server: &Server, racers: u64, seconds: 
             let (mut refused, mut last) = (0u64, None);
             for _ in 0..seconds {
                 tick.tick().await;
-                let now = alleycat_server::now_ms();
+                let now = SystemClock.now_ms();
                 let race = clock.race_at(now);
                 // The clock's second, but never one already sent (ticks jitter around the
                 // second's edge), as a real device counts its seconds.
@@ -287,7 +287,7 @@ async fn saturation(
 ) {
     // Backfill of a race long past: no duplicate tracking, no clock limit.
     let clock = server_clock(client, server).await;
-    let race = clock.race_at(alleycat_server::now_ms()) - 1000;
+    let race = clock.race_at(SystemClock.now_ms()) - 1000;
     let window = CpuWindow::start(&server.pid);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..connections)
@@ -300,7 +300,7 @@ async fn saturation(
                 while Instant::now() < deadline {
                     body.clear();
                     body.push_str(r#"{"events":["#);
-                    let now = alleycat_server::now_ms();
+                    let now = SystemClock.now_ms();
                     for i in 0..500u64 {
                         if i > 0 {
                             body.push(',');

@@ -103,7 +103,7 @@ fn admit(
         })
         .collect();
     let valid: Vec<&RacerEvent> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
-    let mut tickets = state.admission().admit(caller, &valid, crate::now_ms()).into_iter();
+    let mut tickets = state.admission().admit(caller, &valid, state.now_ms()).into_iter();
     let mut results = Vec::with_capacity(parsed.len());
     let mut admitted = Vec::new();
     for (index, event) in parsed.iter().enumerate() {

@@ -86,6 +86,7 @@ async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receive
             state.store().clone(),
             state.db().clone(),
             pipeline_config(state.config()),
+            state.time().clone(),
         );
         state.metrics().watch_delivery(pipeline.delivery_progress());
         state.metrics().watch_merge(pipeline.merge_progress());
@@ -116,7 +117,7 @@ async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receive
                 state.metrics().set_pipeline_leader(false);
                 state
                     .pipeline_status()
-                    .set(PipelineState::Failed { error, since_ms: crate::now_ms() });
+                    .set(PipelineState::Failed { error, since_ms: state.now_ms() });
                 held.release().await;
                 tokio::select! {
                     () = tokio::time::sleep(RESTART_DELAY) => {}

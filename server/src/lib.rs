@@ -38,17 +38,26 @@ use std::{
     time::Duration,
 };
 
+use alleycat_domain::{Clock, SystemClock};
 use tokio::{net::TcpListener, sync::watch};
 
 pub use config::ServeConfig;
 pub use state::AppState;
 
-/// The wall clock in epoch milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
+/// What [`run_with`] takes beyond the configuration: what a test sets, and nothing an operator
+/// configures (the command line has no clock).
+pub struct RunOptions {
+    /// The Kinesis API on this already bound listener (tests bind port 0), or off.
+    pub kinesis: Option<TcpListener>,
+    /// Where the server reads the time (default: the wall clock). A test sets a
+    /// [`ManualClock`](alleycat_domain::ManualClock) to run at any second of a race.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { kinesis: None, clock: Arc::new(SystemClock) }
+    }
 }
 
 /// Opens the data directory, starts the pipeline and serves on `listener` (and the Kinesis API
@@ -66,16 +75,18 @@ pub async fn run(
         })?),
         None => None,
     };
-    run_with_kinesis(listener, kinesis, config, shutdown).await
+    run_with(listener, config, RunOptions { kinesis, ..RunOptions::default() }, shutdown).await
 }
 
-/// [`run`], with the Kinesis API on an already bound listener (tests bind port 0) or off.
-pub async fn run_with_kinesis(
+/// [`run`], with the Kinesis API on an already bound listener or off, and the clock of
+/// `options`.
+pub async fn run_with(
     listener: TcpListener,
-    kinesis: Option<TcpListener>,
     config: ServeConfig,
+    options: RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let RunOptions { kinesis, clock } = options;
     let _lock = data_dir::lock(&config.data_dir)?;
     let kinesis_credentials = kinesis.as_ref().map(|_| config.kinesis_credentials()).transpose()?;
     if !config.dist.join("index.html").is_file() {
@@ -83,12 +94,12 @@ pub async fn run_with_kinesis(
     }
     let (closing_tx, closing) = watch::channel(false);
     let closing_tx = Arc::new(closing_tx);
-    let (state, iterators) = startup::open(config, closing).await?;
+    let (state, iterators) = startup::open(config, clock, closing).await?;
     let stream_watch = tokio::spawn(health::watch_stream(state.clone(), closing_tx.clone()));
     // The here-now readers and ticker run on every server; delivery and merge on the leader.
     let readers = [
         tokio::spawn(live::follow(state.clone(), iterators)),
-        tokio::spawn(live::tick(state.inner.board.clone())),
+        tokio::spawn(live::tick(state.inner.board.clone(), state.time().clone())),
     ];
     let leader = leader::start(&state);
     let kinesis = match (kinesis, kinesis_credentials) {
@@ -150,7 +161,7 @@ async fn serve_kinesis(
     credentials: alleycat_kinesis::sigv4::Credentials,
 ) -> anyhow::Result<(tokio::task::JoinHandle<std::io::Result<()>>, Arc<alleycat_kinesis::Registry>)>
 {
-    use alleycat_ingest::stream::{Clock, SyncPolicy, SystemClock};
+    use alleycat_ingest::stream::SyncPolicy;
     use alleycat_kinesis::{CreatedStreams, Kinesis, PipelineStream, Registry};
     let config = state.config();
     let pipeline = PipelineStream {
@@ -159,7 +170,7 @@ async fn serve_kinesis(
     };
     let created = CreatedStreams { throttle: config.throttle, sync: SyncPolicy::Always };
     let dir = config.data_dir.join("kinesis");
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = state.time().clone();
     let registry_clock = clock.clone();
     let registry = Arc::new(
         tokio::task::spawn_blocking(move || Registry::open(dir, pipeline, created, registry_clock))

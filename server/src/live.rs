@@ -15,7 +15,7 @@ use std::{
 use alleycat_domain::{
     api::{LiveEntry, LiveRanking},
     output::{from_centi, to_centi},
-    ClassId, RaceClock, RaceId, RacerEvent, SecondSet, CLASSES,
+    ClassId, Clock, RaceClock, RaceId, RacerEvent, SecondSet, CLASSES,
 };
 use alleycat_ingest::stream::{ShardIterator, StartingPosition, Stream, StreamError};
 use tokio::sync::watch;
@@ -245,7 +245,7 @@ pub async fn follow(state: AppState, iterators: Vec<ShardIterator>) {
             loop {
                 match stream.get_records(&iterator, READ_LIMIT, TIP_WAIT).await {
                     Ok(page) => {
-                        let now = crate::now_ms();
+                        let now = state.now_ms();
                         let events: Vec<RacerEvent> = page
                             .records
                             .iter()
@@ -272,10 +272,10 @@ pub async fn follow(state: AppState, iterators: Vec<ShardIterator>) {
     futures::future::join_all(readers).await;
 }
 
-/// Publishes the board just after each whole second, for ever.
-pub async fn tick(board: Arc<LiveBoard>) {
+/// Publishes the board just after each whole second of `time`, for ever.
+pub async fn tick(board: Arc<LiveBoard>, time: Arc<dyn Clock>) {
     loop {
-        let now = crate::now_ms();
+        let now = time.now_ms();
         board.publish(now);
         let next = 1000 - now % 1000 + 20;
         tokio::time::sleep(Duration::from_millis(next)).await;

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use alleycat_domain::RaceClock;
+use alleycat_domain::{Clock, RaceClock};
 use alleycat_ingest::{
     db::Database,
     pipeline,
@@ -43,6 +43,7 @@ pub fn stream_settings(config: &ServeConfig) -> StreamSettings {
 /// turns true); returns it with the here-now readers' iterators, positioned after the replay.
 pub async fn open(
     config: ServeConfig,
+    time: Arc<dyn Clock>,
     closing: watch::Receiver<bool>,
 ) -> anyhow::Result<(AppState, Vec<ShardIterator>)> {
     let dir = &config.data_dir;
@@ -58,7 +59,7 @@ pub async fn open(
              them at a time run delivery and merge."
         );
     }
-    let stream = stream::open(&config.stream, &stream_settings(&config)).await?;
+    let stream = stream::open(&config.stream, &stream_settings(&config), time.clone()).await?;
     let roster = Arc::new(
         Roster::load_or_create(&db, config.roster_size, config.roster_seed)
             .await
@@ -70,9 +71,10 @@ pub async fn open(
         Admission::new(clock, config.clock_grace_seconds, config.racer_events_per_second)
             .with_late_seconds(config.late_seconds);
     let grace_ms = u64::from(config.clock_grace_seconds) * 1000;
-    let iterators = live::catch_up(&*stream, &board, &admission, grace_ms, crate::now_ms()).await?;
+    let iterators = live::catch_up(&*stream, &board, &admission, grace_ms, time.now_ms()).await?;
     let inner = Inner {
         clock,
+        time,
         keys,
         stream,
         store,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alleycat_domain::RaceClock;
+use alleycat_domain::{Clock, RaceClock};
 use alleycat_ingest::{db::Database, stream::Stream};
 use object_store::ObjectStore;
 use tokio::sync::watch;
@@ -22,6 +22,7 @@ pub struct AppState {
 pub(crate) struct Inner {
     pub(crate) config: ServeConfig,
     pub(crate) clock: RaceClock,
+    pub(crate) time: Arc<dyn Clock>,
     pub(crate) keys: Keys,
     pub(crate) stream: Arc<dyn Stream>,
     pub(crate) store: Arc<dyn ObjectStore>,
@@ -43,6 +44,18 @@ impl AppState {
     /// The race clock.
     pub fn clock(&self) -> RaceClock {
         self.inner.clock
+    }
+
+    /// Where the server reads the time: the wall clock, or the clock a test set (see
+    /// [`crate::RunOptions::clock`]). Every handler, admission, the boards, the stream and the
+    /// pipeline read this one.
+    pub fn time(&self) -> &Arc<dyn Clock> {
+        &self.inner.time
+    }
+
+    /// The time now on [`AppState::time`], epoch milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.time.now_ms()
     }
 
     /// The token and API keys.

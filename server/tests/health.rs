@@ -7,7 +7,7 @@ mod support;
 use std::{path::Path, process::Command, time::Duration};
 
 use serde_json::Value;
-use support::{event, race_now, to_json, TestServer, API_KEY};
+use support::{event, to_json, TestServer, API_KEY};
 
 const COMPONENTS: [&str; 6] =
     ["database", "delivery", "merge", "objectStore", "pipeline", "stream"];
@@ -35,7 +35,7 @@ async fn until_readyz(server: &TestServer, status: u16) -> Value {
 
 /// Posts `n` events with the API key; returns how many were acknowledged.
 async fn post(server: &TestServer, first_racer: u64, n: u64) -> usize {
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let events: Vec<Value> =
         (first_racer..first_racer + n).map(|r| to_json(&event(race, r, 1, second, 80.0))).collect();
     let (status, body) = server.post_events(API_KEY, &events).await;

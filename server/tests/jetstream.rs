@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use alleycat_testkit::nats::NatsCluster;
 use serde_json::Value;
-use support::{
-    eventually, post_events, race_now, spawn_server, terminate, three_racers_ride, to_json,
-};
+use support::{eventually, post_events, spawn_server, terminate, three_racers_ride, to_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results() {
@@ -20,16 +18,16 @@ async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results
     support::write_fake_dist(dist.path());
     let (mut child, base) =
         spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
-    let client = reqwest::Client::new();
+    let client = support::client();
 
-    let (race, _) = race_now();
+    let (race, _) = support::wall_race_now();
     let past = race - 1;
     let events: Vec<Value> = three_racers_ride(past, 4).iter().map(to_json).collect();
     let body = post_events(&client, &base, &events).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");
 
     // Delivery reads them back from JetStream, stores the objects, and the merge folds them.
-    let results: Value = eventually(Duration::from_secs(30), || async {
+    let results: Value = eventually(Duration::from_secs(30), "the race results", || async {
         let response =
             client.get(format!("{base}/api/races/{past}?classId=4")).send().await.ok()?;
         (response.status() == 200).then_some(())?;
@@ -53,13 +51,11 @@ async fn a_server_refuses_to_start_on_a_stream_that_is_not_there() {
     // Nothing listens on the port: a clear error at start, not a hang.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let data = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_alleycat"))
-        .args(["serve", "--port", "0", "--stream"])
-        .arg(format!("nats://127.0.0.1:{port}"))
-        .env("ALLEYCAT_DATA_DIR", data.path())
-        .env("ALLEYCAT_API_KEY", support::API_KEY)
-        .output()
-        .unwrap();
+    let data_dir = data.path().display().to_string();
+    let output = support::run_alleycat(
+        &["serve", "--port", "0", "--stream", &format!("nats://127.0.0.1:{port}")],
+        &[("ALLEYCAT_DATA_DIR", data_dir), ("ALLEYCAT_API_KEY", support::API_KEY.into())],
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot connect to NATS"), "{stderr}");

@@ -4,15 +4,15 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use alleycat_domain::{RaceClock, RacerEvent};
+use alleycat_domain::{Clock, ManualClock, RaceClock, RacerEvent};
 use alleycat_kinesis::sigv4::{self, Credentials};
-use alleycat_server::ServeConfig;
+use alleycat_server::{RunOptions, ServeConfig};
 use futures::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
-use support::{event, race_now, test_config, to_json, write_fake_dist};
+use support::{event, test_config, to_json, write_fake_dist};
 use tokio::{net::TcpListener, sync::oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -20,11 +20,13 @@ fn credentials() -> Credentials {
     Credentials { access_key_id: "AKIDSERVERTEST".into(), secret_access_key: "s".into() }
 }
 
+/// Calls `action` signed at `now_ms` (the server's clock: it refuses signatures far from it).
 async fn kinesis(
     client: &reqwest::Client,
     endpoint: &str,
     action: &str,
     body: &Value,
+    now_ms: u64,
 ) -> (u16, Value) {
     let body = serde_json::to_vec(body).unwrap();
     let mut headers = HeaderMap::new();
@@ -39,7 +41,7 @@ async fn kinesis(
         &uri,
         &mut headers,
         &body,
-        support::now_ms(),
+        now_ms,
     );
     let response =
         client.post(format!("{endpoint}/")).headers(headers).body(body).send().await.unwrap();
@@ -52,6 +54,7 @@ struct KinesisServer {
     base: String,
     endpoint: String,
     client: reqwest::Client,
+    clock: ManualClock,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dirs: [tempfile::TempDir; 2],
@@ -70,13 +73,19 @@ impl KinesisServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", http.local_addr().unwrap());
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let clock = ManualClock::new(support::test_start_ms());
+        let options = RunOptions { kinesis: Some(listener), clock: Arc::new(clock.clone()) };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task =
-            tokio::spawn(alleycat_server::run_with_kinesis(http, Some(listener), config, async {
-                let _ = stopped.await;
-            }));
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-        Self { base, endpoint, client, stop, task, _dirs: [data, dist] }
+        let task = tokio::spawn(alleycat_server::run_with(http, config, options, async {
+            let _ = stopped.await;
+        }));
+        let client = support::client();
+        Self { base, endpoint, client, clock, stop, task, _dirs: [data, dist] }
+    }
+
+    /// The race running on this server's clock, for races of `race_seconds`.
+    fn race_now(&self, race_seconds: u32) -> u64 {
+        RaceClock::new(race_seconds).race_at(self.clock.now_ms())
     }
 
     /// PutRecords of `events` into stream `alleycat` under one partition key (so one shard, read
@@ -94,6 +103,7 @@ impl KinesisServer {
             &self.endpoint,
             "PutRecords",
             &json!({"StreamName": "alleycat", "Records": records}),
+            self.clock.now_ms(),
         )
         .await;
         assert_eq!((status, &answer["FailedRecordCount"]), (200, &json!(0)), "{answer}");
@@ -111,7 +121,7 @@ async fn events_put_through_kinesis_reach_the_race_results_and_the_listener_stop
     let server = KinesisServer::start(|_| {}).await;
     let (client, base, endpoint) =
         (server.client.clone(), server.base.clone(), server.endpoint.clone());
-    let (race, _) = race_now();
+    let race = server.race_now(support::RACE_SECONDS);
     let events: Vec<RacerEvent> =
         (1..=3u32).map(|second| event(race - 1, 9, 4, second, 60.0)).collect();
     server.put_records("9", &events).await;
@@ -148,7 +158,7 @@ async fn a_producers_retried_records_count_once_on_the_board_of_a_900_second_rac
     let ws = format!("{}/api/live?classId=5", server.base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws).await.unwrap();
 
-    let race = RaceClock::new(RACE_SECONDS).race_at(support::now_ms());
+    let race = server.race_now(RACE_SECONDS);
     // Cadence 65, resistance 50: an output of 115.00 each second.
     let ride: Vec<RacerEvent> =
         [100, 600, 900].iter().map(|&second| event(race, 7, 5, second, 65.0)).collect();

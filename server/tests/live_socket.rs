@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{event, race_now, to_json, TestServer, API_KEY};
+use support::{event, to_json, TestServer, API_KEY};
 use tokio::time::timeout;
 use tokio_tungstenite::{
     tungstenite::{protocol::frame::coding::CloseCode, Message},
@@ -81,7 +81,7 @@ async fn hello(socket: &mut Socket, token: &str) -> Value {
 #[tokio::test]
 async fn events_over_the_socket_are_acknowledged_in_the_order_sent() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(11).await;
     let mut socket = connect(&server, 2).await;
     let first = next_of(&mut socket, "ranking").await;
@@ -118,7 +118,7 @@ async fn events_over_the_socket_are_acknowledged_in_the_order_sent() {
 #[tokio::test]
 async fn nothing_is_taken_before_hello_and_a_token_in_the_url_counts_for_nothing() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(12).await;
     let url = server.url(&format!("/api/live?classId=1&token={token}")).replace("http://", "ws://");
     let (mut socket, _) =
@@ -146,7 +146,7 @@ async fn nothing_is_taken_before_hello_and_a_token_in_the_url_counts_for_nothing
 #[tokio::test]
 async fn a_token_for_one_racer_cannot_send_for_another_over_the_socket() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(13).await;
     let mut socket = connect(&server, 3).await;
     hello(&mut socket, &token).await;
@@ -163,7 +163,7 @@ async fn a_token_for_one_racer_cannot_send_for_another_over_the_socket() {
 #[tokio::test]
 async fn the_api_key_may_send_for_any_racer_over_the_socket() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let mut socket = connect(&server, 3).await;
     let welcome = hello(&mut socket, API_KEY).await;
     assert_eq!(welcome["racerId"], Value::Null, "a producer, not a racer: {welcome}");
@@ -248,7 +248,7 @@ async fn a_flood_of_frames_closes_that_socket_only() {
 #[tokio::test]
 async fn a_resent_event_is_answered_as_stored_and_another_event_for_its_second_is_refused() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(16).await;
     let mut socket = connect(&server, 4).await;
     hello(&mut socket, &token).await;

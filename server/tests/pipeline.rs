@@ -11,15 +11,13 @@ use std::{
 use alleycat_testkit::alleycat::delivered;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use support::{
-    event, eventually, post_events, race_now, three_racers_ride, to_json, TestServer, API_KEY,
-};
+use support::{event, eventually, post_events, three_racers_ride, to_json, TestServer, API_KEY};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(1).await;
     let ws_url = server.url("/api/live?classId=3").replace("http://", "ws://");
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
@@ -61,13 +59,13 @@ async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
 #[tokio::test]
 async fn posted_events_reach_the_history_file_results_and_leaderboard() {
     let server = TestServer::start().await;
-    let (race, _) = race_now();
+    let (race, _) = server.race_now();
     let past = race - 1;
     let events: Vec<Value> = three_racers_ride(past, 2).iter().map(to_json).collect();
     let (_, body) = server.post_events(API_KEY, &events).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");
 
-    let results: Value = eventually(Duration::from_secs(10), || async {
+    let results: Value = eventually(Duration::from_secs(10), "the race results", || async {
         let response = server.get(&format!("/api/races/{past}?classId=2")).await;
         (response.status() == 200).then_some(())?;
         response.json::<Value>().await.ok()
@@ -111,9 +109,10 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
     let data = tempfile::tempdir().unwrap();
     let dist = tempfile::tempdir().unwrap();
     support::write_fake_dist(dist.path());
-    let (race, second) = race_now();
+    // The binary runs on the wall clock.
+    let (race, second) = support::wall_race_now();
     let past = race - 1;
-    let client = reqwest::Client::new();
+    let client = support::client();
     let mut acked: BTreeSet<(u64, u64, u64)> = BTreeSet::new();
     let mut sent = 0usize;
 
@@ -174,23 +173,25 @@ async fn after_sigkill_every_acknowledged_event_is_delivered_merged_and_live_aga
 
     let (mut child, base) = support::spawn_server(data.path(), dist.path(), &[]);
     // Every acknowledged event is delivered, exactly as acknowledged (duplicates harmless).
-    let delivered_set = eventually(Duration::from_secs(20), || async {
-        let set: BTreeSet<_> = delivered(data.path()).into_iter().collect();
-        acked.is_subset(&set).then_some(set)
-    })
-    .await;
+    let delivered_set =
+        eventually(Duration::from_secs(20), "every acknowledged event delivered", || async {
+            let set: BTreeSet<_> = delivered(data.path()).into_iter().collect();
+            acked.is_subset(&set).then_some(set)
+        })
+        .await;
     assert!(delivered_set.len() <= sent + 1);
     // And merged: each racer's seconds in the results equal what was delivered for them.
-    let results: Value = eventually(Duration::from_secs(20), || async {
-        let response =
-            client.get(format!("{base}/api/races/{past}?classId=1")).send().await.ok()?;
-        let body: Value = response.json().await.ok()?;
-        let merged: u64 =
-            body["results"].as_array()?.iter().map(|r| r["seconds"].as_u64().unwrap()).sum();
-        let expected = delivered_set.iter().filter(|(r, _, _)| *r == past).count() as u64;
-        (merged == expected).then_some(body)
-    })
-    .await;
+    let results: Value =
+        eventually(Duration::from_secs(20), "the delivered events merged", || async {
+            let response =
+                client.get(format!("{base}/api/races/{past}?classId=1")).send().await.ok()?;
+            let body: Value = response.json().await.ok()?;
+            let merged: u64 =
+                body["results"].as_array()?.iter().map(|r| r["seconds"].as_u64().unwrap()).sum();
+            let expected = delivered_set.iter().filter(|(r, _, _)| *r == past).count() as u64;
+            (merged == expected).then_some(body)
+        })
+        .await;
     assert!(!results["results"].as_array().unwrap().is_empty());
     // The live board resumed from the stream: the current-race racer is back at once.
     let ws = format!("{}/api/live?classId=4", base.replace("http://", "ws://"));

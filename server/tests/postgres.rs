@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use alleycat_testkit::postgres::Postgres;
 use serde_json::Value;
-use support::{event, eventually, race_now, run_alleycat, to_json, TestServer, RACE_SECONDS};
+use support::{event, eventually, run_alleycat, to_json, TestServer, RACE_SECONDS};
 
 /// How long a takeover may take ("within seconds").
 const TAKEOVER: Duration = Duration::from_secs(10);
@@ -41,11 +41,14 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     let url = postgres.url();
     let a = shared_server(&url).await;
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "a leads", || async {
+            is_leader(&a.client, &a.base).await.filter(|l| *l)
+        })
+        .await
     );
     let b = shared_server(&url).await;
     let token = a.token(5).await;
-    let (race, second) = race_now();
+    let (race, second) = b.race_now();
     let (status, body) = b.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
     assert_eq!(status, 200, "a token from server a is accepted by server b: {body}");
     let api_key = postgres.psql("SELECT value FROM shared_keys WHERE name = 'api-key'").unwrap();
@@ -63,13 +66,13 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     // At least the holder's session; b's short-lived try may be caught as well (it just retries).
     assert!(postgres.terminate("alleycat-lease").unwrap() >= 1);
     assert_eq!(
-        eventually(TAKEOVER, || async {
+        eventually(TAKEOVER, "a sees its lease lost", || async {
             lease_losses(&a.client, &a.base).await.filter(|n| *n > 0)
         })
         .await,
         1
     );
-    eventually(TAKEOVER, || async {
+    eventually(TAKEOVER, "one leader again", || async {
         let a_leads = is_leader(&a.client, &a.base).await?;
         let b_leads = is_leader(&b.client, &b.base).await?;
         (a_leads != b_leads).then_some(())
@@ -79,7 +82,10 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
     let (a, b) = if is_leader(&a.client, &a.base).await == Some(true) { (a, b) } else { (b, a) };
     a.stop().await;
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&b.client, &b.base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "b leads", || async {
+            is_leader(&b.client, &b.base).await.filter(|l| *l)
+        })
+        .await
     );
     b.stop().await;
 }
@@ -96,7 +102,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
         dist.path(),
         &[("ALLEYCAT_DATABASE_URL", url.clone()), ("ALLEYCAT_API_KEY", String::new())],
     );
-    let client = reqwest::Client::new();
+    let client = support::client();
     let session = client
         .post(format!("{base}/api/session"))
         .json(&serde_json::json!({ "racerId": 7 }))
@@ -106,7 +112,10 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     assert_eq!(session.status(), 200);
     let token = session.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&client, &base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "the binary leads", || async {
+            is_leader(&client, &base).await.filter(|l| *l)
+        })
+        .await
     );
     let migrations = postgres
         .psql_in("alleycat", "SELECT count(*) FROM _sqlx_migrations WHERE success")
@@ -120,7 +129,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     );
 
     let other = shared_server(&url).await;
-    let (race, second) = race_now();
+    let (race, second) = other.race_now();
     let (status, body) =
         other.post_events(&token, &[to_json(&event(race, 7, 3, second, 90.0))]).await;
     assert_eq!(status, 200, "the binary's token verifies on the other server: {body}");
@@ -133,7 +142,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     .unwrap();
     child.wait().unwrap();
     assert!(
-        eventually(TAKEOVER, || async {
+        eventually(TAKEOVER, "the survivor leads", || async {
             is_leader(&other.client, &other.base).await.filter(|l| *l)
         })
         .await,
@@ -157,10 +166,13 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
         .await
     };
     assert!(
-        eventually(TAKEOVER, || async { is_leader(&a.client, &a.base).await.filter(|l| *l) }).await
+        eventually(TAKEOVER, "a leads", || async {
+            is_leader(&a.client, &a.base).await.filter(|l| *l)
+        })
+        .await
     );
     let b = shared_server(&url).await;
-    let (race, _) = race_now();
+    let (race, _) = b.race_now();
     let past = race - 1;
     let events: Vec<Value> = (1..=3u64)
         .flat_map(|racer| (1..=5u32).map(move |s| to_json(&event(past, racer, 2, s, 60.0))))
@@ -169,7 +181,7 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
     assert_eq!((status, &body["failedRecordCount"]), (200, &Value::from(0)), "{body}");
 
     // Server a delivers and merges; server b answers from the same database.
-    let results: Value = eventually(TAKEOVER, || async {
+    let results: Value = eventually(TAKEOVER, "b serves the results", || async {
         let response = b.get(&format!("/api/races/{past}?classId=2")).await;
         let body: Value = response.json().await.ok()?;
         (body["results"].as_array()?.len() == 3).then_some(body)

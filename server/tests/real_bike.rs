@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alleycat_domain::{RacerEvent, Source};
 use serde_json::{json, Value};
-use support::{event, eventually, race_now, to_json, TestServer, API_KEY};
+use support::{event, eventually, to_json, TestServer, API_KEY};
 
 /// Racer `racer`'s second `second` of `race` in class 2, ridden on a trainer at `power` watts
 /// with heart rate `bpm`.
@@ -23,7 +23,7 @@ fn trainer_second(race: u64, racer: u64, second: u32, power: f64, bpm: f64) -> R
 
 /// The results of `race` in class 2, once the merge has them for `racers` racers.
 async fn results(server: &TestServer, race: u64, racers: usize) -> Value {
-    eventually(Duration::from_secs(10), || async {
+    eventually(Duration::from_secs(10), "the race's results", || async {
         let response = server.get(&format!("/api/races/{race}?classId=2")).await;
         (response.status() == 200).then_some(())?;
         let body: Value = response.json().await.ok()?;
@@ -35,7 +35,7 @@ async fn results(server: &TestServer, race: u64, racers: usize) -> Value {
 #[tokio::test]
 async fn a_trainers_measured_power_reaches_the_race_results_instead_of_the_formula() {
     let server = TestServer::start().await;
-    let (race, _) = race_now();
+    let (race, _) = server.race_now();
     let past = race - 1;
     // Racer 7 on a trainer, racer 8 on the simulated bike at the same cadence.
     let powers = [180.0, 250.5, 320.0, 0.0, 210.0];
@@ -65,7 +65,7 @@ async fn a_trainers_measured_power_reaches_the_race_results_instead_of_the_formu
 #[tokio::test]
 async fn measured_values_out_of_bounds_are_refused_each_with_its_own_error() {
     let server = TestServer::start().await;
-    let (race, second) = race_now();
+    let (race, second) = server.race_now();
     let token = server.token(5).await;
     let good =
         to_json(&RacerEvent { racer_id: 5, ..trainer_second(race, 5, second, 200.0, 120.0) });
@@ -123,7 +123,7 @@ fn number(record: &fitparser::FitDataRecord, name: &str) -> Option<f64> {
 async fn a_ride_downloads_as_a_fit_file_with_every_second_and_the_results_totals() {
     use fitparser::profile::MesgNum;
     let server = TestServer::start().await;
-    let (race, _) = race_now();
+    let (race, _) = server.race_now();
     let past = race - 1;
     // Seconds 1 to 6 on a trainer; second 4 never sent (a drop), second 5 without heart rate.
     let seconds = [
@@ -201,7 +201,7 @@ async fn a_ride_downloads_as_a_fit_file_with_every_second_and_the_results_totals
 #[tokio::test]
 async fn a_ride_file_that_does_not_exist_is_a_clear_404_and_bad_names_are_refused() {
     let server = TestServer::start().await;
-    let (race, _) = race_now();
+    let (race, _) = server.race_now();
     let missing = server.get(&format!("/api/racers/7/races/{race}.fit")).await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();

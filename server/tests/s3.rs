@@ -13,9 +13,7 @@ use alleycat_ingest::objects::{self, StoreConfig};
 use futures::TryStreamExt;
 use moto_support::Moto;
 use object_store::{path::Path, ObjectStore, ObjectStoreExt};
-use support::{
-    eventually, post_events, race_now, run_alleycat, three_racers_ride, to_json, RACE_SECONDS,
-};
+use support::{eventually, post_events, run_alleycat, three_racers_ride, to_json, RACE_SECONDS};
 
 const BUCKET: &str = "alleycat-serve";
 const LOCATION: &str = "s3://alleycat-serve/site";
@@ -49,22 +47,24 @@ async fn serve_stores_objects_in_the_bucket_and_rebuild_reproduces_its_history_f
     let (mut child, base) = support::spawn_server(data.path(), dist.path(), &env);
 
     // Three racers ride the last race in class 2, racer 3 the strongest.
-    let (race, _) = race_now();
+    let (race, _) = support::wall_race_now();
     let past = race - 1;
     let events = three_racers_ride(past, 2);
-    let client = reqwest::Client::new();
+    let client = support::client();
     let body = post_events(&client, &base, &events.iter().map(to_json).collect::<Vec<_>>()).await;
     assert_eq!(body["failedRecordCount"], 0, "{body}");
 
     // The history file is served once the merge has folded every racer in.
-    let served = eventually(Duration::from_secs(20), || async {
-        let response = client.get(format!("{base}/api/history/class-2.gz")).send().await.ok()?;
-        (response.status() == 200).then_some(())?;
-        let bytes = response.bytes().await.ok()?;
-        let decoded = alleycat_domain::history::decode(&bytes).ok()?;
-        (decoded.racer_count() == 3).then_some((bytes.to_vec(), decoded))
-    })
-    .await;
+    let served =
+        eventually(Duration::from_secs(20), "the history file of three racers", || async {
+            let response =
+                client.get(format!("{base}/api/history/class-2.gz")).send().await.ok()?;
+            (response.status() == 200).then_some(())?;
+            let bytes = response.bytes().await.ok()?;
+            let decoded = alleycat_domain::history::decode(&bytes).ok()?;
+            (decoded.racer_count() == 3).then_some((bytes.to_vec(), decoded))
+        })
+        .await;
     let (served, decoded) = served;
     for e in &events {
         let centi = (e.output() * 100.0).round() as u32;

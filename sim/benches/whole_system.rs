@@ -32,7 +32,7 @@ use std::{
 
 use alleycat_domain::{
     api::{ConfigResponse, LiveMessage, RaceResultsResponse},
-    EventKind, RaceClock, RacerEvent,
+    Clock, EventKind, RaceClock, RacerEvent, SystemClock,
 };
 use alleycat_sim::{ClassChoice, SimConfig, Summary};
 use futures::StreamExt;
@@ -126,8 +126,8 @@ async fn live(racers: u32, race_seconds: u32) {
     let clock = RaceClock::new(race_seconds);
     let now = config.server_time_ms;
     let race = if clock.second_at(now) <= 2 { clock.race_at(now) } else { clock.race_at(now) + 1 };
-    let offset = now as i128 - alleycat_server_now() as i128;
-    let server_now = move || (alleycat_server_now() as i128 + offset) as u64;
+    let offset = now as i128 - SystemClock.now_ms() as i128;
+    let server_now = move || (SystemClock.now_ms() as i128 + offset) as u64;
 
     // The probe: a racer token, a WebSocket on class 1, one event a second.
     let client = reqwest::Client::new();
@@ -350,10 +350,6 @@ async fn backfill(racers: u32, race_seconds: u32, races: u32) {
     let (cpu, hwm) = proc_usage(server.child.id());
     println!("server: CPU {cpu:.1} s in all · peak RSS {} MiB", hwm / 1024);
     stop(server);
-}
-
-fn alleycat_server_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 fn stop(mut server: Server) {

@@ -26,7 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alleycat_domain::{api::ConfigResponse, RaceClock, RaceId};
+use alleycat_domain::{api::ConfigResponse, Clock, RaceClock, RaceId};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 pub use config::{ClassChoice, SimConfig};
@@ -100,11 +100,13 @@ struct ServerClock {
     server_ms: u64,
 }
 
-impl ServerClock {
+impl Clock for ServerClock {
     fn now_ms(&self) -> u64 {
         self.server_ms + self.at.elapsed().as_millis() as u64
     }
+}
 
+impl ServerClock {
     /// The local instant at which the server's clock reads `server_ms`.
     fn instant_at(&self, server_ms: u64) -> Instant {
         match server_ms.checked_sub(self.server_ms) {

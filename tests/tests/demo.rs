@@ -24,7 +24,9 @@ async fn demo_racers_fill_the_past_races_and_ride_the_running_one() {
     let server = Server::start(config, "127.0.0.1:0".parse().unwrap()).await;
     let get = |path: String| {
         let url = format!("{}{path}", server.base);
-        async move { reqwest::get(url).await.ok()?.json::<serde_json::Value>().await.ok() }
+        async move {
+            support::client().get(url).send().await.ok()?.json::<serde_json::Value>().await.ok()
+        }
     };
     let config: ConfigResponse =
         serde_json::from_value(get("/api/config".into()).await.unwrap()).unwrap();

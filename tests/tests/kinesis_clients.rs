@@ -9,7 +9,7 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use alleycat_server::ServeConfig;
+use alleycat_server::{RunOptions, ServeConfig};
 use tokio::{net::TcpListener, process::Command, sync::oneshot};
 
 const ACCESS_KEY_ID: &str = "AKIDKINESISTEST";
@@ -64,11 +64,12 @@ async fn boto3_the_aws_cli_and_the_js_sdk_work_against_alleycat_unchanged() {
     let kinesis = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", http.local_addr().unwrap());
     let endpoint = format!("http://{}", kinesis.local_addr().unwrap());
+    // The wall clock: the throttle's per-second budget must refill as the suites run.
+    let options = RunOptions { kinesis: Some(kinesis), ..RunOptions::default() };
     let (stop, stopped) = oneshot::channel::<()>();
-    let server =
-        tokio::spawn(alleycat_server::run_with_kinesis(http, Some(kinesis), config, async {
-            let _ = stopped.await;
-        }));
+    let server = tokio::spawn(alleycat_server::run_with(http, config, options, async {
+        let _ = stopped.await;
+    }));
 
     let env = [
         ("PATH", std::env::var("PATH").unwrap_or_default()),
@@ -78,24 +79,57 @@ async fn boto3_the_aws_cli_and_the_js_sdk_work_against_alleycat_unchanged() {
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
         ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
         ("ALLEYCAT_URL", base),
-        ("ALLEYCAT_RACE_SECONDS", RACE_SECONDS.to_string()),
         ("ALLEYCAT_DATA_DIR", data.path().display().to_string()),
     ];
     let mut python = Command::new(bin.join("python"));
     python
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/kinesis/test_kinesis.py"])
         .current_dir(&root);
-    run_suite("boto3 and awscli", python, &env, " passed").await;
+    run_suite("boto3 and awscli", python, &env, Report::Pytest).await;
     let mut node = Command::new("node");
-    node.args(["--no-warnings", "--test", "client.test.mjs"]).current_dir(&js);
-    run_suite("@aws-sdk/client-kinesis", node, &env, "# fail 0").await;
+    node.args(["--no-warnings", "--test", "--test-reporter=tap", "client.test.mjs"])
+        .current_dir(&js);
+    run_suite("@aws-sdk/client-kinesis", node, &env, Report::NodeTap).await;
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
 
-/// Runs one client suite with only `env`, and fails with its output unless it passed.
-async fn run_suite(name: &str, mut command: Command, env: &[(&str, String)], passed: &str) {
+/// How a suite reports its tally.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    /// pytest's summary line: `12 passed in 3.2s`, `1 failed, 11 passed in 3.2s`.
+    Pytest,
+    /// `node --test`'s TAP summary: `# pass 12`, `# fail 0`.
+    NodeTap,
+}
+
+impl Report {
+    /// How many tests passed and failed, when the report says so.
+    fn tally(self, report: &str) -> Option<(usize, usize)> {
+        match self {
+            Report::Pytest => {
+                let summary = report.lines().rev().find(|l| l.contains(" passed"))?;
+                let count = |word: &str| {
+                    let words: Vec<&str> = summary.split([' ', ',']).collect();
+                    words.windows(2).find(|w| w[1] == word).and_then(|w| w[0].parse().ok())
+                };
+                Some((count("passed")?, count("failed").unwrap_or(0)))
+            }
+            Report::NodeTap => {
+                let count = |key: &str| {
+                    report.lines().find_map(|l| l.strip_prefix(key)?.trim().parse::<usize>().ok())
+                };
+                Some((count("# pass ")?, count("# fail ")?))
+            }
+        }
+    }
+}
+
+/// Runs one client suite with only `env`, and fails with its output unless it exited cleanly
+/// and its report counts at least one test passed and none failed (a suite that ran nothing
+/// has not passed).
+async fn run_suite(name: &str, mut command: Command, env: &[(&str, String)], kind: Report) {
     command
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -111,5 +145,19 @@ async fn run_suite(name: &str, mut command: Command, env: &[(&str, String)], pas
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "the {name} suite failed:\n{report}");
-    assert!(report.contains(passed), "{report}");
+    let tally = kind.tally(&report);
+    assert!(
+        matches!(tally, Some((passed, 0)) if passed > 0),
+        "the {name} suite did not report tests passed and none failed ({tally:?}):\n{report}"
+    );
+}
+
+#[test]
+fn a_suite_that_ran_no_tests_is_not_counted_as_passed() {
+    assert_eq!(Report::NodeTap.tally("# tests 0\n# pass 0\n# fail 0\n"), Some((0, 0)));
+    assert_eq!(Report::NodeTap.tally("# tests 7\n# pass 7\n# fail 0\n"), Some((7, 0)));
+    assert_eq!(Report::NodeTap.tally("# fail 0\n"), None);
+    assert_eq!(Report::Pytest.tally("....\n12 passed in 3.21s\n"), Some((12, 0)));
+    assert_eq!(Report::Pytest.tally("1 failed, 11 passed in 3.2s\n"), Some((11, 1)));
+    assert_eq!(Report::Pytest.tally("no tests ran in 0.01s\n"), None);
 }

@@ -30,7 +30,9 @@ const ROSTER: u32 = 2000;
 const BUCKET: &str = "alleycat-scale-out";
 
 async fn leads(base: &str) -> bool {
-    let Ok(response) = reqwest::get(format!("{base}/api/metrics")).await else { return false };
+    let Ok(response) = support::client().get(format!("{base}/api/metrics")).send().await else {
+        return false;
+    };
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     body["pipelineLeader"] == true
 }

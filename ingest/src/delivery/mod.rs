@@ -31,11 +31,7 @@ pub mod batch;
 pub mod naming;
 pub mod transform;
 
-use std::{
-    future::Future,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use alleycat_domain::DEFAULT_RACE_SECONDS;
 use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutPayload};
@@ -50,7 +46,8 @@ use uuid::Uuid;
 use crate::{
     objects::{DELIVERY_PREFIX, FAILED_PREFIX},
     stream::{
-        ShardId, StartingPosition, Stream, StreamError, DEFAULT_RETENTION, MAX_RECORDS_PER_GET,
+        Clock, ShardId, StartingPosition, Stream, StreamError, SystemClock, DEFAULT_RETENTION,
+        MAX_RECORDS_PER_GET,
     },
 };
 use batch::{Batch, Page};
@@ -188,14 +185,11 @@ pub struct Delivery {
     config: DeliveryConfig,
     notify: Option<mpsc::UnboundedSender<Path>>,
     progress: Arc<watch::Sender<DeliveryProgress>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    clock: Arc<dyn Clock>,
 }
 
 impl Delivery {
-    /// Delivery from `stream` into `store`.
+    /// Delivery from `stream` into `store`, on the wall clock (see [`Delivery::clock`]).
     pub fn new(
         stream: Arc<dyn Stream>,
         store: Arc<dyn ObjectStore>,
@@ -207,7 +201,15 @@ impl Delivery {
             config,
             notify: None,
             progress: Arc::new(watch::channel(Default::default()).0),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads the wall time from `clock`: the `attemptEndingTimestamp` of records that fail the
+    /// transform. (Buffering intervals and retries run on tokio's clock, which tests pause.)
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sends the path of each stored `delivery/` object on `merge` (the merge's notifications).
@@ -224,7 +226,7 @@ impl Delivery {
     /// Runs until `shutdown` resolves, then flushes what is buffered (and what was already read)
     /// and returns. Returns early only when storage or checkpoints keep failing past the limits.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), DeliveryError> {
-        let Delivery { stream, store, config, notify, progress } = self;
+        let Delivery { stream, store, config, notify, progress, clock } = self;
         let config = Arc::new(config);
         tokio::pin!(shutdown);
 
@@ -237,6 +239,7 @@ impl Delivery {
                 stream.clone(),
                 shard.shard_id,
                 config.clone(),
+                clock.clone(),
                 page_tx.clone(),
                 stop_rx.clone(),
             ));
@@ -327,6 +330,7 @@ async fn read_shard(
     stream: Arc<dyn Stream>,
     shard: ShardId,
     config: Arc<DeliveryConfig>,
+    clock: Arc<dyn Clock>,
     pages: mpsc::Sender<Page>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -373,7 +377,7 @@ async fn read_shard(
                 wait = RETRY_INITIAL;
                 if !out.records.is_empty() {
                     debug!(shard = %shard, records = out.records.len(), "Read records.");
-                    let page = Page::transform(&out.records, config.race_seconds, now_ms());
+                    let page = Page::transform(&out.records, config.race_seconds, clock.now_ms());
                     tokio::select! {
                         _ = stop.wait_for(|s| *s) => return,
                         sent = pages.send(page) => if sent.is_err() { return },

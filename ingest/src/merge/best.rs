@@ -13,24 +13,33 @@ use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::MergeError;
-use crate::objects::{history_file, history_path, QUARANTINE_PREFIX};
+use crate::{
+    objects::{history_file, history_path, QUARANTINE_PREFIX},
+    stream::Clock,
+};
 
 /// Where an unreadable history file of `class` found at `millis` is kept.
-fn quarantine_path(class: ClassId, millis: u128) -> object_store::path::Path {
+fn quarantine_path(class: ClassId, millis: u64) -> object_store::path::Path {
     object_store::path::Path::from(format!("{QUARANTINE_PREFIX}/history/class-{class}-{millis}.gz"))
 }
 
 /// Every class's bests the merge has touched, loaded lazily from the history files.
 pub(crate) struct Bests {
     store: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
     race_seconds: u32,
     classes: BTreeMap<ClassId, ClassBests>,
     dirty: BTreeSet<ClassId>,
 }
 
 impl Bests {
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, race_seconds: u32) -> Self {
-        Self { store, race_seconds, classes: BTreeMap::new(), dirty: BTreeSet::new() }
+    /// Bests kept in `store`; `clock` dates the unreadable files set aside.
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        race_seconds: u32,
+    ) -> Self {
+        Self { store, clock, race_seconds, classes: BTreeMap::new(), dirty: BTreeSet::new() }
     }
 
     /// Loads `class`'s bests from its history file unless already loaded.
@@ -66,10 +75,7 @@ impl Bests {
         bytes: Bytes,
         cause: &history::HistoryError,
     ) -> Result<(), MergeError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let path = quarantine_path(class, now);
+        let path = quarantine_path(class, self.clock.now_ms());
         self.store
             .put(&path, PutPayload::from(bytes))
             .await

@@ -40,6 +40,7 @@ use ride::Ride;
 use crate::{
     db::{self, Database, DbError},
     objects::{self, DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX},
+    stream::{Clock, SystemClock},
 };
 
 /// How many objects are fetched and parsed at once (this machine has two cores).
@@ -174,6 +175,7 @@ enum Content {
 /// is folded but not yet committed.
 pub struct Merger {
     store: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
     db: Database,
     config: MergeConfig,
     bests: best::Bests,
@@ -187,11 +189,14 @@ pub struct Merger {
 }
 
 impl Merger {
-    /// A merge over `store` (objects and history files) and `db` (results).
+    /// A merge over `store` (objects and history files) and `db` (results), on the wall clock
+    /// (see [`Merger::clock`]).
     pub fn new(store: Arc<dyn ObjectStore>, db: Database, config: MergeConfig) -> Self {
-        let bests = best::Bests::new(store.clone(), config.race_seconds);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let bests = best::Bests::new(store.clone(), clock.clone(), config.race_seconds);
         Self {
             store,
+            clock,
             db,
             config,
             bests,
@@ -203,6 +208,14 @@ impl Merger {
             newest_race: 0,
             progress: watch::channel(MergeProgress::default()).0,
         }
+    }
+
+    /// Reads the wall time from `clock`: the date in the name of an unreadable history file
+    /// set aside under `quarantine/history/`. Call before merging anything.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self.bests = self.fresh_bests();
+        self
     }
 
     /// Watches the merge's progress (updated after every commit).
@@ -506,7 +519,12 @@ impl Merger {
         self.pending_records = 0;
         self.pending_skipped = 0;
         self.races.clear();
-        self.bests = best::Bests::new(self.store.clone(), self.config.race_seconds);
+        self.bests = self.fresh_bests();
+    }
+
+    /// Bests with nothing loaded yet.
+    fn fresh_bests(&self) -> best::Bests {
+        best::Bests::new(self.store.clone(), self.clock.clone(), self.config.race_seconds)
     }
 }
 

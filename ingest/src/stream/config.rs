@@ -1,12 +1,10 @@
 //! The disk engine's settings, their defaults in one place, and the clock it reads.
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::Duration;
+
+/// The clock the engines read for arrival timestamps, retention and throttling: its one home is
+/// `alleycat_domain::clock`, re-exported here so stream users need no second import.
+pub use alleycat_domain::clock::{Clock, ManualClock, SystemClock};
 
 pub use super::{DEFAULT_RETENTION, DEFAULT_SHARDS};
 
@@ -69,48 +67,5 @@ impl Default for StreamConfig {
             sync: DEFAULT_SYNC_POLICY,
             throttle: DEFAULT_THROTTLE,
         }
-    }
-}
-
-/// Where the engine reads the time for arrival timestamps, retention and throttling.
-pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-    }
-}
-
-/// A clock that moves only when told to, for deterministic tests. Clones share the time.
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    /// A clock showing `now_ms`.
-    pub fn new(now_ms: u64) -> Self {
-        Self(Arc::new(AtomicU64::new(now_ms)))
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
-
-    /// Sets the clock to `now_ms`.
-    pub fn set(&self, now_ms: u64) {
-        self.0.store(now_ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
     }
 }

@@ -387,7 +387,9 @@ impl JetStreamStream {
         Self::open_with_clock(Arc::new(SystemClock), config).await
     }
 
-    /// As [`Self::open`], with the clock the throttle reads (arrival times are JetStream's).
+    /// As [`Self::open`], with the clock the throttle and the lag read. Arrival times are
+    /// JetStream's (the leader's wall clock), so `millis_behind_latest` is only meaningful when
+    /// `clock` follows the wall clock too.
     pub async fn open_with_clock(
         clock: Arc<dyn Clock>,
         config: JetStreamConfig,
@@ -1033,8 +1035,8 @@ impl Stream for JetStreamStream {
         }
         self.cache_reader(shard, next, consumer);
         let millis_behind_latest = match records.last() {
-            // Arrival times are JetStream's, so compare with the wall clock.
-            Some(last) if pending > 0 => SystemClock.now_ms().saturating_sub(last.arrival_ms),
+            // Arrival times are JetStream's: the clock given is expected to follow the wall.
+            Some(last) if pending > 0 => self.clock.now_ms().saturating_sub(last.arrival_ms),
             _ => 0,
         };
         Ok(GetRecordsOutput {

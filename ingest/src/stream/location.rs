@@ -12,7 +12,7 @@ use std::{path::PathBuf, str::FromStr, sync::Arc};
 
 use super::{
     jetstream::{parse_servers, DEFAULT_STREAM_NAME},
-    DiskStream, JetStreamConfig, JetStreamStream, Stream, StreamConfig, StreamError,
+    Clock, DiskStream, JetStreamConfig, JetStreamStream, RealFs, Stream, StreamConfig, StreamError,
 };
 
 /// Where the event stream lives, as `--stream` names it.
@@ -131,24 +131,28 @@ pub enum OpenError {
     JetStream(StreamError),
 }
 
-/// Opens the stream at `location` with `settings`.
+/// Opens the stream at `location` with `settings`, reading the time (arrivals, retention, the
+/// throttle) from `clock`.
 pub async fn open(
     location: &StreamLocation,
     settings: &StreamSettings,
+    clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn Stream>, OpenError> {
     match location {
         StreamLocation::Embedded => {
             let (dir, config) = (settings.dir.clone(), settings.stream.clone());
-            let opened = tokio::task::spawn_blocking(move || DiskStream::open(dir, config))
-                .await
-                .unwrap_or_else(|e| Err(StreamError::Io(std::io::Error::other(e))));
+            let opened = tokio::task::spawn_blocking(move || {
+                DiskStream::open_with(Arc::new(RealFs), clock, dir, config)
+            })
+            .await
+            .unwrap_or_else(|e| Err(StreamError::Io(std::io::Error::other(e))));
             match opened {
                 Ok(stream) => Ok(Arc::new(stream)),
                 Err(source) => Err(OpenError::Embedded { dir: settings.dir.clone(), source }),
             }
         }
         StreamLocation::Nats { servers } => {
-            let stream = JetStreamStream::open(settings.jetstream(servers))
+            let stream = JetStreamStream::open_with_clock(clock, settings.jetstream(servers))
                 .await
                 .map_err(OpenError::JetStream)?;
             Ok(Arc::new(stream))

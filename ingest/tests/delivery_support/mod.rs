@@ -24,6 +24,13 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
+#[allow(unused_imports)] // not every test file that shares this module waits
+pub use alleycat_testkit::within;
+
+/// The longest a test waits for delivery or the merge to get somewhere (on tokio's clock, so a
+/// paused test fails at once instead of after a minute).
+pub const WAIT: Duration = Duration::from_secs(60);
+
 /// A Kinesis-like stream in memory.
 pub struct MemStream {
     shards: u32,

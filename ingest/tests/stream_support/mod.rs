@@ -224,12 +224,13 @@ impl Engine {
         Self { kind: Kind::Disk, clock: env.clock.clone(), env: Some(env), nats: None }
     }
 
-    /// A new stream on the shared cluster.
+    /// A new stream on the shared cluster. Its clock (the throttle's and the lag's) starts at
+    /// the wall time, since the servers stamp arrivals on theirs.
     pub async fn jetstream() -> Self {
         let cluster = shared_cluster().await;
         Self {
             kind: Kind::JetStream,
-            clock: ManualClock::new(T0),
+            clock: ManualClock::new(SystemClock.now_ms()),
             env: None,
             nats: Some((cluster, unique_stream_name())),
         }

@@ -2,8 +2,6 @@
 //! command-line and figure helpers.
 #![allow(dead_code)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use alleycat_kinesis::sigv4::{self, Credentials};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use serde_json::Value;
@@ -16,9 +14,10 @@ pub fn arg(name: &str) -> Option<String> {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
 }
 
-/// The wall clock, epoch ms.
+/// The wall clock, epoch ms (the one clock of the workspace, `alleycat_domain::Clock`).
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+    use alleycat_ingest::stream::{Clock, SystemClock};
+    SystemClock.now_ms()
 }
 
 /// A JSON-protocol client that signs each call with SigV4 as an SDK does, over HTTP/1.1

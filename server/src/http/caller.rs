@@ -24,7 +24,7 @@ pub fn credential(headers: &HeaderMap) -> Option<&str> {
 pub struct Authenticated(pub Caller);
 
 fn identify(parts: &Parts, state: &AppState) -> Option<Caller> {
-    credential(&parts.headers).and_then(|c| state.keys().identify(c, crate::now_ms()))
+    credential(&parts.headers).and_then(|c| state.keys().identify(c, state.now_ms()))
 }
 
 impl FromRequestParts<AppState> for Authenticated {

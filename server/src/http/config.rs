@@ -11,6 +11,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn config(State(state): State<AppState>) -> impl IntoResponse {
-    let body = ConfigResponse::new(state.clock(), crate::now_ms());
+    let body = ConfigResponse::new(state.clock(), state.now_ms());
     ([(header::CACHE_CONTROL, "no-store")], Json(body))
 }

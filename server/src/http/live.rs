@@ -136,7 +136,7 @@ async fn handle(state: &AppState, session: &mut Session, frame: &Bytes) -> Next 
         }
     };
     match (incoming.kind, incoming.token, incoming.events) {
-        ("hello", Some(token), None) => match state.keys().identify(&token, crate::now_ms()) {
+        ("hello", Some(token), None) => match state.keys().identify(&token, state.now_ms()) {
             Some(caller) => {
                 session.caller = Some(caller);
                 Next::Reply(LiveMessage::Welcome { racer_id: session.me() })

@@ -30,7 +30,7 @@ async fn create(
             racer.id
         )));
     }
-    let expires_at_ms = crate::now_ms() + state.config().token_hours * 3_600_000;
+    let expires_at_ms = state.now_ms() + state.config().token_hours * 3_600_000;
     let token = state.keys().issue(racer.id, expires_at_ms);
     Ok(Json(SessionResponse { token, racer, expires_at_ms }))
 }

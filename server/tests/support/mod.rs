@@ -1,25 +1,51 @@
-//! A real server on port 0 with a temporary data directory, and helpers to talk to it.
+//! A real server on port 0 with a temporary data directory and a clock the test sets, and
+//! helpers to talk to it.
+//!
+//! Every [`TestServer`] runs on its own [`ManualClock`], starting at [`test_start_ms`]: second
+//! 1,800 of an hour-long race unless `ALLEYCAT_TEST_SECOND_OF_HOUR` says otherwise (run the
+//! suite with it at 3590 to see that no test needs the wall clock's minute). A test that needs
+//! a particular moment of the race sets it ([`TestServer::set_second`]). Servers started as the
+//! binary ([`spawn_server`]) run on the wall clock: give them past races only.
 #![allow(dead_code, missing_docs)]
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Child, Command},
+    time::Duration,
 };
 
-use alleycat_domain::{EventKind, RaceClock, RacerEvent};
-use alleycat_server::ServeConfig;
+use alleycat_domain::{Clock, EventKind, ManualClock, RaceClock, RacerEvent, SystemClock};
+use alleycat_server::{RunOptions, ServeConfig};
+#[allow(unused_imports)] // not every test file waits
+pub use alleycat_testkit::{eventually, http::client, within};
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const API_KEY: &str = "test-producer-key";
-/// Long races, so that no test straddles a race boundary in practice.
+/// Hour-long races: a race starts on the hour.
 pub const RACE_SECONDS: u32 = 3600;
+/// 2026-01-01T00:00:00Z, an hour's start.
+pub const TEST_HOUR_MS: u64 = 1_767_225_600_000;
+/// Where in the hour the test clock starts unless `ALLEYCAT_TEST_SECOND_OF_HOUR` is set.
+pub const DEFAULT_SECOND_OF_HOUR: u64 = 1800;
+
+/// When a test server's clock starts: `ALLEYCAT_TEST_SECOND_OF_HOUR` (0 to 3599, default
+/// [`DEFAULT_SECOND_OF_HOUR`]) seconds and a half into the hour of [`TEST_HOUR_MS`].
+pub fn test_start_ms() -> u64 {
+    let second = std::env::var("ALLEYCAT_TEST_SECOND_OF_HOUR")
+        .ok()
+        .map(|s| s.parse::<u64>().expect("ALLEYCAT_TEST_SECOND_OF_HOUR is a second of the hour"))
+        .unwrap_or(DEFAULT_SECOND_OF_HOUR);
+    assert!(second < 3600, "ALLEYCAT_TEST_SECOND_OF_HOUR is 0 to 3599, not {second}");
+    TEST_HOUR_MS + second * 1000 + 500
+}
 
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub config: ServeConfig,
+    /// The server's clock: set it, and the server's handlers, boards and pipeline follow.
+    pub clock: ManualClock,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _dirs: Vec<tempfile::TempDir>,
@@ -51,14 +77,39 @@ impl TestServer {
         adjust(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let clock = ManualClock::new(test_start_ms());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(alleycat_server::run(listener, config.clone(), async {
-            let _ = stopped.await;
-        }));
+        let options =
+            RunOptions { clock: std::sync::Arc::new(clock.clone()), ..Default::default() };
+        let task =
+            tokio::spawn(alleycat_server::run_with(listener, config.clone(), options, async {
+                let _ = stopped.await;
+            }));
         // The listener is already bound: requests queue until the server has opened its data
         // directory and starts accepting, so no waiting is needed here.
-        let client = reqwest::Client::new();
-        Self { base, client, config, stop: Some(stop), task: Some(task), _dirs: vec![data, dist] }
+        let client = client();
+        Self {
+            base,
+            client,
+            config,
+            clock,
+            stop: Some(stop),
+            task: Some(task),
+            _dirs: vec![data, dist],
+        }
+    }
+
+    /// The race running on this server's clock, and its second.
+    pub fn race_now(&self) -> (u64, u32) {
+        let (clock, now) = (RaceClock::new(self.config.race_seconds), self.clock.now_ms());
+        (clock.race_at(now), clock.second_at(now))
+    }
+
+    /// Sets this server's clock to the middle of `second` (from 1) of the race it shows.
+    pub fn set_second(&self, second: u32) {
+        let clock = RaceClock::new(self.config.race_seconds);
+        let start = clock.start_ms(clock.race_at(self.clock.now_ms()));
+        self.clock.set(start + u64::from(second - 1) * 1000 + 500);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -112,14 +163,11 @@ pub fn write_fake_dist(dist: &Path) {
     std::fs::write(dist.join("alleycat-app-0123456789abcdef.js.gz"), b"gz!").unwrap();
 }
 
-pub fn now_ms() -> u64 {
-    alleycat_server::now_ms()
-}
-
-/// The current race and second under the test clock.
-pub fn race_now() -> (u64, u32) {
-    let clock = RaceClock::new(RACE_SECONDS);
-    let now = now_ms();
+/// The race running on the wall clock (the clock of servers started as the binary) and its
+/// second, for [`RACE_SECONDS`] races; give such servers past races, so the minute does not
+/// matter.
+pub fn wall_race_now() -> (u64, u32) {
+    let (clock, now) = (RaceClock::new(RACE_SECONDS), SystemClock.now_ms());
     (clock.race_at(now), clock.second_at(now))
 }
 
@@ -138,7 +186,7 @@ pub fn event(race: u64, racer: u64, class: u8, second: u32, cadence: f64) -> Rac
     RacerEvent {
         uuid: uuid::Uuid::new_v4(),
         event: EventKind::Update,
-        device_timestamp: now_ms(),
+        device_timestamp: SystemClock.now_ms(),
         second,
         race_id: race,
         racer_id: racer,
@@ -187,30 +235,16 @@ pub fn run_alleycat(args: &[&str], env: &[(&str, String)]) -> std::process::Outp
         .args(args)
         .env("ALLEYCAT_LOG", "info")
         .env("NO_COLOR", "1")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
-    let (done, output) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(command.output()));
-    output
-        .recv_timeout(Duration::from_secs(60))
-        .expect("alleycat finished within a minute")
-        .expect("alleycat ran")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    alleycat_testkit::output_within(&mut command, Duration::from_secs(60))
 }
 
-/// Waits (up to `limit`) until `check` returns `Some`, asking again every 50 ms.
-pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "condition not met within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The value of the Prometheus series `series` (name and labels exactly as exposed) in `text`,
+/// or `None` when it is not there: a whole-line match, so `…_total 1` is never read from 10.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 /// Stops a spawned `alleycat` with SIGTERM (graceful shutdown) and waits for its exit.

@@ -26,6 +26,7 @@ export const find = {
   finishHeadline: (page: Page) => page.getByRole('heading', { name: /^You finished/ }),
   raceResults: (page: Page) => page.getByRole('table', { name: 'Race results' }),
   classLeaderboard: (page: Page) => page.getByRole('table', { name: 'Class leaderboard' }),
+  emptyClassLeaderboard: (page: Page) => page.getByText('No races finished in this class yet.'),
   recordsTab: (page: Page, name: 'Class leaderboard' | 'Past races') =>
     page.getByRole('group', { name: 'Records to show' }).getByRole('button', { name }),
   liveDisconnected: (page: Page) => page.getByTestId('live-disconnected'),

@@ -13,7 +13,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Child,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alleycat_domain::{
@@ -25,6 +25,7 @@ use alleycat_domain::{
 use alleycat_server::ServeConfig;
 use alleycat_sim::{ClassChoice, Report, SimConfig};
 use alleycat_testkit::alleycat::delivered;
+pub use alleycat_testkit::{eventually, http::client};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const API_KEY: &str = "whole-system-producer-key";
@@ -84,12 +85,23 @@ impl Server {
 
 /// The `alleycat` binary Cargo built beside this test.
 pub fn server_binary() -> PathBuf {
+    workspace_binary("alleycat", "alleycat-server")
+}
+
+/// The `alleycat-sim` binary Cargo built beside this test.
+pub fn sim_binary() -> PathBuf {
+    workspace_binary("alleycat-sim", "alleycat-sim")
+}
+
+/// The binary `name` of package `package`, built beside this test (a workspace build builds
+/// every binary; `-p alleycat-tests` alone does not).
+fn workspace_binary(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
-    let binary = dir.join(format!("alleycat{}", std::env::consts::EXE_SUFFIX));
+    let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
-        "{} is missing: build it with `cargo build -p alleycat-server` (cargo test --workspace does)",
+        "{} is missing: build it with `cargo build -p {package}` (a workspace test run does)",
         binary.display()
     );
     binary
@@ -170,26 +182,10 @@ pub async fn ride(config: SimConfig) -> Report {
     alleycat_sim::run(config, std::future::pending()).await.expect("the sim runs")
 }
 
-/// Waits (up to `limit`) until `check` returns `Some`, asking again every 100 ms.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A race's results, once the server has them.
 pub async fn results(base: &str, race: RaceId, class: ClassId) -> Option<Vec<RaceResultRow>> {
     let url = format!("{base}/api/races/{race}?classId={class}");
-    let response = reqwest::get(url).await.ok()?;
+    let response = client().get(url).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
@@ -213,7 +209,8 @@ pub async fn results_with(
 
 /// The class's history file, decoded.
 pub async fn history(base: &str, class: ClassId) -> Option<History> {
-    let response = reqwest::get(format!("{base}/api/history/class-{class}.gz")).await.ok()?;
+    let response =
+        client().get(format!("{base}/api/history/class-{class}.gz")).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
@@ -244,7 +241,7 @@ pub fn assert_results_match(report: &Report, race: RaceId, class: ClassId, rows:
 
 /// A counter of the server's Prometheus metrics, summed over the label sets containing `label`.
 pub async fn metric(base: &str, name: &str, label: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let text = client().get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
     text.lines()
         .filter(|l| !l.starts_with('#') && l.contains(label))
         .filter(|l| l.split(['{', ' ']).next().is_some_and(|metric| metric.contains(name)))

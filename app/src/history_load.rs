@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alleycat_domain::{history, output, ClassId, History};
+use alleycat_domain::{history, ClassId, History};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 

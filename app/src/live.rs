@@ -1,12 +1,17 @@
 //! The here-now ranking over the `/api/live` WebSocket, reconnecting by itself with backoff.
+//! The racer's token goes in the socket's first message (`hello`), never in its URL, so that
+//! the server includes the rider's own entry in each ranking.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
     Arc,
 };
 
-use alleycat_domain::{api::LiveRanking, ClassId};
-use futures::StreamExt;
+use alleycat_domain::{
+    api::{LiveMessage, LiveRanking, LiveRequest},
+    ClassId,
+};
+use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 
@@ -29,17 +34,17 @@ pub enum LiveStatus {
 }
 
 /// The WebSocket address for `class_id`, on this page's host.
-fn url(class_id: ClassId, token: Option<&str>, limit: u32) -> String {
+fn url(class_id: ClassId, limit: u32) -> String {
     let location = web_sys::window().map(|w| w.location());
     let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
     let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
     let scheme = if secure { "wss" } else { "ws" };
-    let mut url = format!("{scheme}://{host}/api/live?classId={class_id}&limit={limit}");
-    if let Some(token) = token {
-        url.push_str("&token=");
-        url.push_str(&String::from(js_sys::encode_uri_component(token)));
-    }
-    url
+    format!("{scheme}://{host}/api/live?classId={class_id}&limit={limit}")
+}
+
+/// The `hello` that proves who is riding, as the socket's first message.
+fn hello(token: &str) -> Option<String> {
+    serde_json::to_string(&LiveRequest::Hello { token: token.to_owned() }).ok()
 }
 
 /// Follows the here-now ranking of `class_id` until `alive` turns false, calling `on_ranking`
@@ -55,20 +60,35 @@ pub async fn follow(
     let mut backoff = Backoff::default();
     on_status(LiveStatus::Connecting);
     while alive.load(Ordering::Relaxed) {
-        if let Ok(socket) = WebSocket::open(&url(class_id, token.as_deref(), limit)) {
-            let (_sink, mut stream) = socket.split();
-            while let Some(Ok(message)) = stream.next().await {
-                if !alive.load(Ordering::Relaxed) {
-                    return;
-                }
-                let text = match message {
-                    Message::Text(text) => text,
-                    Message::Bytes(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                };
-                if let Ok(ranking) = serde_json::from_str::<LiveRanking>(&text) {
-                    backoff.reset();
-                    on_status(LiveStatus::Connected);
-                    on_ranking(ranking);
+        if let Ok(socket) = WebSocket::open(&url(class_id, limit)) {
+            let (mut sink, mut stream) = socket.split();
+            // Sent once the socket is open (the sink waits for it); a failure is a lost
+            // connection, retried after the backoff like any other.
+            let greeted = match token.as_deref().and_then(hello) {
+                Some(hello) => sink.send(Message::Text(hello)).await.is_ok(),
+                None => true,
+            };
+            if greeted {
+                while let Some(Ok(message)) = stream.next().await {
+                    if !alive.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let text = match message {
+                        Message::Text(text) => text,
+                        Message::Bytes(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    };
+                    match serde_json::from_str::<LiveMessage>(&text) {
+                        Ok(LiveMessage::Ranking(ranking)) => {
+                            backoff.reset();
+                            on_status(LiveStatus::Connected);
+                            on_ranking(ranking);
+                        }
+                        Ok(LiveMessage::Error { code, message }) => {
+                            leptos::logging::warn!("live: {code}: {message}");
+                        }
+                        // Welcome and acks (this socket sends no events yet).
+                        Ok(_) | Err(_) => {}
+                    }
                 }
             }
         }

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use alleycat_ingest::{
     db::Database,
-    merge::{self, MergeConfig, Merger},
+    merge::{MergeConfig, Merger},
     objects,
 };
 use delivery_support::{cpu_seconds, delivered_object, event, load_average};

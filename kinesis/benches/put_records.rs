@@ -37,7 +37,7 @@ fn put_records_body(stream: &str, n: u64) -> Vec<u8> {
         .map(|i| {
             let racer = 1 + (n * RECORDS_PER_CALL + i) % 40_000;
             let event = json!({
-                "uuid": uuid::Uuid::new_v4(), "event": "update", "deviceTimestamp": SystemClock.now_ms(),
+                "uuid": uuid::Uuid::new_v4(), "event": "update", "deviceTimestamp": now_ms(),
                 "second": 1 + n % 300, "raceId": 6_000_000u64, "racerId": racer,
                 "classId": 1 + racer % 6, "cadence": 80.5, "resistance": 55.25,
             });

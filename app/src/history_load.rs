@@ -72,7 +72,7 @@ pub async fn load(
             if let Some(kept) = kept.as_mut() {
                 kept.extend_from_slice(chunk);
             }
-            gunzip.push(chunk)
+            gunzip.push(chunk).map_err(Into::into)
         })
         .await
         .map_err(|e| match e {
@@ -81,7 +81,7 @@ pub async fn load(
         })?,
         None => 0,
     };
-    let json = gunzip.finish().map_err(unreadable)?;
+    let json = gunzip.finish().map_err(|e| unreadable(e.into()))?;
     let downloaded = perf_now();
     let history = history::decode_json(&json).map_err(unreadable)?;
     drop(json);

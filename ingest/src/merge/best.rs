@@ -74,9 +74,7 @@ impl Bests {
         }
         let mut bests = ClassBests::new(class, self.race_seconds);
         if let Some(file) = history_file(self.store.as_ref(), class).await? {
-            let stored = history::gunzip(&file.bytes, history::MAX_DECODED_BYTES)
-                .and_then(|json| ClassBests::from_json(&json));
-            match stored {
+            match ClassBests::decode(&file.bytes) {
                 Ok(stored) => {
                     bests.merge(&stored);
                 }

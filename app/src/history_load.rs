@@ -65,15 +65,17 @@ pub async fn load(
     };
     let mut gunzip = history::GunzipStream::new(history::MAX_DECODED_BYTES);
     let received = match response.body() {
-        Some(body) => read_body(body, expected, &progress, |chunk| gunzip.push(chunk))
-            .await
-            .map_err(|e| match e {
-                BodyError::Network(message) => LoadError::Failed(message),
-                BodyError::Gzip(e) => unreadable(e),
-            })?,
+        Some(body) => {
+            read_body(body, expected, &progress, |chunk| gunzip.push(chunk).map_err(Into::into))
+                .await
+                .map_err(|e| match e {
+                    BodyError::Network(message) => LoadError::Failed(message),
+                    BodyError::Gzip(e) => unreadable(e),
+                })?
+        }
         None => 0,
     };
-    let json = gunzip.finish().map_err(unreadable)?;
+    let json = gunzip.finish().map_err(|e| unreadable(e.into()))?;
     let downloaded = perf_now();
     let history = history::decode_json(&json).map_err(unreadable)?;
     drop(json);

@@ -2,7 +2,6 @@
 //!
 //! This crate is used by the browser app (wasm32), the server and the ingest pipeline alike, so it
 //! has no I/O and no platform-specific dependencies. Everything here is pure and deterministic.
-//! The `encode` feature adds the history file's gzip step (flate2) for native callers.
 
 pub mod api;
 pub mod ble;
@@ -24,6 +23,6 @@ pub use event::{
     EventError, EventKind, RacerEvent, Source, CADENCE_RANGE, HEART_RATE_RANGE, POWER_RANGE,
     RESISTANCE_RANGE,
 };
-pub use history::{ClassBests, History, HistoryError};
+pub use history::{gzip, ClassBests, History, HistoryError};
 pub use output::output;
 pub use seconds::SecondSet;

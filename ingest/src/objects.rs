@@ -45,7 +45,6 @@
 
 use std::{
     fmt,
-    io::Read,
     path::{Path as FsPath, PathBuf},
     str::FromStr,
     sync::Arc,
@@ -398,24 +397,6 @@ pub fn local_store(dir: &FsPath) -> std::io::Result<Arc<dyn ObjectStore>> {
 /// The history file of `class`: `history/class-<id>.gz`.
 pub fn history_path(class: ClassId) -> Path {
     Path::from(format!("{HISTORY_PREFIX}/class-{class}.gz"))
-}
-
-/// Inflates gzip data of one or more members (as `gzip -d` does).
-pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len() * 6);
-    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// Gzips `bytes` at the default level.
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4),
-        flate2::Compression::default(),
-    );
-    encoder.write_all(bytes).expect("writing to memory");
-    encoder.finish().expect("writing to memory")
 }
 
 #[cfg(test)]

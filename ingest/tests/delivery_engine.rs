@@ -165,9 +165,11 @@ async fn through_the_engine_a_crash_before_the_checkpoint_redelivers_and_the_mer
             .bytes()
             .await
             .unwrap();
-        delivered +=
-            objects::gunzip(&gz).unwrap().split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
-                as u64;
+        delivered += alleycat_domain::gzip::gunzip_members(&gz, usize::MAX)
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
         paths.push(path);
     }
     first.task.abort();

@@ -31,7 +31,7 @@ fn config() -> DeliveryConfig {
 
 async fn read_lines(store: &dyn ObjectStore, path: &Path) -> Vec<DeliveredEvent> {
     let gz = store.get(path).await.unwrap().bytes().await.unwrap();
-    String::from_utf8(objects::gunzip(&gz).unwrap())
+    String::from_utf8(alleycat_domain::gzip::gunzip_members(&gz, usize::MAX).unwrap())
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

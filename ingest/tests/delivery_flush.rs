@@ -49,7 +49,11 @@ async fn listed(store: &dyn ObjectStore, prefix: &str) -> Vec<Path> {
 
 async fn lines(store: &dyn ObjectStore, path: &Path) -> Vec<String> {
     let gz = store.get(path).await.unwrap().bytes().await.unwrap();
-    String::from_utf8(objects::gunzip(&gz).unwrap()).unwrap().lines().map(str::to_string).collect()
+    String::from_utf8(alleycat_domain::gzip::gunzip_members(&gz, usize::MAX).unwrap())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]

@@ -97,7 +97,11 @@ async fn delivery_and_merge_store_gzip_objects_and_history_files_in_the_bucket()
     let mut lines = 0;
     for key in &delivered {
         let gz = bucket.get(&(*key).as_str().into()).await.unwrap().bytes().await.unwrap();
-        for line in objects::gunzip(&gz).unwrap().split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        for line in alleycat_domain::gzip::gunzip_members(&gz, usize::MAX)
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
             let record: serde_json::Value = serde_json::from_slice(line).unwrap();
             assert!(record["output"].is_number(), "{record}");
             lines += 1;

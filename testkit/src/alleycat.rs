@@ -7,7 +7,7 @@
 
 use std::{
     ffi::OsStr,
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     net::SocketAddr,
     path::Path,
     process::{Child, Command, Stdio},
@@ -83,9 +83,10 @@ pub fn delivered(data: &Path) -> Vec<(u64, u64, u64)> {
 /// # Panics
 /// When it is not gzip NDJSON of delivered events.
 pub fn events_in(gz: &[u8]) -> Vec<(u64, u64, u64)> {
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(gz).read_to_string(&mut text).expect("gzip text");
-    text.lines()
+    let ndjson = alleycat_domain::gzip::gunzip_members(gz, usize::MAX).expect("gzip");
+    String::from_utf8(ndjson)
+        .expect("UTF-8 text")
+        .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
             let field = |name: &str| v[name].as_u64().unwrap_or_else(|| panic!("{name} in {line}"));

@@ -67,7 +67,7 @@ use crate::{class::Class, ClassId};
 use digits::{unzigzag, Numbers};
 
 pub use bests::ClassBests;
-pub use gzip::{gunzip, is_gzip, GunzipStream};
+pub use gzip::{gunzip, is_gzip, GunzipStream, GzipError};
 pub use index::{decode, decode_json, History, RankedBest};
 
 /// The `format` field of every history file.
@@ -81,57 +81,12 @@ pub const MAX_DECODED_BYTES: usize = 256 * 1024 * 1024;
 /// The logical value meaning "no best at this second".
 pub const NO_BEST: u32 = 0;
 
-/// Why a history file (or a gzip stream) could not be read. Each variant says what was wrong.
+/// Why a history file could not be read. Each variant says what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
-    /// The bytes end before a complete gzip header and trailer (at least 18 bytes).
-    #[error("gzip data is truncated ({len} bytes)")]
-    Truncated {
-        /// How many bytes there were.
-        len: usize,
-    },
-    /// The first two bytes are not gzip's magic `1f 8b`.
-    #[error("not gzip data (magic {found:02x?})")]
-    NotGzip {
-        /// The first bytes found.
-        found: [u8; 2],
-    },
-    /// The compression method is not deflate (8).
-    #[error("unsupported gzip compression method {0}")]
-    UnsupportedMethod(u8),
-    /// Reserved gzip flag bits are set, or an optional header field runs past the data.
-    #[error("malformed gzip header: {0}")]
-    BadHeader(&'static str),
-    /// The header CRC16 (FHCRC) does not match.
-    #[error("gzip header checksum mismatch")]
-    HeaderChecksum,
-    /// The uncompressed size would exceed the limit.
-    #[error("uncompressed size {size} exceeds the limit of {limit} bytes")]
-    TooLarge {
-        /// The size announced by the trailer, or reached while inflating.
-        size: u64,
-        /// The limit.
-        limit: usize,
-    },
-    /// The deflate stream is corrupt.
-    #[error("corrupt deflate data: {0}")]
-    Inflate(String),
-    /// The trailer's CRC32 does not match the inflated data.
-    #[error("gzip CRC32 mismatch: trailer {expected:08x}, data {actual:08x}")]
-    Crc {
-        /// The trailer's CRC32.
-        expected: u32,
-        /// The inflated data's CRC32.
-        actual: u32,
-    },
-    /// The trailer's ISIZE does not match the inflated length.
-    #[error("gzip ISIZE mismatch: trailer {expected}, data {actual}")]
-    Size {
-        /// The trailer's ISIZE.
-        expected: u32,
-        /// The inflated length modulo 2^32.
-        actual: u32,
-    },
+    /// The file is not readable gzip.
+    #[error(transparent)]
+    Gzip(#[from] gzip::GzipError),
     /// The content is not the JSON this module expects.
     #[error("malformed history JSON: {0}")]
     Json(String),

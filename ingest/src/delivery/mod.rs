@@ -33,7 +33,7 @@ pub mod transform;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use alleycat_domain::DEFAULT_RACE_SECONDS;
+use alleycat_domain::{gzip::gzip, DEFAULT_RACE_SECONDS};
 use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::{
     sync::{mpsc, watch},
@@ -522,15 +522,4 @@ async fn checkpoint_retrying(
             }
         }
     }
-}
-
-/// gzip at `level`.
-fn gzip(data: &[u8], level: u32) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 5),
-        flate2::Compression::new(level.min(9)),
-    );
-    encoder.write_all(data).expect("writing to memory");
-    encoder.finish().expect("writing to memory")
 }

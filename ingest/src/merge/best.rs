@@ -52,9 +52,7 @@ impl Bests {
             .await
             .map_err(|source| MergeError::Store { path: history_path(class).to_string(), source })?
         {
-            let stored = history::gunzip(&file.bytes, history::MAX_DECODED_BYTES)
-                .and_then(|json| ClassBests::from_json(&json));
-            match stored {
+            match ClassBests::decode(&file.bytes) {
                 Ok(stored) => {
                     bests.merge(&stored);
                 }

@@ -39,7 +39,7 @@ use ride::Ride;
 
 use crate::{
     db::{self, Database, DbError},
-    objects::{self, DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX},
+    objects::{DELIVERY_PREFIX, HISTORY_PREFIX, IMPORTS_PREFIX},
     stream::{Clock, SystemClock},
 };
 
@@ -407,18 +407,14 @@ async fn fetch_and_parse(
 /// Reads one object: delivered gzip NDJSON, or an imported history.
 fn parse(path: &Path, bytes: &[u8], race_seconds: u32) -> Content {
     if path.as_ref().starts_with(IMPORTS_PREFIX) {
-        return match alleycat_domain::history::gunzip(
-            bytes,
-            alleycat_domain::history::MAX_DECODED_BYTES,
-        )
-        .ok()
-        .and_then(|json| ClassBests::from_json(&json).ok())
-        {
-            Some(bests) => Content::Imported(bests),
-            None => Content::Unreadable,
+        return match ClassBests::decode(bytes) {
+            Ok(bests) => Content::Imported(bests),
+            Err(_) => Content::Unreadable,
         };
     }
-    match objects::gunzip(bytes) {
+    // No cap beyond memory: an object is one buffer of our own delivery's lines, as large as
+    // the configured buffer (`DeliveryConfig::buffer_bytes`).
+    match alleycat_domain::gzip::gunzip_members(bytes, usize::MAX) {
         Ok(ndjson) => {
             let parsed = parse_lines(&ndjson, race_seconds);
             Content::Delivered(parsed.records, parsed.skipped)

@@ -329,7 +329,7 @@ pub fn delivered_object(events: &[RacerEvent]) -> Vec<u8> {
         };
         alleycat_ingest::delivery::transform::transform(&record, 300, 0, &mut lines).unwrap();
     }
-    alleycat_ingest::objects::gzip(&lines)
+    alleycat_domain::gzip::gzip(&lines, alleycat_ingest::delivery::DEFAULT_GZIP_LEVEL)
 }
 
 /// CPU time (user + system) this process has used, in seconds (Linux `/proc/self/stat`).

@@ -141,6 +141,11 @@ async fn a_bad_url_or_an_unreachable_server_is_a_clear_error() {
     let error = "mysql://user:pw@host/db".parse::<PostgresUrl>().unwrap_err().to_string();
     assert!(error.contains("is not a PostgreSQL URL") && !error.contains("pw"), "{error}");
     assert!("postgres://user@127.0.0.1:1/db".parse::<PostgresUrl>().is_ok());
+    let tls =
+        "postgres://u:pw@h/db?sslmode=require".parse::<PostgresUrl>().unwrap_err().to_string();
+    assert!(tls.contains("asks for TLS") && tls.contains("sslmode=require"), "{tls}");
+    assert!(!tls.contains("pw"), "the password is not printed: {tls}");
+    assert!("postgres://u@h/db?sslmode=prefer".parse::<PostgresUrl>().is_ok(), "prefer is allowed");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let closed: PostgresUrl = format!("postgres://postgres@127.0.0.1:{port}/x").parse().unwrap();
     let result = tokio::time::timeout(Duration::from_secs(30), Database::connect_postgres(&closed))

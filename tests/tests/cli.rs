@@ -128,7 +128,7 @@ fn a_database_url_asking_for_tls_is_refused_at_start_with_a_clear_message() {
     let out = run(&server_binary(), &["serve"], &env);
     assert!(!out.status.success());
     let message = stderr(&out);
-    assert!(message.contains("TLS"), "{message}");
+    assert!(message.contains("asks for TLS") && message.contains("sslmode=require"), "{message}");
     assert!(!message.contains("secret"), "the password is not printed: {message}");
 }
 

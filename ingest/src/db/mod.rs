@@ -80,10 +80,33 @@ pub struct PostgresUrl(String);
 
 /// Why a database URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{given}` is not a PostgreSQL URL: use postgres://user[:password]@host[:port]/database (without a URL the SQLite file in the data directory is used)")]
-pub struct DatabaseUrlError {
-    /// What was given, password hidden.
-    pub given: String,
+pub enum DatabaseUrlError {
+    /// Not a `postgres://` URL libpq would take.
+    #[error("`{given}` is not a PostgreSQL URL: use postgres://user[:password]@host[:port]/database (without a URL the SQLite file in the data directory is used)")]
+    NotPostgres {
+        /// What was given, password hidden.
+        given: String,
+    },
+    /// The URL asks for TLS (`sslmode=require`, `verify-ca` or `verify-full`), which this
+    /// build's PostgreSQL client does not speak (sqlx is built without TLS).
+    #[error("`{given}` asks for TLS to PostgreSQL (sslmode={mode}), which Alleycat's PostgreSQL client does not have: connect over a private network or a Unix socket, or through a local TLS tunnel, and drop sslmode (or set sslmode=disable or prefer)")]
+    TlsRequired {
+        /// What was given, password hidden.
+        given: String,
+        /// The sslmode asked for.
+        mode: String,
+    },
+}
+
+/// The `sslmode` of `url` when it insists on TLS.
+fn required_tls(url: &str) -> Option<String> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "sslmode")
+        .map(|(_, mode)| mode.to_owned())
+        .filter(|mode| matches!(mode.as_str(), "require" | "verify-ca" | "verify-full"))
 }
 
 impl PostgresUrl {
@@ -114,11 +137,13 @@ impl FromStr for PostgresUrl {
         let s = s.trim();
         let valid = (s.starts_with("postgres://") || s.starts_with("postgresql://"))
             && PgConnectOptions::from_str(s).is_ok();
-        if valid {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(DatabaseUrlError { given: redact(s) })
+        if !valid {
+            return Err(DatabaseUrlError::NotPostgres { given: redact(s) });
         }
+        if let Some(mode) = required_tls(s) {
+            return Err(DatabaseUrlError::TlsRequired { given: redact(s), mode });
+        }
+        Ok(Self(s.to_owned()))
     }
 }
 

@@ -16,6 +16,11 @@ cargo clippy --workspace --exclude alleycat-app --all-targets --locked -- -D war
 step "Clippy, the app for wasm32, every target (-D warnings)"
 cargo clippy -p alleycat-app --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
+# The binaries first: the command-line tests (tests/tests/cli.rs) and the browser tests run them,
+# and a test run builds only the binaries of packages that have tests of their own.
+step "Server and load generator binaries"
+cargo build -p alleycat-server -p alleycat-sim --locked
+
 step "Rust tests (cargo-nextest, a time limit per test)"
 cargo nextest run --workspace --exclude alleycat-app --locked
 step "The app's pure logic, natively"
@@ -24,8 +29,6 @@ step "Doc-tests (nextest does not run them)"
 cargo test --workspace --doc --locked
 
 scripts/build-app.sh
-step "Server and load generator binaries for the browser tests"
-cargo build -p alleycat-server -p alleycat-sim --locked
 
 step "Playwright in Chromium"
 cd tests/e2e

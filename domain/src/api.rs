@@ -169,6 +169,10 @@ pub struct LiveEntry {
     pub total: f64,
     /// The latest second they sent.
     pub second: u32,
+    /// They ride a real bike: some second of theirs was measured by a trainer or a power meter
+    /// (boards mark it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub real_bike: bool,
 }
 
 /// A message the server sends on the live WebSocket (`GET /api/live?classId=N`), tagged by

@@ -68,6 +68,8 @@ struct Standing {
     latest_second: u32,
     latest_centi: u32,
     total_centi: u64,
+    /// Some second came from a trainer or a power meter.
+    real_bike: bool,
 }
 
 /// One rider of a race on the board.
@@ -80,11 +82,12 @@ struct Rider {
 }
 
 impl Rider {
-    fn apply(&mut self, second: u32, centi: u32) {
+    fn apply(&mut self, second: u32, centi: u32, measured: bool) {
         if !self.seen.insert(second) {
             return;
         }
         let standing = &mut self.standing;
+        standing.real_bike |= measured;
         standing.total_centi += u64::from(centi);
         if second >= standing.latest_second {
             standing.latest_second = second;
@@ -123,7 +126,7 @@ impl LiveBoard {
             .or_default()
             .entry(event.racer_id)
             .or_default()
-            .apply(event.second, to_centi(event.output()));
+            .apply(event.second, to_centi(event.output()), event.source.measures_power());
     }
 
     /// Ranks every class's current race and publishes it to the class's subscribers.
@@ -183,6 +186,7 @@ impl LiveBoard {
                 output: from_centi(standing.latest_centi),
                 total: from_centi(standing.total_centi),
                 second: standing.latest_second,
+                real_bike: standing.real_bike,
             })
             .collect();
         let index = entries.iter().enumerate().map(|(i, e)| (e.racer_id, i)).collect();
@@ -304,6 +308,26 @@ mod tests {
             power: None,
             heart_rate: None,
         }
+    }
+
+    #[test]
+    fn a_racer_on_a_trainer_is_marked_as_riding_a_real_bike_and_a_simulated_one_is_not() {
+        let clock = RaceClock::new(20);
+        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let now = clock.start_ms(50) + 3500;
+        let trainer = RacerEvent {
+            source: alleycat_domain::Source::Trainer,
+            power: Some(250.0),
+            ..event(3, 1, 80.0)
+        };
+        board.apply(&trainer, now);
+        board.apply(&event(4, 1, 80.0), now);
+        let mut live = board.subscribe(2).unwrap();
+        board.publish(now);
+        let ranking = live.borrow_and_update().message(10, None);
+        let marked: Vec<(u64, bool)> =
+            ranking.entries.iter().map(|e| (e.racer_id, e.real_bike)).collect();
+        assert_eq!(marked, [(3, true), (4, false)], "250 W beats the formula's 166.75");
     }
 
     #[test]

@@ -121,6 +121,9 @@ fn BoardLine(
                 <span class="name-text">{move || r().name}</span>
                 {move || r().is_me.then(|| view! { <span class="tag you">"You"</span> })}
                 {move || r().is_my_best.then(|| view! { <span class="tag">"Your best"</span> })}
+                {move || r().real_bike.then(|| view! {
+                    <span class="tag real-bike" title="Riding a real bike (measured power)">"Real bike"</span>
+                })}
             </span>
             <span class="out num">{move || format::output(r().output)}</span>
             {show_total.then(|| view! { <span class="tot num">{move || r().total.map(format::total).unwrap_or_default()}</span> })}

@@ -142,6 +142,7 @@ pub fn Ride(
                 total: Some(e.total),
                 is_me: e.racer_id == me,
                 is_my_best: false,
+                real_bike: e.real_bike,
             };
             with_me(l.entries.iter().map(to_row).collect(), l.me.as_ref().map(to_row))
         })

@@ -56,6 +56,7 @@ pub fn step(
         total: None,
         is_me: false,
         is_my_best: best.racer_id == me,
+        real_bike: false,
     }));
     if window.contains(&my_index) {
         rows.push(BoardRow {
@@ -68,6 +69,7 @@ pub fn step(
             total: None,
             is_me: true,
             is_my_best: false,
+            real_bike: false,
         });
     }
     let below = window.start.max(my_index + 1)..window.end;
@@ -82,6 +84,7 @@ pub fn step(
             total: None,
             is_me: false,
             is_my_best: best.racer_id == me,
+            real_bike: false,
         }));
     }
     Step { place, field, my_best: my_best.map(from_centi), personal_best, rows }

@@ -24,6 +24,8 @@ pub struct BoardRow {
     pub is_me: bool,
     /// This is the rider's own past best (all time only).
     pub is_my_best: bool,
+    /// They ride a real bike (here now only; the board marks it).
+    pub real_bike: bool,
 }
 
 /// Key of the rider's own live row on the all-time board, apart from every racer id.
@@ -87,6 +89,7 @@ mod tests {
             total: Some(1000.0),
             is_me: false,
             is_my_best: false,
+            real_bike: false,
         }
     }
 

@@ -61,6 +61,7 @@ mod tests {
             output: 100.0,
             total: 100.0,
             second: 1,
+            real_bike: false,
         };
         LiveRanking {
             race_id,

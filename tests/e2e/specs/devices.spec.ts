@@ -125,6 +125,9 @@ test('a racer connects a trainer and a heart-rate strap and races on measured po
   await waitForRaceToStart(page);
   await expect.poll(() => events.length).toBeGreaterThan(0);
   expect(events[events.length - 1]).toMatchObject({ source: 'trainer', power: 250, heartRate: 141, cadence: 90 });
+  // The here-now board marks the rider as on a real bike.
+  const myRow = find.hereNowBoard(page).locator('[aria-current="true"]');
+  await expect(myRow.getByText('Real bike')).toBeVisible({ timeout: 10_000 });
 
   // The trainer drops; the app says so and reconnects by itself.
   await page.evaluate(() => (window as any).radio.devices.trainer.drop());

@@ -124,8 +124,33 @@ pub struct DatabaseArgs {
     /// PostgreSQL database shared by several servers (`postgres://user[:password]@host[:port]/db`);
     /// its schema is migrated on start, and the token secret and generated API key are kept in
     /// it. When unset, the embedded SQLite file in the data directory (one server).
-    #[arg(long = "database-url", env = "ALLEYCAT_DATABASE_URL", hide_env_values = true)]
+    #[arg(long = "database-url", env = "ALLEYCAT_DATABASE_URL", hide_env_values = true,
+          value_parser = PostgresUrlParser)]
     pub url: Option<PostgresUrl>,
+}
+
+/// Parses `--database-url` without repeating what was given: clap's own message quotes the
+/// value, password and all, into the log; ours names the URL with its password hidden.
+#[derive(Debug, Clone, Copy)]
+struct PostgresUrlParser;
+
+impl clap::builder::TypedValueParser for PostgresUrlParser {
+    type Value = PostgresUrl;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PostgresUrl, clap::Error> {
+        use clap::error::ErrorKind;
+        let text = value.to_str().ok_or_else(|| {
+            clap::Error::raw(ErrorKind::InvalidUtf8, "--database-url is not valid UTF-8\n")
+        })?;
+        text.parse().map_err(|e: alleycat_ingest::db::DatabaseUrlError| {
+            clap::Error::raw(ErrorKind::ValueValidation, format!("invalid --database-url: {e}\n"))
+        })
+    }
 }
 
 impl DatabaseArgs {
@@ -546,6 +571,11 @@ mod tests {
             .expect_err("only PostgreSQL")
             .to_string();
         assert!(error.contains("is not a PostgreSQL URL: use postgres://"), "{error}");
+        assert!(!error.contains("secret"), "the password is not repeated: {error}");
+        let tls = "postgres://u:secret@h/db?sslmode=verify-full";
+        let error =
+            Cli::try_parse_from(["alleycat", "--database-url", tls]).unwrap_err().to_string();
+        assert!(error.contains("asks for TLS") && !error.contains("secret"), "{error}");
     }
 
     #[test]

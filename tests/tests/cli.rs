@@ -162,8 +162,18 @@ async fn alleycat_sim_exits_0_when_all_is_acknowledged_1_when_events_fail_and_2_
     let race = summary["races"][0].as_u64().expect("the race ridden");
     assert_eq!(summary["acknowledged"], 3 * u64::from(RACE_SECONDS), "{summary}");
 
-    // The same race again: every event is a duplicate, failed for good: 1.
+    // The same race again, the same riders: every event is the one already stored, answered
+    // as such: 0.
     let out = sim(ride(&server.base, API_KEY, Some(race))).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["alreadyStored"], 3 * u64::from(RACE_SECONDS), "{summary}");
+
+    // The same race with other rides (another seed): every event is a duplicate of a stored
+    // second, failed for good: 1.
+    let mut other_rides = ride(&server.base, API_KEY, Some(race));
+    other_rides.extend(["--seed".to_owned(), "7".to_owned()]);
+    let out = sim(other_rides).await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 
     // A refused API key, and a server that is not there: the run cannot start, 2.

@@ -10,7 +10,9 @@
 //! - A (race, racer, second) already accepted is refused as a duplicate, unless it is the very
 //!   event accepted before (the same uuid, resent because its acknowledgement was lost): that
 //!   one is answered as already stored ([`Refusal::AlreadyStored`], which callers answer as a
-//!   success). The uuid is kept as a 32-bit fingerprint per second (4 bytes a second of a ride),
+//!   success) once the stream has acknowledged it ([`Admission::confirm`]); while its first put
+//!   is still in flight, the resend is refused as [`Refusal::InFlight`], to retry shortly, so
+//!   nothing is called stored before it is durable. The uuid is kept as a 32-bit fingerprint per second (4 bytes a second of a ride),
 //!   so a different event whose uuid collides (one in four billion) is taken for the stored one;
 //!   the stored event stays, nothing is lost. This is tracked for the
 //!   races of the last [`DEDUPE_RACES`] race lengths; older races are backfill, whose duplicates
@@ -80,6 +82,16 @@ pub enum Refusal {
         /// The second.
         second: u32,
     },
+    /// This very event was accepted and its put is still in flight: retry shortly.
+    #[error("racer {racer_id}'s second {second} of race {race_id} is being stored; retry shortly")]
+    InFlight {
+        /// The race.
+        race_id: RaceId,
+        /// The racer.
+        racer_id: u64,
+        /// The second.
+        second: u32,
+    },
     /// The racer sent more than the allowed events in one second.
     #[error("racer {racer_id} sent more than {per_second} events in one second")]
     RateLimited {
@@ -99,6 +111,7 @@ impl Refusal {
             Self::SecondAhead { .. } => "SecondAhead",
             Self::Duplicate { .. } => "DuplicateEvent",
             Self::AlreadyStored { .. } => "AlreadyStored",
+            Self::InFlight { .. } => "EventInFlight",
             Self::RateLimited { .. } => "RateLimited",
         }
     }
@@ -191,7 +204,8 @@ impl Admission {
             let (race_id, racer_id, second) = (event.race_id, event.racer_id, event.second);
             match accepted.accept(second, &event.uuid) {
                 Seen::Fresh => {}
-                Seen::Same => return Err(Refusal::AlreadyStored { race_id, racer_id, second }),
+                Seen::Stored => return Err(Refusal::AlreadyStored { race_id, racer_id, second }),
+                Seen::InFlight => return Err(Refusal::InFlight { race_id, racer_id, second }),
                 Seen::Different => return Err(Refusal::Duplicate { race_id, racer_id, second }),
             }
         }
@@ -231,12 +245,23 @@ impl Admission {
         }
     }
 
+    /// Marks the events of `tickets` stored (the stream acknowledged them): a resend of one is
+    /// answered as already stored from now on.
+    pub fn confirm(&self, tickets: impl IntoIterator<Item = Ticket>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tickets {
+            if let Some(accepted) = state.seen.get_mut(&(t.race_id, t.racer_id)) {
+                accepted.stored.insert(t.second);
+            }
+        }
+    }
+
     /// Records an event already in the stream (replayed on start-up) as accepted.
     pub fn remember(&self, event: &RacerEvent, now_ms: u64) {
         if self.tracks(event.race_id, now_ms) {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let accepted = state.seen.entry((event.race_id, event.racer_id)).or_default();
-            accepted.accept(event.second, &event.uuid);
+            accepted.record_stored(event.second, &event.uuid);
         }
     }
 
@@ -249,7 +274,7 @@ impl Admission {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for event in tracked {
             let accepted = state.seen.entry((event.race_id, event.racer_id)).or_default();
-            accepted.accept(event.second, &event.uuid);
+            accepted.record_stored(event.second, &event.uuid);
         }
     }
 
@@ -264,11 +289,12 @@ impl Admission {
     }
 }
 
-/// One racer's race as admission knows it: the seconds accepted and, per second, a fingerprint
-/// of the accepted event's uuid (0: not known).
+/// One racer's race as admission knows it: the seconds accepted, those of them the stream has
+/// stored, and per second a fingerprint of the accepted event's uuid (0: not known).
 #[derive(Debug, Default)]
 struct Accepted {
     seconds: SecondSet,
+    stored: SecondSet,
     uuids: Vec<u32>,
 }
 
@@ -276,8 +302,10 @@ struct Accepted {
 enum Seen {
     /// Nothing: now accepted.
     Fresh,
-    /// This very event.
-    Same,
+    /// This very event, stored.
+    Stored,
+    /// This very event, its put still in flight.
+    InFlight,
     /// Another event.
     Different,
 }
@@ -295,7 +323,11 @@ impl Accepted {
         let print = fingerprint(uuid);
         if !self.seconds.insert(second) {
             let same = self.uuids.get(index).is_some_and(|&stored| stored == print);
-            return if same { Seen::Same } else { Seen::Different };
+            return match (same, self.stored.contains(second)) {
+                (false, _) => Seen::Different,
+                (true, true) => Seen::Stored,
+                (true, false) => Seen::InFlight,
+            };
         }
         if self.uuids.len() <= index {
             self.uuids.resize(index + 1, 0);
@@ -304,9 +336,16 @@ impl Accepted {
         Seen::Fresh
     }
 
+    /// Records `second` as stored with the event `uuid` (read back from the stream).
+    fn record_stored(&mut self, second: u32, uuid: &uuid::Uuid) {
+        self.accept(second, uuid);
+        self.stored.insert(second);
+    }
+
     /// Gives `second` back (its event was not stored).
     fn forget(&mut self, second: u32) {
         self.seconds.remove(second);
+        self.stored.remove(second);
         if let Some(print) = self.uuids.get_mut(second as usize) {
             *print = 0;
         }
@@ -400,7 +439,10 @@ mod tests {
     fn a_resend_of_the_stored_event_is_already_stored_and_another_event_a_duplicate() {
         let a = Admission::new(clock(), 5, 100);
         let first = event(1, 3);
-        assert!(admit(&a, Caller::Racer(1), first.clone(), at(3)).is_ok());
+        let ticket = admit(&a, Caller::Racer(1), first.clone(), at(3)).unwrap();
+        let early = admit(&a, Caller::Racer(1), first.clone(), at(3)).unwrap_err();
+        assert_eq!(early.code(), "EventInFlight", "not called stored before it is durable");
+        a.confirm([ticket]);
         let resend = admit(&a, Caller::Racer(1), first.clone(), at(4)).unwrap_err();
         assert_eq!(resend.code(), "AlreadyStored");
         let other = admit(&a, Caller::Racer(1), event(1, 3), at(4)).unwrap_err();

@@ -159,10 +159,12 @@ async fn put(
         }
     };
     let mut released = Vec::new();
+    let mut confirmed = Vec::with_capacity(admitted.len());
     let mut stored = Vec::with_capacity(admitted.len());
     for (event, fate) in admitted.iter().zip(output.records) {
         results[event.index] = Some(match fate {
             Ok(ok) => {
+                confirmed.push(event.ticket);
                 stored.push((ok.shard_id, event.record.data.len() as u64));
                 EventResult {
                     uuid: Some(event.uuid),
@@ -181,6 +183,7 @@ async fn put(
         });
     }
     state.admission().release(released);
+    state.admission().confirm(confirmed);
     count_stored(state, &stored);
     Ok(())
 }

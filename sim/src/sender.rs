@@ -47,9 +47,9 @@ use crate::{
 };
 
 /// Per-event error codes worth sending again: the stream's throttling and internal failures,
-/// and the per-racer rate limit.
+/// the per-racer rate limit, and a resend that met its first send still in flight.
 pub const RETRYABLE_CODES: &[&str] =
-    &["ProvisionedThroughputExceededException", "InternalFailure", "RateLimited"];
+    &["ProvisionedThroughputExceededException", "InternalFailure", "RateLimited", "EventInFlight"];
 /// The code of a (race, racer, second) the server already stored.
 pub const DUPLICATE_CODE: &str = "DuplicateEvent";
 /// The code of a request that failed at the transport level.

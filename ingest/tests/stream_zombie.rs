@@ -11,7 +11,7 @@
 
 use std::{
     io,
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -21,22 +21,21 @@ use std::{
 use alleycat_ingest::stream::{
     DiskStream, ManualClock, MemFs, PutRecord, RecordErrorCode, Stream, StreamConfig,
 };
+use alleycat_testkit::child as rerun;
 use bytes::Bytes;
 
-const CHILD: &str = "ALLEYCAT_ZOMBIE_CHILD";
 const TEST: &str =
     "a_disk_full_for_the_log_too_leaves_the_shard_writers_storing_once_space_is_back";
 
 #[test]
 fn a_disk_full_for_the_log_too_leaves_the_shard_writers_storing_once_space_is_back() {
-    if std::env::var_os(CHILD).is_some() {
+    if rerun::is_child(TEST) {
         child();
         return;
     }
     let dev_full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
-    let child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
+    // Unlike other children, this one reports on stdout: its stderr is the full disk.
+    let child = rerun::command(TEST)
         .stdout(Stdio::piped())
         .stderr(dev_full)
         .output()

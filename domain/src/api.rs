@@ -76,6 +76,68 @@ pub struct SessionRequest {
     pub racer_id: u64,
 }
 
+/// `POST /api/racers` body: create your own racer. The answer is a [`SessionResponse`] (201),
+/// and the response sets this device's credential cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRacerRequest {
+    /// The display name ([`crate::racer::validate_name`]).
+    pub name: String,
+    /// The single-use invitation code, when the server takes new racers by invitation only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+/// The start of a WebAuthn ceremony (`POST /api/passkeys/register/start`,
+/// `POST /api/passkeys/login/start`): the options for `navigator.credentials.create` / `.get`
+/// in their JSON form (binary fields base64url), and the id of the challenge to finish with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CeremonyStart {
+    /// Names the single-use challenge (expires after 5 minutes).
+    pub challenge_id: String,
+    /// `{"publicKey": {...}}` as the WebAuthn JSON form has it.
+    pub options: serde_json::Value,
+}
+
+/// The end of a WebAuthn ceremony (`POST /api/passkeys/register/finish`,
+/// `POST /api/passkeys/login/finish`): the browser's credential, as `PublicKeyCredential.toJSON()`
+/// gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CeremonyFinish {
+    /// The challenge id from [`CeremonyStart`].
+    pub challenge_id: String,
+    /// The credential.
+    pub credential: serde_json::Value,
+}
+
+/// One of a racer's passkeys or devices (`GET /api/passkeys`, `GET /api/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    /// The id to remove it with (`DELETE /api/passkeys/{id}`, `DELETE /api/devices/{id}`).
+    pub id: String,
+    /// What it is, for people: "Passkey added 7 Dec 2026", the browser's user agent, ….
+    pub label: String,
+    /// When it was made, epoch ms.
+    pub created_at_ms: u64,
+    /// When it last proved who the racer is, epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_ms: Option<u64>,
+    /// It is the device (or passkey) this request came from.
+    #[serde(default)]
+    pub current: bool,
+}
+
+/// `GET /api/passkeys` and `GET /api/devices`: the racer's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialList {
+    /// Newest first.
+    pub credentials: Vec<Credential>,
+}
+
 /// `POST /api/session` answer: a racer token, sent back as `Authorization: Bearer <token>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

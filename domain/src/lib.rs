@@ -12,6 +12,7 @@ pub mod fit;
 pub mod hash;
 pub mod history;
 pub mod output;
+pub mod racer;
 pub mod ride;
 pub mod seconds;
 

@@ -74,9 +74,9 @@ pub async fn serve(
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut stop => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     if !is_peer_error(&error) {
                         tracing::error!(%error, "Cannot accept a connection; pausing.");
@@ -91,8 +91,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(Counted { stream, _permit: permit, metrics: metrics.clone() });
         metrics.http_connections.inc();
-        let connection =
-            http.serve_connection(io, TowerToHyperService::new(app.clone())).with_upgrades();
+        // Handlers learn who connected (`ConnectInfo`; see `http::client::ClientAddr`).
+        let app = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let connection = http.serve_connection(io, TowerToHyperService::new(app)).with_upgrades();
         let closing = closing.clone();
         tokio::spawn(async move {
             tokio::pin!(connection);

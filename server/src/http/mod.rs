@@ -2,6 +2,7 @@
 
 mod assets;
 mod caller;
+pub mod client;
 mod config;
 mod error;
 mod events;

@@ -83,7 +83,7 @@ test('twenty seconds offline mid-race: the page says so, counts what waits, and 
   await expect(connection(page)).toContainText('Offline');
   await expect(find.liveDisconnected(page)).toBeVisible();
   // The race goes on for twenty seconds with no network; the count of waiting seconds grows.
-  await expect(find.raceSecond(page)).toHaveText(new RegExp(`^${wentOffline + 20} /`), { timeout: 30_000 });
+  await expect.poll(() => secondOnScreen(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(wentOffline + 20);
   await expect(connection(page)).toContainText('Offline');
   expect(await waitingOnScreen(page), 'the seconds ridden offline wait').toBeGreaterThanOrEqual(15);
   await snapshot(page, 'offline-waiting', testInfo);

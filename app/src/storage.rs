@@ -1,26 +1,12 @@
-//! What the app remembers between visits, in localStorage: the racer and the class.
+//! What the app remembers between visits, in localStorage: the class. (Who rides is the
+//! server's to say, from the device cookie: `hooks::use_session`.)
 
-use alleycat_domain::{api::RacerInfo, ClassId};
+use alleycat_domain::ClassId;
 
-const RACER_KEY: &str = "alleycat.racer";
 const CLASS_KEY: &str = "alleycat.class";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
-}
-
-/// The racer chosen last time.
-pub fn racer() -> Option<RacerInfo> {
-    let text = storage()?.get_item(RACER_KEY).ok()??;
-    serde_json::from_str(&text).ok()
-}
-
-/// Remembers the racer.
-pub fn set_racer(racer: &RacerInfo) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(racer)) {
-        // Private browsing may refuse to store; the app works without it.
-        let _ = storage.set_item(RACER_KEY, &text);
-    }
 }
 
 /// The class chosen last time.

@@ -1,5 +1,5 @@
-//! The root component: loads the server's configuration, then shows the set-up screen or the
-//! ride.
+//! The root component: loads the server's configuration and asks who this device rides as,
+//! then shows the set-up screen or the ride.
 
 use alleycat_domain::{
     api::{ClassInfo, RacerInfo},
@@ -7,8 +7,8 @@ use alleycat_domain::{
 };
 use leptos::prelude::*;
 
-use super::{avatar::Avatar, ride::Ride, setup::Setup};
-use crate::{api, logic::ride::race_to_join, storage, time};
+use super::{racer_menu::RacerMenu, ride::Ride, setup::Setup};
+use crate::{api, hooks::provide_session, logic::ride::race_to_join, storage, time};
 
 /// What the app shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,11 +30,9 @@ enum Screen {
 #[component]
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(api::config);
+    let session = provide_session();
     let screen = RwSignal::new(Screen::Setup);
-    let header_racer = move || match screen.get() {
-        Screen::Ride { racer, class, .. } => Some((racer, class.name)),
-        Screen::Setup => None,
-    };
+    let on_sign_out = Callback::new(move |()| screen.set(Screen::Setup));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -43,13 +41,7 @@ pub fn App() -> impl IntoView {
                 <span>"Alleycat"</span>
             </a>
             <span class="tagline">"Virtual bike races, live and all-time"</span>
-            {move || header_racer().map(|(r, class)| view! {
-                <span class="rider-chip">
-                    <Avatar racer_id=r.id name=r.name.clone() size=26/>
-                    <span>{r.name.clone()}</span>
-                    <span class="muted small">{class}</span>
-                </span>
-            })}
+            <RacerMenu session=session on_sign_out=on_sign_out/>
         </header>
         <main class="page" id="main">
             <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the race clock…"</p> }>
@@ -70,7 +62,7 @@ pub fn App() -> impl IntoView {
                         view! {
                             {move || match screen.get() {
                                 Screen::Setup => view! {
-                                    <Setup classes=classes.clone() clock=clock on_start=on_start/>
+                                    <Setup classes=classes.clone() clock=clock session=session on_start=on_start/>
                                 }.into_any(),
                                 Screen::Ride { racer, class, race_id } => view! {
                                     <Ride racer=racer class=class race_id=race_id clock=clock on_leave=on_leave/>

@@ -47,9 +47,10 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
         .await
     );
     let b = shared_server(&url).await;
-    let token = a.token(5).await;
+    let racer = a.create_racer("Ada Lovelace").await;
     let (race, second) = b.race_now();
-    let (status, body) = b.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
+    let ridden = [to_json(&event(race, racer.id, 1, second, 80.0))];
+    let (status, body) = b.post_events(&racer.token, &ridden).await;
     assert_eq!(status, 200, "a token from server a is accepted by server b: {body}");
     let api_key = postgres.psql("SELECT value FROM shared_keys WHERE name = 'api-key'").unwrap();
     assert_eq!(api_key.len(), 64, "one generated API key in the database");
@@ -103,14 +104,16 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
         &[("ALLEYCAT_DATABASE_URL", url.clone()), ("ALLEYCAT_API_KEY", String::new())],
     );
     let client = support::client();
-    let session = client
-        .post(format!("{base}/api/session"))
-        .json(&serde_json::json!({ "racerId": 7 }))
+    let created = client
+        .post(format!("{base}/api/racers"))
+        .json(&serde_json::json!({ "name": "Ada Lovelace" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(session.status(), 200);
-    let token = session.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    assert_eq!(created.status(), 201);
+    let session = created.json::<Value>().await.unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    let me = session["racer"]["id"].as_u64().unwrap();
     assert!(
         eventually(TAKEOVER, "the binary leads", || async {
             is_leader(&client, &base).await.filter(|l| *l)
@@ -137,7 +140,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     let other = shared_server(&url).await;
     let (race, second) = other.race_now();
     let (status, body) =
-        other.post_events(&token, &[to_json(&event(race, 7, 3, second, 90.0))]).await;
+        other.post_events(&token, &[to_json(&event(race, me, 3, second, 90.0))]).await;
     assert_eq!(status, 200, "the binary's token verifies on the other server: {body}");
     assert_eq!(is_leader(&other.client, &other.base).await, Some(false));
 

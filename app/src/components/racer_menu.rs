@@ -8,7 +8,7 @@ use super::avatar::Avatar;
 use crate::{
     api::{self, CredentialKind},
     hooks::Session,
-    logic::format,
+    logic::{format, passkey::device_name},
     passkeys,
 };
 
@@ -146,12 +146,15 @@ fn Credentials(
                     Ok(CredentialList { credentials }) => view! {
                         <ul class="credential-list" aria-label=title>
                             {credentials.into_iter().map(|c| {
-                                let label = c.label.clone();
+                                let label = match kind {
+                                    CredentialKind::Passkey => c.label.clone(),
+                                    CredentialKind::Device => device_name(&c.label),
+                                };
                                 let removing = c.clone();
                                 view! {
                                     <li class="credential">
-                                        <span class="credential-label">
-                                            {c.label.clone()}
+                                        <span class="credential-label" title=c.label.clone()>
+                                            {label.clone()}
                                             {c.current.then(|| view! { <span class="tag you">{current_tag(kind)}</span> })}
                                         </span>
                                         <span class="muted small">{dates(&c)}</span>
@@ -190,8 +193,8 @@ fn AddPasskey(
                 Err(message) => Err(message),
             };
             match answer {
-                Ok(passkey) => {
-                    added.set(Some(format!("Passkey added: {}.", passkey.label)));
+                Ok(_) => {
+                    added.set(Some("Passkey added.".to_owned()));
                     changed.update(|c| *c += 1);
                 }
                 Err(message) => error.set(Some(message)),

@@ -1,6 +1,6 @@
-//! What the app tells a racer about passkeys: whether this page can use them (and, if not, why
-//! the passkey buttons are missing), and what went wrong in a ceremony, in plain words. The
-//! browser calls themselves are in `crate::passkeys`.
+//! What the app tells a racer about passkeys and devices: whether this page can use passkeys
+//! (and, if not, why the passkey buttons are missing), what went wrong in a ceremony, in plain
+//! words, and which browser a device is. The browser calls themselves are in `crate::passkeys`.
 
 /// Why this page cannot use passkeys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +108,46 @@ pub fn browser_error(ceremony: Ceremony, name: &str, message: &str) -> String {
     }
 }
 
+/// A device's name for people, from the user agent the server labels it with:
+/// "Chrome 156 on Linux". A label that is not a user agent is kept as it is.
+pub fn device_name(label: &str) -> String {
+    if !label.starts_with("Mozilla/") {
+        return label.to_owned();
+    }
+    // Order matters: Edge and Opera say Chrome too, Chrome says Safari.
+    const BROWSERS: [(&str, &str); 8] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("HeadlessChrome/", "Chrome"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Version/", "Safari"),
+    ];
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("CrOS", "ChromeOS"),
+        ("Mac OS X", "macOS"),
+        ("Windows", "Windows"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS.iter().find_map(|(token, name)| {
+        let rest = &label[label.find(token)? + token.len()..];
+        let major: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some(if major.is_empty() { (*name).to_owned() } else { format!("{name} {major}") })
+    });
+    let system = SYSTEMS.iter().find(|(token, _)| label.contains(token)).map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(browser), Some(system)) => format!("{browser} on {system}"),
+        (Some(browser), None) => browser,
+        (None, Some(system)) => format!("A browser on {system}"),
+        (None, None) => "A browser".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +176,23 @@ mod tests {
             browser_error(Ceremony::SignIn, "UnknownError", ""),
             "The passkey request failed (UnknownError)."
         );
+    }
+
+    #[test]
+    fn devices_are_named_by_browser_and_system() {
+        let chromium = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                        HeadlessChrome/156.0.0.0 Safari/537.36";
+        assert_eq!(device_name(chromium), "Chrome 156 on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
+                    Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0";
+        assert_eq!(device_name(edge), "Edge 131 on Windows");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_name(iphone), "Safari 18 on iPhone");
+        let firefox = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:133.0) Gecko/20100101 \
+                       Firefox/133.0";
+        assert_eq!(device_name(firefox), "Firefox 133 on macOS");
+        assert_eq!(device_name("Mozilla/5.0 (compatible)"), "A browser");
+        assert_eq!(device_name("curl/8.5.0"), "curl/8.5.0");
     }
 }

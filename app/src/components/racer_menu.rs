@@ -2,7 +2,8 @@
 //! (remove), and Sign out.
 
 use alleycat_domain::api::{Credential, CredentialList, RacerInfo};
-use leptos::{ev::KeyboardEvent, html, prelude::*, task::spawn_local};
+use leptos::{ev, html, prelude::*, task::spawn_local};
+use wasm_bindgen::JsCast;
 
 use super::avatar::Avatar;
 use crate::{
@@ -22,12 +23,27 @@ pub fn RacerMenu(
 ) -> impl IntoView {
     let open = RwSignal::new(false);
     let button = NodeRef::<html::Button>::new();
-    let close = move || {
-        open.set(false);
-        if let Some(button) = button.get_untracked() {
-            let _ = button.focus();
+    let root = NodeRef::<html::Div>::new();
+    // A click or tap anywhere else closes the menu, and so does Escape (back to its button).
+    let outside = window_event_listener(ev::pointerdown, move |e| {
+        let target = e.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+        let inside = root.get_untracked().is_some_and(|root| root.contains(target.as_ref()));
+        if open.get_untracked() && !inside {
+            open.set(false);
         }
-    };
+    });
+    let escape = window_event_listener(ev::keydown, move |e| {
+        if e.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+            if let Some(button) = button.get_untracked() {
+                let _ = button.focus();
+            }
+        }
+    });
+    on_cleanup(move || {
+        outside.remove();
+        escape.remove();
+    });
     let signed_out = Callback::new(move |()| {
         open.set(false);
         on_sign_out.run(());
@@ -35,11 +51,7 @@ pub fn RacerMenu(
     move || {
         session.racer().map(|racer| {
             view! {
-                <div class="racer-menu" on:keydown=move |ev: KeyboardEvent| {
-                    if ev.key() == "Escape" && open.get_untracked() {
-                        close();
-                    }
-                }>
+                <div class="racer-menu" node_ref=root>
                     <button class="rider-chip" node_ref=button aria-controls="racer-menu-panel"
                         aria-expanded=move || open.get().to_string()
                         on:click=move |_| open.update(|o| *o = !*o)>
@@ -183,7 +195,12 @@ fn AddPasskey(
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
     let added = RwSignal::new(None::<String>);
+    // While a ceremony runs the button stays (a disabled button would drop the focus) but does
+    // nothing.
     let add = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
         busy.set(true);
         error.set(None);
         added.set(None);
@@ -204,7 +221,7 @@ fn AddPasskey(
     };
     match passkeys::support() {
         Ok(()) => view! {
-            <button class="button primary" on:click=add disabled=move || busy.get()>"Add a passkey"</button>
+            <button class="button primary" on:click=add aria-disabled=move || busy.get().to_string()>"Add a passkey"</button>
             <p class="muted small" role="status">{move || added.get()}</p>
         }
         .into_any(),

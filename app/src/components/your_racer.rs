@@ -119,7 +119,7 @@ fn CreateRacer(session: Session, on_signed_in: Callback<()>) -> impl IntoView {
                     prop:value=move || invite.get()
                     on:input=move |ev| invite.set(event_target_value(&ev))/>
             </Show>
-            <button type="submit" class="button primary" disabled=move || busy.get()>"Create your racer"</button>
+            <button type="submit" class="button primary" aria-disabled=move || busy.get().to_string()>"Create your racer"</button>
         </form>
     }
 }
@@ -130,6 +130,9 @@ fn PasskeySignIn(session: Session, on_signed_in: Callback<()>) -> impl IntoView 
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let sign_in = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
         busy.set(true);
         error.set(None);
         spawn_local(async move {
@@ -150,7 +153,7 @@ fn PasskeySignIn(session: Session, on_signed_in: Callback<()>) -> impl IntoView 
             <p class="or muted small">"Raced here before?"</p>
             {match passkeys::support() {
                 Ok(()) => view! {
-                    <button class="button" on:click=sign_in disabled=move || busy.get()>
+                    <button class="button" on:click=sign_in aria-disabled=move || busy.get().to_string()>
                         "Sign in with a passkey"
                     </button>
                     <p class="field-message" role="alert">{move || error.get()}</p>

@@ -98,6 +98,16 @@ test('a racer signs out, signs back in with a passkey, and a removed passkey no 
   const racer = await createRacer(page);
   await addPasskey(page);
 
+  // The menu closes with Escape (back to its button) and with a click elsewhere.
+  await page.keyboard.press('Escape');
+  await expect(find.menu(page)).toHaveCount(0);
+  await expect(find.racerMenu(page)).toBeFocused();
+  await find.racerMenu(page).click();
+  await expect(find.menu(page)).toBeVisible();
+  await page.getByRole('heading', { level: 1 }).click();
+  await expect(find.menu(page)).toHaveCount(0);
+  await find.racerMenu(page).click();
+
   // Sign out: this device forgets the racer, also after a reload.
   await find.signOut(page).click();
   await expect(find.racerName(page)).toBeVisible();

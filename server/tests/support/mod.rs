@@ -14,6 +14,8 @@ use std::{
     time::Duration,
 };
 
+pub mod passkey;
+
 use alleycat_domain::{
     api::SessionResponse, Clock, EventKind, ManualClock, RaceClock, RacerEvent, SystemClock,
 };

@@ -16,13 +16,17 @@ use wasm_bindgen::JsValue;
 
 use crate::{history_load::LoadStats, logic::alltime, time::perf_now};
 
+/// The racer whose board the ranking step is timed for: one of the benchmark's history
+/// (`tests/e2e/bench/history.bench.ts`), so that their own bests are looked up as a rider's are.
+const BENCH_RIDER: u64 = 42;
+
 /// Runs the probes once a history is ready to rank, if the page asked for them: before the
 /// board uses the history, with the ranking step as the chosen racer's board runs it.
 pub fn history_ready(class_id: ClassId, history: &History, stats: &LoadStats) {
     if !requested() {
         return;
     }
-    let me = crate::storage::racer().map_or(0, |racer| racer.id);
+    let me = BENCH_RIDER;
     publish(
         "__alleycatHistory",
         &[

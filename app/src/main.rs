@@ -14,6 +14,7 @@ mod history_load;
 mod hooks;
 mod live;
 mod logic;
+mod passkeys;
 mod storage;
 mod time;
 

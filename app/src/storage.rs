@@ -1,36 +1,21 @@
-//! What the app remembers between visits, in localStorage: the racer and the class, the ride
-//! under way (so that a reload comes back to it) and each ride's outbox (so that nothing ridden
-//! is lost).
+//! What the app remembers between visits, in localStorage: the class, the ride under way (so
+//! that a reload comes back to it) and each ride's outbox (so that nothing ridden is lost). Who
+//! rides is the server's to say, from the device cookie (`hooks::use_session`).
 //!
-//! Keys: `alleycat.racer` (a `RacerInfo`), `alleycat.class` (a class id), `alleycat.ride`
+//! Keys: `alleycat.class` (a class id), `alleycat.ride`
 //! (`{"racerId", "classId", "raceId"}`: the ride under way, cleared when the rider leaves it)
 //! and `alleycat.outbox.<racerId>.<raceId>` (an outbox in the saved format of
 //! `logic::outbox`), removed once its race can no longer take events ([`prune_outboxes`]).
 
-use alleycat_domain::{api::RacerInfo, ClassId, RaceId};
+use alleycat_domain::{ClassId, RaceId};
 use serde::{Deserialize, Serialize};
 
 use crate::logic::outbox::Outbox;
 
-const RACER_KEY: &str = "alleycat.racer";
 const CLASS_KEY: &str = "alleycat.class";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
-}
-
-/// The racer chosen last time.
-pub fn racer() -> Option<RacerInfo> {
-    let text = storage()?.get_item(RACER_KEY).ok()??;
-    serde_json::from_str(&text).ok()
-}
-
-/// Remembers the racer.
-pub fn set_racer(racer: &RacerInfo) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(racer)) {
-        // Private browsing may refuse to store; the app works without it.
-        let _ = storage.set_item(RACER_KEY, &text);
-    }
 }
 
 /// The class chosen last time.

@@ -56,6 +56,8 @@ export default defineConfig({
       // Issue 6's e2e runs with a 1-second delivery interval, so results follow a race at once.
       ALLEYCAT_DELIVERY_INTERVAL_MS: '1000',
       ALLEYCAT_LOG: 'info',
+      // Every spec creates its racers from this one address.
+      ALLEYCAT_RACER_CREATIONS_PER_HOUR: '1000',
     },
   },
 });

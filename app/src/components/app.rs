@@ -1,5 +1,6 @@
-//! The root component: loads the server's configuration, then shows the set-up screen or the
-//! ride (the ride under way at once after a reload, `resumed`).
+//! The root component: loads the server's configuration and asks who this device rides as,
+//! then shows the set-up screen or the ride (the ride under way at once after a reload,
+//! `resumed`).
 
 use alleycat_domain::{
     api::{ClassInfo, ConfigResponse, RacerInfo},
@@ -7,9 +8,10 @@ use alleycat_domain::{
 };
 use leptos::prelude::*;
 
-use super::{avatar::Avatar, ride::Ride, setup::Setup};
+use super::{racer_menu::RacerMenu, ride::Ride, setup::Setup};
 use crate::{
     api,
+    hooks::provide_session,
     logic::ride::{can_resume, race_to_join, still_sendable},
     storage, time,
 };
@@ -34,25 +36,23 @@ enum Screen {
 #[component]
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(api::config);
+    let session = provide_session();
     let screen = RwSignal::new(Screen::Setup);
-    // Once the clock is known: back to the ride under way, if there is one.
+    let on_sign_out = Callback::new(move |()| screen.set(Screen::Setup));
+    // Once the clock and the racer are known: back to the ride under way, if there is one.
     Effect::new(move |_| {
-        if let Some(Ok(config)) = config.get() {
+        if let (Some(Ok(config)), Some(racer)) = (config.get(), session.racer()) {
             let now = time::Clock::new(
                 config.race_seconds,
                 config.server_time_ms,
                 time::browser_now_ms(),
             )
             .now_ms();
-            if let Some(ride) = resumed(&config, now) {
+            if let Some(ride) = resumed(&config, now, racer) {
                 screen.set(ride);
             }
         }
     });
-    let header_racer = move || match screen.get() {
-        Screen::Ride { racer, class, .. } => Some((racer, class.name)),
-        Screen::Setup => None,
-    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -61,13 +61,7 @@ pub fn App() -> impl IntoView {
                 <span>"Alleycat"</span>
             </a>
             <span class="tagline">"Virtual bike races, live and all-time"</span>
-            {move || header_racer().map(|(r, class)| view! {
-                <span class="rider-chip">
-                    <Avatar racer_id=r.id name=r.name.clone() size=26/>
-                    <span>{r.name.clone()}</span>
-                    <span class="muted small">{class}</span>
-                </span>
-            })}
+            <RacerMenu session=session on_sign_out=on_sign_out/>
         </header>
         <main class="page" id="main">
             <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the race clock…"</p> }>
@@ -90,7 +84,7 @@ pub fn App() -> impl IntoView {
                         view! {
                             {move || match screen.get() {
                                 Screen::Setup => view! {
-                                    <Setup classes=classes.clone() clock=clock on_start=on_start/>
+                                    <Setup classes=classes.clone() clock=clock session=session on_start=on_start/>
                                 }.into_any(),
                                 Screen::Ride { racer, class, race_id } => view! {
                                     <Ride racer=racer class=class race_id=race_id clock=clock on_leave=on_leave/>
@@ -107,13 +101,12 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The ride under way when the page was left, if it is to be taken up again at `now_ms` (see
-/// `can_resume`); forgets saved outboxes whose race can no longer take events.
-fn resumed(config: &ConfigResponse, now_ms: u64) -> Option<Screen> {
+/// The ride under way when the page was left, if `racer` rode it and it is to be taken up again
+/// at `now_ms` (see `can_resume`); forgets saved outboxes whose race can no longer take events.
+fn resumed(config: &ConfigResponse, now_ms: u64, racer: RacerInfo) -> Option<Screen> {
     let clock = config.clock();
     storage::prune_outboxes(|_, race| still_sendable(clock, race, now_ms, config.late_seconds));
-    let ride = storage::current_ride()?;
-    let racer = storage::racer().filter(|r| r.id == ride.racer_id)?;
+    let ride = storage::current_ride().filter(|ride| ride.racer_id == racer.id)?;
     let class = config.classes.iter().find(|c| c.id == ride.class_id)?.clone();
     let waiting = storage::outbox(ride.racer_id, ride.race_id).map_or(0, |o| o.waiting());
     if !can_resume(clock, ride.race_id, now_ms, config.late_seconds, waiting) {

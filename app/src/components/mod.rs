@@ -9,8 +9,10 @@ mod countdown;
 mod devices;
 mod finish;
 mod message_log;
+mod racer_menu;
 mod records;
 mod ride;
 mod setup;
+mod your_racer;
 
 pub use app::App;

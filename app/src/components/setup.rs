@@ -1,30 +1,35 @@
-//! The set-up screen: who rides, in which class, and the Start button.
-
-use std::time::Duration;
+//! The set-up screen: who rides (this device's racer, or how to get one), in which class, and
+//! the Start button.
 
 use alleycat_domain::api::{ClassInfo, RacerInfo};
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{html, prelude::*};
 
-use super::{avatar::Avatar, countdown::ticking_now, records::ClassRecords};
-use crate::{api, logic::format, logic::ride::JOIN_WINDOW_MS, storage, time::Clock};
+use super::{avatar::Avatar, countdown::ticking_now, records::ClassRecords, your_racer::YourRacer};
+use crate::{hooks::Session, logic::format, logic::ride::JOIN_WINDOW_MS, storage, time::Clock};
 
-/// The racer search's example: racer 1,042 of the default roster (seed 2026) is Kenji Q.
-/// Underhill, so both find the same racer; every roster of more than a few hundred racers has
-/// Kenjis (the roster's names come from `server/src/roster.rs`). `lobby.spec.ts` searches for
-/// each.
-const SEARCH_PLACEHOLDER: &str = "e.g. Kenji or 1042";
-
-/// Choose a racer and a class, then start.
+/// Who rides and in which class, then start.
 #[component]
 pub fn Setup(
     /// The six classes.
     classes: Vec<ClassInfo>,
     /// The server's race clock.
     clock: Clock,
+    /// The device's session: who rides.
+    session: Session,
     /// Called with the racer and class when the rider presses Start.
     on_start: Callback<(RacerInfo, ClassInfo)>,
 ) -> impl IntoView {
-    let racer = RwSignal::new(storage::racer());
+    let racer = Memo::new(move |_| session.racer());
+    let start_button = NodeRef::<html::Button>::new();
+    // A racer just made (or signed in): the class and Start are next.
+    // (Once the page has redrawn: until then the button is still disabled.)
+    let signed_in = Callback::new(move |()| {
+        request_animation_frame(move || {
+            if let Some(button) = start_button.get_untracked() {
+                let _ = button.focus();
+            }
+        });
+    });
     let remembered = storage::class().and_then(|id| classes.iter().position(|c| c.id == id));
     let class_index = RwSignal::new(remembered.unwrap_or(0));
     let classes = StoredValue::new(classes);
@@ -47,7 +52,7 @@ pub fn Setup(
                 <super::countdown::Countdown clock=clock/>
             </div>
             <div class="setup-grid">
-                <RacerPicker racer=racer/>
+                <YourRacer session=session on_signed_in=signed_in/>
                 <fieldset class="panel class-picker">
                     <legend class="panel-title">"2. Pick your class"</legend>
                     <ul class="class-grid">
@@ -76,7 +81,7 @@ pub fn Setup(
                         <Avatar racer_id=r.id name=r.name.clone() size=40/>
                     })}
                     <p>
-                        <strong>{move || racer.get().map_or("Choose a racer first".to_owned(), |r| r.name)}</strong>
+                        <strong>{move || racer.get().map_or("Create your racer first".to_owned(), |r| r.name)}</strong>
                         <span class="muted">{move || format!(" in {}", class().name)}</span>
                         <br/>
                         <span class="muted small" aria-live="polite">{move || if joins_now() {
@@ -86,7 +91,7 @@ pub fn Setup(
                         }}</span>
                     </p>
                 </div>
-                <button class="button primary big" on:click=start disabled=move || racer.get().is_none()>
+                <button class="button primary big" node_ref=start_button on:click=start disabled=move || racer.get().is_none()>
                     "Start"
                 </button>
             </div>
@@ -95,93 +100,6 @@ pub fn Setup(
                 let me = racer.get().map(|r| r.id);
                 view! { <ClassRecords class=c highlight=me/> }
             }}
-        </section>
-    }
-}
-
-/// Finds a racer among the 40,000 by name or id, and remembers the choice.
-#[component]
-fn RacerPicker(
-    /// The chosen racer.
-    racer: RwSignal<Option<RacerInfo>>,
-) -> impl IntoView {
-    let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<RacerInfo>::new());
-    let message = RwSignal::new(None::<String>);
-    let generation = StoredValue::new(0u32);
-    let search = move |text: String| {
-        query.set(text.clone());
-        generation.update_value(|g| *g += 1);
-        let mine = generation.get_value();
-        if text.trim().is_empty() {
-            results.set(Vec::new());
-            message.set(None);
-            return;
-        }
-        spawn_local(async move {
-            // Wait for a pause in typing; only the latest query's answer is shown.
-            gloo_timers::future::sleep(Duration::from_millis(180)).await;
-            if generation.get_value() != mine {
-                return;
-            }
-            let answer = api::search_racers(text.trim()).await;
-            if generation.get_value() != mine {
-                return;
-            }
-            match answer {
-                Ok(found) if found.racers.is_empty() => {
-                    results.set(Vec::new());
-                    message.set(Some(format!("No racer matches “{}”.", text.trim())));
-                }
-                Ok(found) => {
-                    results.set(found.racers.into_iter().take(8).collect());
-                    message.set(None);
-                }
-                Err(e) => {
-                    results.set(Vec::new());
-                    message.set(Some(e));
-                }
-            }
-        });
-    };
-    let choose = move |r: RacerInfo| {
-        storage::set_racer(&r);
-        racer.set(Some(r));
-        query.set(String::new());
-        results.set(Vec::new());
-    };
-    view! {
-        <section class="panel racer-picker" aria-labelledby="racer-title">
-            <h2 class="panel-title" id="racer-title">"1. Who's riding?"</h2>
-            {move || racer.get().map(|r| view! {
-                <div class="chosen-racer">
-                    <Avatar racer_id=r.id name=r.name.clone() size=48/>
-                    <div>
-                        <strong class="chosen-name">{r.name.clone()}</strong>
-                        <span class="muted small">{format::racer_number(r.id)}</span>
-                    </div>
-                </div>
-            })}
-            <label class="field-label" for="racer-search">"Find a racer by name or id"</label>
-            <input id="racer-search" class="text-input" type="search" autocomplete="off"
-                placeholder=SEARCH_PLACEHOLDER
-                prop:value=move || query.get()
-                on:input=move |ev| search(event_target_value(&ev))/>
-            <p class="muted small" role="status">{move || message.get()}</p>
-            <ul class="racer-results" aria-label="Matching racers">
-                <For each=move || results.get() key=|r| r.id let:r>
-                    <li>
-                        <button class="racer-result" on:click={
-                            let r = r.clone();
-                            move |_| choose(r.clone())
-                        }>
-                            <Avatar racer_id=r.id name=r.name.clone()/>
-                            <span class="racer-result-name">{r.name.clone()}</span>
-                            <span class="muted small">{format!("#{}", r.id)}</span>
-                        </button>
-                    </li>
-                </For>
-            </ul>
         </section>
     }
 }

@@ -2,7 +2,8 @@
 //! cleanup, and keeps its decisions in `logic/` where they are tested natively. Call them from a
 //! component's body (they register cleanups with the component's owner).
 //!
-//! - [`use_session`]: the racer session, one request, awaited by whoever needs the token.
+//! - [`use_session`]: who this device rides as and their token (the app provides it once,
+//!   [`provide_session`]), awaited by whoever needs the token.
 //! - [`use_live`]: the racer's live WebSocket: the here-now ranking, and the link the sender
 //!   rides over.
 //! - [`use_history`]: the class's all-time history, downloaded before the race.
@@ -26,4 +27,4 @@ pub use use_live::use_live;
 pub use use_names::{use_names, Names};
 pub use use_ride_keys::use_ride_keys;
 pub use use_sender::{event_id, use_sender, Route};
-pub use use_session::{use_session, Session};
+pub use use_session::{provide_session, use_session, Identity, Session};

@@ -11,4 +11,6 @@ pub mod heartbeat;
 pub mod here_now;
 pub mod keys;
 pub mod outbox;
+pub mod passkey;
 pub mod ride;
+pub mod session;

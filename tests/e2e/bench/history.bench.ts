@@ -12,7 +12,7 @@ import { expect, test } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { find } from '../helpers/app';
+import { createRacer, pickClassAndStart } from '../helpers/app';
 import { Server } from '../helpers/server';
 
 const seeded = process.env.ALLEYCAT_BENCH_HISTORY ?? '/tmp/alleycat-bench-class-3.gz';
@@ -52,13 +52,8 @@ test('history ready to rank, memory and one ranking step', async ({ browser }) =
     // A fresh context each run: nothing cached, a fresh WebAssembly memory.
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}/?bench`);
-    await page.evaluate(() =>
-      localStorage.setItem('alleycat.racer', JSON.stringify({ id: 42, name: 'Bench Rider', avatarSeed: 42 })),
-    );
-    await page.goto(`${server.url}/?bench`);
-    await find.classRadio(page, 'Gravel').check();
-    await find.start(page).click();
+    await createRacer(page, { name: 'Bench Rider', url: `${server.url}/?bench` });
+    await pickClassAndStart(page, 'Gravel');
     await page.waitForFunction(
       () => (window as any).__alleycatStep !== undefined && (window as any).__alleycatDecode !== undefined,
       null,

@@ -74,13 +74,6 @@ export function output(cadence: number, resistance: number): number {
   return ((cadence + 35) * (resistance + 65)) / 100;
 }
 
-/** Finds racers by name or id, as the set-up screen does. */
-export async function searchRacers(request: APIRequestContext, q: string): Promise<{ id: number; name: string }[]> {
-  const response = await request.get(`/api/racers?q=${encodeURIComponent(q)}`);
-  if (!response.ok()) throw new Error(`GET /api/racers: ${response.status()}`);
-  return (await response.json()).racers;
-}
-
 /** How many racers the class's history file holds (a class without history has an empty one). */
 export async function historyRacers(request: APIRequestContext, classId: number): Promise<number> {
   const response = await request.get(`/api/history/class-${classId}.gz`);

@@ -4,9 +4,17 @@ import { expect, type Page } from '@playwright/test';
 
 // ---- find ---------------------------------------------------------------------------------
 export const find = {
-  racerSearch: (page: Page) => page.getByLabel('Find a racer by name or id'),
-  racerResult: (page: Page, name: string | RegExp) =>
-    page.getByRole('list', { name: 'Matching racers' }).getByRole('button', { name }),
+  yourRacer: (page: Page) => page.getByRole('region', { name: '1. Your racer' }),
+  racerName: (page: Page) => page.getByLabel("Your racer's name"),
+  invite: (page: Page) => page.getByLabel('Invitation code'),
+  createRacer: (page: Page) => page.getByRole('button', { name: 'Create your racer' }),
+  passkeySignIn: (page: Page) => page.getByRole('button', { name: 'Sign in with a passkey' }),
+  racerMenu: (page: Page) => page.getByRole('button', { name: /^Your racer: / }),
+  menu: (page: Page) => page.getByRole('region', { name: "Your racer's menu" }),
+  addPasskey: (page: Page) => page.getByRole('button', { name: 'Add a passkey' }),
+  passkeys: (page: Page) => page.getByRole('list', { name: 'Your passkeys' }),
+  devices: (page: Page) => page.getByRole('list', { name: 'Your devices' }),
+  signOut: (page: Page) => page.getByRole('button', { name: 'Sign out' }),
   classRadio: (page: Page, name: string) => page.getByRole('radio', { name }),
   start: (page: Page) => page.getByRole('button', { name: 'Start', exact: true }),
   cadence: (page: Page) => page.getByRole('slider', { name: /Cadence/ }),
@@ -33,16 +41,45 @@ export const find = {
 };
 
 // ---- act ----------------------------------------------------------------------------------
-/** Opens the app, picks the racer by searching for `query` and the class, and presses Start. */
-export async function startRide(
-  page: Page,
-  opts: { query: string; racer: string | RegExp; className: string; url?: string },
-) {
+/** A racer as the server answers it. */
+export interface Racer {
+  id: number;
+  name: string;
+}
+
+/** A display name no other test uses (letters, digits and a space, as names allow). */
+export function uniqueName(prefix = 'Rider'): string {
+  return `${prefix} ${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Opens the app (at `url`, default the suite's server) and creates a racer called `name` (a
+ * fresh one by default) with the set-up screen's one field and one button; the page then shows
+ * them as the device's racer. Returns the racer the server made.
+ */
+export async function createRacer(page: Page, opts: { name?: string; url?: string } = {}): Promise<Racer> {
   await page.goto(opts.url ?? '/');
-  await find.racerSearch(page).fill(opts.query);
-  await find.racerResult(page, opts.racer).first().click();
-  await find.classRadio(page, opts.className).check();
+  await find.racerName(page).fill(opts.name ?? uniqueName());
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/racers') && r.request().method() === 'POST');
+  await find.createRacer(page).click();
+  const response = await created;
+  expect(response.status(), await response.text()).toBe(201);
+  const { racer } = await response.json();
+  await expect(find.yourRacer(page)).toContainText(racer.name);
+  return racer;
+}
+
+/** Picks the class on the set-up screen and presses Start (the device has its racer). */
+export async function pickClassAndStart(page: Page, className: string) {
+  await find.classRadio(page, className).check();
   await find.start(page).click();
+}
+
+/** Opens the app as a newcomer, creates their racer, picks the class and presses Start. */
+export async function startRide(page: Page, opts: { className: string; name?: string; url?: string }): Promise<Racer> {
+  const racer = await createRacer(page, opts);
+  await pickClassAndStart(page, opts.className);
+  return racer;
 }
 
 /** Sets a slider from the keyboard, as a person without a mouse would. */

@@ -12,11 +12,15 @@ export class Server {
   private child?: ChildProcess;
   log = '';
 
-  /** `dist` is the built app it serves (default: dist/, or ALLEYCAT_E2E_DIST). */
+  /**
+   * `dist` is the built app it serves (default: dist/, or ALLEYCAT_E2E_DIST); `env` adds
+   * settings (`ALLEYCAT_*` variables).
+   */
   constructor(
     readonly port: number,
     readonly raceSeconds = 20,
     readonly dist = process.env.ALLEYCAT_E2E_DIST ?? path.join(root, 'dist'),
+    readonly env: Record<string, string> = {},
   ) {}
 
   get url() {
@@ -35,6 +39,7 @@ export class Server {
         ALLEYCAT_RACE_SECONDS: String(this.raceSeconds),
         ALLEYCAT_DELIVERY_INTERVAL_MS: '1000',
         ALLEYCAT_LOG: 'info',
+        ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

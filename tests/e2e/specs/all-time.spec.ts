@@ -1,12 +1,12 @@
 // The all-time board ranks the rider's output this second against every racer's personal best
 // at that second, from a seeded history, with a trophy when the rider beats their own best.
 import { expect, test } from '@playwright/test';
-import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
-import { config, historyRacers, output, postSecond, searchRacers } from '../helpers/api';
+import { createRacer, find, pickClassAndStart, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
+import { config, historyRacers, output, postSecond } from '../helpers/api';
 
 test('the all-time board ranks against the history and shows the trophy on a personal best', async ({ page, request }, testInfo) => {
   test.setTimeout(120_000);
-  const [me] = await searchRacers(request, '2718');
+  const me = await createRacer(page);
   const { raceSeconds } = await config(request);
   // Climber's history, backfilled the way a producer would (a past race, with the API key) and
   // merged by the server: two racers above the rider's 126.5, one below, and the rider's own
@@ -25,7 +25,7 @@ test('the all-time board ranks against the history and shows the trophy on a per
   }
   await expect.poll(() => historyRacers(request, 5), { timeout: 30_000 }).toBe(4);
 
-  await startRide(page, { query: '2718', racer: me.name, className: 'Climber' });
+  await pickClassAndStart(page, 'Climber');
   await find.boardToggle(page, 'All time').click();
   await expect(find.boardToggle(page, 'All time')).toHaveAttribute('aria-pressed', 'true');
   await expect(page.getByTestId('history-ready')).toContainText('4 racers');
@@ -51,9 +51,8 @@ test('the all-time board ranks against the history and shows the trophy on a per
   await expect(find.trophy(page)).toHaveCount(0);
 });
 
-test('a class without history says so and the ride goes on', async ({ page, request }) => {
-  const [me] = await searchRacers(request, '99');
-  await startRide(page, { query: '99', racer: me.name, className: 'Sprinter' });
+test('a class without history says so and the ride goes on', async ({ page }) => {
+  await startRide(page, { className: 'Sprinter' });
   await find.boardToggle(page, 'All time').click();
   await expect(page.getByText(/No all-time history for Sprinter yet/)).toBeVisible();
   await expect(find.output(page)).toHaveText(/\d/);

@@ -3,7 +3,6 @@
 // point, and a heart-rate strap; everything from the bytes on is the app's own code.
 import { expect, test, type Page } from '@playwright/test';
 import { find, setSlider, startRide, waitForRaceToStart } from '../helpers/app';
-import { searchRacers } from '../helpers/api';
 
 /** Runs in the page before the app: the stand-in radio. */
 function standInRadio() {
@@ -107,12 +106,11 @@ function recordEvents(page: Page) {
   return events;
 }
 
-test('a racer connects a trainer and a heart-rate strap and races on measured power', async ({ page, request }) => {
+test('a racer connects a trainer and a heart-rate strap and races on measured power', async ({ page }) => {
   test.setTimeout(90_000);
   await page.addInitScript(standInRadio);
   const events = recordEvents(page);
-  const [racer] = await searchRacers(request, '5151');
-  await startRide(page, { query: '5151', racer: racer.name, className: 'Fixie' });
+  await startRide(page, { className: 'Fixie' });
 
   await page.getByRole('button', { name: 'Connect a bike' }).click();
   await expect(page.getByTestId('bike-status')).toHaveText('connected: Stand-in trainer');
@@ -144,10 +142,9 @@ test('a racer connects a trainer and a heart-rate strap and races on measured po
   await expect(page.getByRole('link', { name: 'Download .fit' })).toBeVisible({ timeout: 30_000 });
 });
 
-test('a browser without Web Bluetooth says why and rides the simulated bike', async ({ page, request }) => {
+test('a browser without Web Bluetooth says why and rides the simulated bike', async ({ page }) => {
   await page.addInitScript(() => Object.defineProperty(navigator, 'bluetooth', { value: undefined }));
-  const [racer] = await searchRacers(request, '5152');
-  await startRide(page, { query: '5152', racer: racer.name, className: 'Fixie' });
+  await startRide(page, { className: 'Fixie' });
   await expect(page.getByTestId('no-bluetooth')).toContainText('no Web Bluetooth');
   await expect(page.getByRole('button', { name: 'Connect a bike' })).toHaveCount(0);
 });

@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
-import { config, dataDir, searchRacers } from '../helpers/api';
+import { createRacer, find, pickClassAndStart, snapshot, waitForRaceToStart } from '../helpers/app';
+import { config, dataDir } from '../helpers/api';
 
 const root = path.resolve(__dirname, '../../..');
 const simBinary = process.env.ALLEYCAT_SIM_BIN ?? path.join(root, 'target/debug/alleycat-sim');
@@ -31,7 +31,7 @@ function rideWithSimulatedRacers(baseURL: string, raceId: number, racers: number
 
 test('a thousand simulated racers ride with the rider, who is ranked among all 1,001', async ({ page, request, baseURL }, testInfo) => {
   test.setTimeout(150_000);
-  const [me] = await searchRacers(request, '1313');
+  const me = await createRacer(page);
   // Press Start once the running race is too far along to join, so the rider (and the field)
   // ride the next one from its first second.
   await expect
@@ -41,7 +41,7 @@ test('a thousand simulated racers ride with the rider, who is ranked among all 1
       return intoRace >= 10_500 && intoRace <= 14_000;
     }, { timeout: 30_000, intervals: [200] })
     .toBe(true);
-  await startRide(page, { query: '1313', racer: me.name, className: 'Fixie' });
+  await pickClassAndStart(page, 'Fixie');
   const raceTitle = await page.getByRole('heading', { name: /^Fixie · Race \d+$/ }).textContent();
   const raceId = Number(raceTitle!.match(/Race (\d+)/)![1]);
   // The bike at its top: 160 rpm at 100 %, output 321.75.

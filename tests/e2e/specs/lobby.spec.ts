@@ -1,4 +1,5 @@
-// A newcomer opens Alleycat: the six classes are there and the race clock is ticking.
+// A newcomer opens Alleycat: the six classes are there and the race clock is ticking, and they
+// get their own racer and ride with one field, one button and a class.
 import { expect, test } from '@playwright/test';
 import { find, snapshot } from '../helpers/app';
 
@@ -22,17 +23,22 @@ test('the set-up screen offers the six classes and a countdown that ticks', asyn
   await snapshot(page, 'setup-empty', testInfo);
 });
 
-test('the racer search suggests a name and an id that each find a racer', async ({ page }) => {
+test('a newcomer gets from the first page to riding with one field, one button and a class', async ({ page }, testInfo) => {
+  const started = Date.now();
   await page.goto('/');
-  const search = find.racerSearch(page);
-  // "e.g. Kenji or 1042": whatever the placeholder suggests must be there.
-  const placeholder = (await search.getAttribute('placeholder')) ?? '';
-  const suggestions = placeholder.replace(/^e\.g\.\s*/, '').split(/\s*(?:,|\bor\b)\s*/).filter(Boolean);
-  expect(suggestions.length, placeholder).toBeGreaterThanOrEqual(2);
-  for (const suggestion of suggestions) {
-    await search.fill(suggestion);
-    const first = find.racerResult(page, /./).first();
-    await expect(first, `searching for "${suggestion}"`).toBeVisible();
-    await expect(first).toContainText(suggestion);
-  }
+  // Nothing to read first: the one field is in the first step, with its button.
+  await expect(find.yourRacer(page).getByRole('textbox')).toHaveCount(1);
+  await expect(find.yourRacer(page).getByRole('textbox')).toHaveAccessibleName("Your racer's name");
+  await snapshot(page, 'setup-newcomer', testInfo);
+  await find.racerName(page).fill('Zoë O\'Neil-Smith');
+  await find.racerName(page).press('Enter');
+  await expect(find.yourRacer(page)).toContainText("Zoë O'Neil-Smith");
+  // The class is next, and Start is the focused button.
+  await expect(find.start(page)).toBeFocused();
+  await snapshot(page, 'setup-your-racer', testInfo);
+  await find.classRadio(page, 'Courier').check();
+  await find.start(page).click();
+  await expect(page.getByRole('heading', { name: /^Courier · Race \d+$/ })).toBeVisible();
+  await expect(find.racerMenu(page)).toContainText("Zoë O'Neil-Smith");
+  expect(Date.now() - started, 'first page to riding, ms').toBeLessThan(60_000);
 });

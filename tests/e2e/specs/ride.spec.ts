@@ -2,23 +2,20 @@
 // acknowledged, the final second, the finish with their place, the results and the class
 // leaderboard.
 import { expect, test } from '@playwright/test';
-import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
-import { searchRacers } from '../helpers/api';
+import { createRacer, find, pickClassAndStart, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
 
-test('a racer rides a whole race from the set-up screen to the results', async ({ page, request }, testInfo) => {
+test('a racer rides a whole race from the set-up screen to the results', async ({ page }, testInfo) => {
   test.setTimeout(150_000);
-  const [racer] = await searchRacers(request, '4242');
-  expect(racer, 'the roster has racer 4242').toBeTruthy();
+  const racer = await createRacer(page);
 
   // Before the race the racer is not on the Gravel leaderboard.
-  await page.goto('/');
   await find.classRadio(page, 'Gravel').check();
   await find.recordsTab(page, 'Class leaderboard').click();
   // The leaderboard loaded (a table, or the empty board's note; not an error) without them.
   await expect(find.classLeaderboard(page).or(find.emptyClassLeaderboard(page))).toBeVisible();
   await expect(find.classLeaderboard(page).getByText(racer.name)).toHaveCount(0);
 
-  await startRide(page, { query: '4242', racer: racer.name, className: 'Gravel' });
+  await pickClassAndStart(page, 'Gravel');
   await expect(page.getByRole('heading', { name: /^Gravel · Race \d+$/ })).toBeVisible();
   await find.autopilot(page).click();
   await expect(find.autopilot(page)).toHaveAttribute('aria-checked', 'true');
@@ -50,16 +47,16 @@ test('a racer rides a whole race from the set-up screen to the results', async (
   await expect(find.classLeaderboard(page).getByRole('row').filter({ hasText: racer.name })).toBeVisible({ timeout: 30_000 });
   await snapshot(page, 'class-leaderboard', testInfo);
 
-  // The choice is remembered for next time.
+  // The racer and the class are there next time.
   await page.goto('/');
-  await expect(page.getByText(`Racer #${racer.id.toLocaleString('en-US')}`)).toBeVisible();
+  await expect(find.yourRacer(page)).toContainText(racer.name);
+  await expect(find.yourRacer(page)).toContainText(`Racer #${racer.id.toLocaleString('en-US')}`);
   await expect(find.classRadio(page, 'Gravel')).toBeChecked();
   await expect(find.start(page)).toBeEnabled();
 });
 
-test('the bike answers the keyboard alone', async ({ page, request }) => {
-  const [racer] = await searchRacers(request, '77');
-  await startRide(page, { query: String(racer.id), racer: racer.name, className: 'Fixie' });
+test('the bike answers the keyboard alone', async ({ page }) => {
+  await startRide(page, { className: 'Fixie' });
   const cadence = find.cadence(page);
   await cadence.focus();
   await cadence.press('Home');

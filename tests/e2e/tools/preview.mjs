@@ -19,7 +19,7 @@ const CLASSES = [
 const FIRST = ['Maya', 'Jonas', 'Priya', 'Theo', 'Amara', 'Luca', 'Sofia', 'Kenji', 'Ines', 'Omar', 'Freya', 'Diego', 'Hana', 'Felix', 'Zara'];
 const LAST = ['Okafor', 'Lindqvist', 'Moreau', 'Tanaka', 'Silva', 'Novak', 'Haddad', 'Brennan', 'Kowalski', 'Ferreira'];
 const nameOf = (id) => `${FIRST[id % FIRST.length]} ${LAST[(id * 7) % LAST.length]}`;
-const ME = { id: 4242, name: nameOf(4242), avatarSeed: 4242 };
+const ME = { id: 4242, name: nameOf(4242), avatarSeed: 4242, simulated: false };
 const output = (c, r) => ((c + 35) * (r + 65)) / 100;
 
 // A history file written by the shared codec (app/examples/seed_history.rs), e.g.
@@ -53,8 +53,8 @@ async function open({ width, height, scheme = 'dark', missingHistory = false }) 
       const raceMs = RACE_SECONDS * 1000;
       return json({ classes: CLASSES, raceSeconds: RACE_SECONDS, serverTimeMs: now, currentRaceId: Math.floor(now / raceMs), nextRaceStartMs: (Math.floor(now / raceMs) + 1) * raceMs });
     }
-    if (p === '/api/racers') return json({ racers: [ME, ...[11, 23, 97, 105].map((id) => ({ id, name: nameOf(id), avatarSeed: id }))] });
-    if (p.startsWith('/api/racers/')) { const id = Number(p.split('/').pop()); return json({ id, name: nameOf(id), avatarSeed: id }); }
+    if (p === '/api/racers') return json({ racers: [ME, ...[11, 23, 97, 105].map((id) => ({ id, name: nameOf(id), avatarSeed: id, simulated: true }))] });
+    if (p.startsWith('/api/racers/')) { const id = Number(p.split('/').pop()); return json({ id, name: nameOf(id), avatarSeed: id, simulated: true }); }
     if (p === '/api/session') return json({ token: 'preview', racer: ME, expiresAtMs: Date.now() + 3600e3 });
     if (p === '/api/events') {
       const body = route.request().postDataJSON();
@@ -86,7 +86,6 @@ async function open({ width, height, scheme = 'dark', missingHistory = false }) 
     }, 1000);
     ws.onClose(() => clearInterval(timer));
   });
-  await page.addInitScript((me) => localStorage.setItem('alleycat.racer', JSON.stringify(me)), ME);
   return { context, page };
 }
 
@@ -97,9 +96,6 @@ for (const [label, width, height, scheme] of [['wide', 1440, 900, 'dark'], ['pho
   await page.goto(base);
   await page.getByRole('button', { name: 'Start', exact: true }).waitFor();
   await shot(page, `${label}-setup`);
-  await page.getByLabel('Find a racer by name or id').fill('ma');
-  await page.getByRole('list', { name: 'Matching racers' }).getByRole('button').first().waitFor();
-  await shot(page, `${label}-search`);
   await page.getByRole('radio', { name: /Gravel/ }).check();
   await page.getByRole('button', { name: 'Start', exact: true }).click();
   await page.getByRole('switch', { name: 'Autopilot' }).click();

@@ -7,7 +7,7 @@ scripts/setup.sh
 scripts/build-app.sh
 printf '\033[1m==> %s\033[0m\n' "Building the server (cargo build --release)"
 cargo build --release -p alleycat-server
-printf '\033[1m==> %s\033[0m\n' "Starting Alleycat: open http://${ALLEYCAT_HOST:-127.0.0.1}:${ALLEYCAT_PORT:-3000}/ (Ctrl-C stops it)"
+printf '\033[1m==> %s\033[0m\n' "Starting Alleycat: open ${ALLEYCAT_PUBLIC_URL:-http://localhost:${ALLEYCAT_PORT:-3000}/} (Ctrl-C stops it)"
 # A small field of simulated racers rides every class, so the first page is alive; give
 # --demo-racers (or ALLEYCAT_DEMO_RACERS) yourself to change it, 0 to turn it off.
 demo=(--demo-racers 30)

@@ -15,7 +15,8 @@ use alleycat_testkit::postgres::Postgres;
 use delivery_support::{delivered_object, event};
 use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 
-const TABLES: &str = "_sqlx_migrations,class_records,merged_objects,rides,roster,shared_keys";
+const TABLES: &str = "_sqlx_migrations,ceremonies,class_records,devices,invites,merged_objects,\
+passkeys,people,rides,roster,shared_keys";
 
 fn url(server: &Postgres, name: &str) -> PostgresUrl {
     server.create_database(name).unwrap().parse().unwrap()
@@ -43,11 +44,11 @@ async fn migrations_create_every_table_on_an_empty_postgres_database_and_rerun_a
     let versions = "SELECT string_agg(version::text, ',' ORDER BY version) FROM _sqlx_migrations \
                     WHERE success";
     assert_eq!(count(table_list).await, TABLES);
-    assert_eq!(count(versions).await, "1,2,3,4");
+    assert_eq!(count(versions).await, "1,2,3,4,5");
     db.migrate().await.unwrap();
     let again = Database::connect_postgres(&url).await.unwrap();
     assert_eq!(count(table_list).await, TABLES);
-    assert_eq!(count(versions).await, "1,2,3,4");
+    assert_eq!(count(versions).await, "1,2,3,4,5");
     let racers = again.racers().await.unwrap();
     assert_eq!(racers.len(), 1, "the data survives re-running the migrations");
     assert_eq!(racers[0].avatar_seed, u64::MAX, "u64 ids and seeds round-trip through BIGINT");
@@ -152,4 +153,87 @@ async fn a_bad_url_or_an_unreachable_server_is_a_clear_error() {
     let error = result.expect_err("nothing listens there");
     assert!(matches!(error, alleycat_ingest::db::DbError::Query(_)), "{error:?}");
     assert!(error.to_string().contains("refused"), "says why: {error}");
+}
+
+/// People, devices, passkeys and ceremonies behave the same on `db`, whichever backend.
+async fn people_and_their_proofs_are_stored_alike(db: &Database) {
+    use alleycat_ingest::db::{
+        devices::NewDevice,
+        passkeys::{Ceremony, NewPasskey},
+        people::NewPerson,
+        DbError,
+    };
+    let device = |id: &'static str, hash: &'static str| NewDevice {
+        device_id: id,
+        secret_sha256: hash,
+        label: "Firefox",
+    };
+    let new =
+        |name: &'static str, invite: Option<&'static str>, dev: NewDevice<'static>| NewPerson {
+            name,
+            avatar_seed: u64::MAX,
+            created_at_ms: 1_000,
+            invite_sha256: invite,
+            device: dev,
+        };
+    let ada = db.create_person(&new("Ada Lovelace", None, device("d1", "h1"))).await.unwrap();
+    assert_eq!(
+        (ada.id, ada.simulated, ada.avatar_seed),
+        (alleycat_domain::racer::FIRST_PERSON_ID, false, u64::MAX)
+    );
+    let refused = db.create_person(&new("Grace", Some("unknown"), device("d2", "h2"))).await;
+    assert!(matches!(refused, Err(DbError::InviteUnusable)), "{refused:?}");
+    db.add_invites(&["i1".into()], 1_000).await.unwrap();
+    let grace =
+        db.create_person(&new("Grace Hopper", Some("i1"), device("d2", "h2"))).await.unwrap();
+    assert_eq!(grace.id, ada.id + 1, "the refused creation stored nothing, not even its id");
+    let again = db.create_person(&new("Hedy", Some("i1"), device("d3", "h3"))).await;
+    assert!(matches!(again, Err(DbError::InviteUnusable)), "single use");
+    assert_eq!(db.search_people("LOVE", 10).await.unwrap(), vec![ada.clone()]);
+    assert_eq!(db.people(&[ada.id, 5, grace.id]).await.unwrap().len(), 2);
+
+    let used = db.use_device("h1", 2_000).await.unwrap().unwrap();
+    assert_eq!((used.device_id.as_str(), used.racer_id), ("d1", ada.id));
+    assert!(db.revoke_device_by_secret("h1", 3_000).await.unwrap());
+    assert_eq!(db.use_device("h1", 4_000).await.unwrap(), None, "revoked");
+    assert!(db.devices(ada.id).await.unwrap().is_empty());
+
+    let key = NewPasskey {
+        credential_id: "c1",
+        racer_id: ada.id,
+        credential: "{}",
+        counter: 3,
+        label: "Passkey",
+    };
+    assert!(db.add_passkey(&key, 1_000).await.unwrap());
+    assert!(
+        !db.add_passkey(&NewPasskey { racer_id: grace.id, ..key }, 1_000).await.unwrap(),
+        "one owner"
+    );
+    assert!(
+        !db.passkey_used("c1", "{}", 3, 2_000).await.unwrap(),
+        "the counter must move forwards"
+    );
+    assert!(db.passkey_used("c1", "{\"n\":4}", 4, 2_000).await.unwrap());
+    assert_eq!(db.passkey("c1").await.unwrap().unwrap().credential, "{\"n\":4}");
+    assert!(!db.remove_passkey(grace.id, "c1").await.unwrap(), "not hers");
+    assert!(db.remove_passkey(ada.id, "c1").await.unwrap());
+
+    let ceremony =
+        Ceremony { kind: "login".into(), racer_id: None, state: "{}".into(), expires_at_ms: 9_000 };
+    db.start_ceremony("x", &ceremony, 1_000).await.unwrap();
+    assert_eq!(db.take_ceremony("x").await.unwrap(), Some(ceremony));
+    assert_eq!(db.take_ceremony("x").await.unwrap(), None, "single use");
+}
+
+#[tokio::test]
+async fn people_and_their_proofs_are_stored_alike_in_sqlite() {
+    people_and_their_proofs_are_stored_alike(&Database::in_memory().await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn people_and_their_proofs_are_stored_alike_in_postgres() {
+    let server = Postgres::start().unwrap();
+    let db = Database::connect_postgres(&url(&server, "people")).await.unwrap();
+    people_and_their_proofs_are_stored_alike(&db).await;
 }

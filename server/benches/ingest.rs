@@ -9,13 +9,16 @@
 //! cargo bench -p alleycat-server --bench ingest -- --url http://127.0.0.1:3000 --pid 1234 \
 //!     --api-key KEY
 //! ```
+//! (the paced racers are people created by the bench from one address: start that server with
+//! `--racer-creations-per-hour` at least `--paced-racers`).
 //!
 //! By default the bench starts `target/release/alleycat` (the binary built with the bench) on
 //! a fresh data directory with the defaults (4 shards, durable stream, delivery and merge
 //! running, delivery's interval hint at its 60 s default unless `--delivery-interval-ms` says
 //! otherwise), on a free port, and stops it with SIGTERM at the end. Two workloads, in this
 //! order:
-//! 1. paced: `--paced-racers` racers, each with their own racer token, each sending one event a
+//! 1. paced: `--paced-racers` people's racers (created with `POST /api/racers`), each with their
+//!    own racer token, each sending one event a
 //!    second of the current race for `--seconds` (one request per racer per second, spread
 //!    evenly over the second), while `--live-clients` WebSocket clients watch the here-now
 //!    board; acknowledgement latency p50/p99, and the **server process's** CPU time
@@ -129,6 +132,8 @@ fn start_server(api_key: &str, delivery_interval_ms: &str, stream: Option<&str>)
         ("ALLEYCAT_DIST", dist.as_os_str()),
         ("ALLEYCAT_API_KEY", api_key.as_ref()),
         ("ALLEYCAT_DELIVERY_INTERVAL_MS", delivery_interval_ms.as_ref()),
+        // Every paced racer is a person created from this one address.
+        ("ALLEYCAT_RACER_CREATIONS_PER_HOUR", "1000000".as_ref()),
     ];
     if let Some(stream) = stream {
         env.push(("ALLEYCAT_STREAM", stream.as_ref()));
@@ -191,18 +196,19 @@ async fn post(client: &reqwest::Client, url: &str, credential: &str, body: Strin
 
 async fn paced(client: &reqwest::Client, server: &Server, racers: u64, seconds: u64, live: u64) {
     let clock = server_clock(client, server).await;
+    // Each paced racer is a person with their own racer, as a rider in a browser is.
     let mut tokens = Vec::new();
-    for racer in 1..=racers {
+    for n in 1..=racers {
         let session: alleycat_domain::api::SessionResponse = client
-            .post(format!("{}/api/session", server.base))
-            .json(&serde_json::json!({ "racerId": racer }))
+            .post(format!("{}/api/racers", server.base))
+            .json(&serde_json::json!({ "name": format!("Bench Racer {n}") }))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        tokens.push(session.token);
+        tokens.push((session.racer.id, session.token));
     }
     // Watchers of the here-now board, one per class (round robin).
     let received = Arc::new(AtomicU64::new(0));
@@ -221,10 +227,9 @@ async fn paced(client: &reqwest::Client, server: &Server, racers: u64, seconds: 
 
     let window = CpuWindow::start(&server.pid);
     let mut handles = Vec::new();
-    for (i, token) in tokens.into_iter().enumerate() {
+    for (i, (racer, token)) in tokens.into_iter().enumerate() {
         let (client, url) = (client.clone(), format!("{}/api/events", server.base));
         let offset = Duration::from_micros(1_000_000 * i as u64 / racers.max(1));
-        let racer = i as u64 + 1;
         handles.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut tick = tokio::time::interval_at(

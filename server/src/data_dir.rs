@@ -9,9 +9,9 @@
 //!   (`alleycat_ingest::objects`): `delivery/` (delivered batches), `processing-failed/`
 //!   (records the transform refused), `imports/` (imported histories), `history/` (the per-class
 //!   history files), `quarantine/` (unreadable history files set aside by the merge).
-//! - `results.sqlite` (with its `-wal` and `-shm`): results, class records, the roster and the
-//!   shared keys (`alleycat_ingest::db`); absent with `--database-url`, which keeps them in
-//!   PostgreSQL.
+//! - `results.sqlite` (with its `-wal` and `-shm`): results, class records, the roster, the
+//!   shared keys, and people's racers with their devices, passkeys and invitations
+//!   (`alleycat_ingest::db`); absent with `--database-url`, which keeps them in PostgreSQL.
 //! - `secret` and `api-key`: the token secret and the producers' key ([`crate::auth`]); in the
 //!   database instead with `--database-url`.
 //! - `.lock`: held while a process uses the directory.

@@ -264,17 +264,8 @@ async fn people_devices_passkeys_and_ceremonies_are_shared_by_every_server_on_th
     let url = postgres.create_database("identity").unwrap();
     let (a, b) = (public_server(&url).await, public_server(&url).await);
 
-    // Created on a, Ada is the same racer on b: session by her cookie, lookup and search.
     let ada = a.create_racer("Ada Lovelace").await;
-    let session: Value = b.session(Some(&ada.cookie)).await.json().await.unwrap();
-    assert_eq!(session["racer"]["id"], ada.id, "{session}");
-    let found: Value = b.get(&format!("/api/racers/{}", ada.id)).await.json().await.unwrap();
-    assert_eq!(found["name"], "Ada Lovelace");
-    let searched: Value = b.get("/api/racers?q=lovel").await.json().await.unwrap();
-    assert_eq!(searched["racers"][0]["id"], ada.id, "{searched}");
-    assert_eq!(b.create_racer("Grace Hopper").await.id, ada.id + 1, "one sequence of ids");
-
-    // Riding through b, whose board never saw her created, she shows by name.
+    // Riding through b, which has never met her, she shows by name on the board.
     let socket_url = b.url("/api/live?classId=2").replace("http://", "ws://");
     let (mut socket, _) = tokio_tungstenite::connect_async(socket_url).await.unwrap();
     let (race, second) = b.race_now();
@@ -296,6 +287,15 @@ async fn people_devices_passkeys_and_ceremonies_are_shared_by_every_server_on_th
     .await
     .expect("Ada on b's board within the deadline");
     assert_eq!(named, "Ada Lovelace");
+
+    // Created on a, Ada is the same racer on b: session by her cookie, lookup and search.
+    let session: Value = b.session(Some(&ada.cookie)).await.json().await.unwrap();
+    assert_eq!(session["racer"]["id"], ada.id, "{session}");
+    let found: Value = b.get(&format!("/api/racers/{}", ada.id)).await.json().await.unwrap();
+    assert_eq!(found["name"], "Ada Lovelace");
+    let searched: Value = b.get("/api/racers?q=lovel").await.json().await.unwrap();
+    assert_eq!(searched["racers"][0]["id"], ada.id, "{searched}");
+    assert_eq!(b.create_racer("Grace Hopper").await.id, ada.id + 1, "one sequence of ids");
 
     // A passkey ceremony started on one server finishes on the other, both ways.
     let mut passkey = SoftPasskey::new("ada");

@@ -40,8 +40,6 @@ use hdrhistogram::Histogram;
 
 const API_KEY: &str = "bench-producer-key";
 const ROSTER: u32 = 40_000;
-/// The probe racer of the live run: outside the field (which starts at 1).
-const PROBE: u64 = 40_000;
 
 struct Server {
     child: Child,
@@ -129,11 +127,11 @@ async fn live(racers: u32, race_seconds: u32) {
     let offset = now as i128 - SystemClock.now_ms() as i128;
     let server_now = move || (SystemClock.now_ms() as i128 + offset) as u64;
 
-    // The probe: a racer token, a WebSocket on class 1, one event a second.
+    // The probe: a person's racer with its token, a WebSocket on class 1, one event a second.
     let client = reqwest::Client::new();
     let session: serde_json::Value = client
-        .post(format!("{base}/api/session"))
-        .json(&serde_json::json!({ "racerId": PROBE }))
+        .post(format!("{base}/api/racers"))
+        .json(&serde_json::json!({ "name": "Probe" }))
         .send()
         .await
         .unwrap()
@@ -141,6 +139,8 @@ async fn live(racers: u32, race_seconds: u32) {
         .await
         .unwrap();
     let token = session["token"].as_str().unwrap().to_owned();
+    // The probe is a person's racer (outside the simulated field), as a rider in a browser is.
+    let probe_id = session["racer"]["id"].as_u64().unwrap();
     let ws = format!("{}/api/live?classId=1&limit=1", base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws).await.unwrap();
     let hello = serde_json::json!({"type": "hello", "token": token}).to_string();
@@ -190,7 +190,7 @@ async fn live(racers: u32, race_seconds: u32) {
                     device_timestamp: server_now(),
                     second,
                     race_id: race,
-                    racer_id: PROBE,
+                    racer_id: probe_id,
                     class_id: 1,
                     cadence: 80.0,
                     resistance: 60.0,
@@ -233,7 +233,7 @@ async fn live(racers: u32, race_seconds: u32) {
             if response.status().is_success() {
                 let bytes = response.bytes().await.unwrap();
                 let history = alleycat_domain::history::decode(&bytes).unwrap();
-                if history.best(PROBE, race_seconds).is_some() {
+                if history.best(probe_id, race_seconds).is_some() {
                     break server_now().saturating_sub(race_end);
                 }
             }

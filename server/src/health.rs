@@ -7,7 +7,7 @@
 //! | `database` | a trivial query answers within [`CHECK_TIMEOUT`] | `ok` or `unreachable` + the error |
 //! | `objectStore` | a `HEAD` answers (found or not) within [`CHECK_TIMEOUT`] | `ok` or `unreachable` + the error |
 //! | `pipeline` | delivery and merge run (on the lease holder), or wait for the lease | `running`, `standby`, or `failed` + the error and since when |
-//! | `delivery` | always (a lag is reported, not refused) | `ok` or `lagging` + how far behind the stream it is |
+//! | `delivery` | always (a lag is reported, not refused) | `ok` or `lagging` + how far behind the stream it is, or `unknown` (the stream did not answer within [`crate::metrics::LAG_TIMEOUT`]) |
 //! | `merge` | its writes succeed (history files, results database), or it does not run here | `ok` or `lagging` + the delivered objects not merged yet, or `failing` + the error and since when (retried) |
 //!
 //! The server is ready when every component is. Delivery and merge lag never make it unready:

@@ -15,7 +15,7 @@
 //! missing, then reports what it found last.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{hash_map::Entry, BTreeMap, HashMap},
     time::{Duration, Instant},
 };
 
@@ -28,6 +28,8 @@ use crate::Report;
 
 /// How often the check reads the server again while something is missing.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How many differences of each kind the last reading logs (as warnings), to start from.
+const EXAMPLES: u64 = 10;
 
 /// What the server stored of the acknowledged events (`--json` writes it in camelCase).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -69,10 +71,14 @@ pub async fn stored(
 ) -> Check {
     let started = Instant::now();
     loop {
-        let mut check = once(client, server, report).await;
+        let mut check = once(client, server, report, false).await;
         check.waited_seconds = started.elapsed().as_secs_f64();
         let missing = check.missing_from_results + check.missing_from_history;
         if missing == 0 || started.elapsed() >= limit {
+            if missing > 0 || !check.is_ok(0) {
+                // Once more, saying which: where to start looking.
+                once(client, server, report, true).await;
+            }
             return check;
         }
         tokio::time::sleep(POLL_INTERVAL).await;
@@ -80,7 +86,7 @@ pub async fn stored(
 }
 
 /// One reading of the results and the history files.
-async fn once(client: &reqwest::Client, server: &str, report: &Report) -> Check {
+async fn once(client: &reqwest::Client, server: &str, report: &Report, log: bool) -> Check {
     let field = report.field;
     let class_of = |racer: u64| field.class_of((racer - field.first_racer) as u32);
     let mut check = Check::default();
@@ -95,6 +101,16 @@ async fn once(client: &reqwest::Client, server: &str, report: &Report) -> Check 
         for racer in racers {
             let acknowledged = report.totals[&(race, racer)];
             let (seconds, total_centi) = stored.get(&racer).copied().unwrap_or_default();
+            if log && seconds != acknowledged.seconds && check.missing_from_results < EXAMPLES {
+                tracing::warn!(
+                    race,
+                    racer,
+                    class,
+                    acknowledged = acknowledged.seconds,
+                    stored = seconds,
+                    "A ride's results do not have its acknowledged seconds."
+                );
+            }
             check.missing_from_results += u64::from(acknowledged.seconds.saturating_sub(seconds));
             check.extra_in_results += u64::from(seconds.saturating_sub(acknowledged.seconds));
             if seconds == acknowledged.seconds && total_centi != acknowledged.total_centi {
@@ -109,13 +125,23 @@ async fn once(client: &reqwest::Client, server: &str, report: &Report) -> Check 
     let mut histories: HashMap<ClassId, Option<History>> = HashMap::new();
     for key in acknowledged {
         let class = class_of(key.racer_id);
-        if !histories.contains_key(&class) {
-            histories.insert(class, history(client, server, class).await);
+        if let Entry::Vacant(slot) = histories.entry(class) {
+            slot.insert(history(client, server, class).await);
         }
         let index = (key.racer_id - field.first_racer) as u32;
         let output = field.reading(index, key.race_id, report.race_seconds, key.second).output();
         let best = histories[&class].as_ref().and_then(|h| h.best(key.racer_id, key.second));
         if best.is_none_or(|best| best < to_centi(output)) {
+            if log && check.missing_from_history < EXAMPLES {
+                tracing::warn!(
+                    race = key.race_id,
+                    racer = key.racer_id,
+                    second = key.second,
+                    output = to_centi(output),
+                    best,
+                    "An acknowledged output is above the history's best."
+                );
+            }
             check.missing_from_history += 1;
         }
     }

@@ -109,8 +109,18 @@ teardown() {
   nats_dir=
   [ -n "$pg_dir" ] && { scripts/postgres.sh stop "$pg_dir" >/dev/null || true; }
   pg_dir=
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount "${mounts[$i]}" 2>/dev/null || true; done
+  local i m
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
+    m=${mounts[$i]}
+    # What was on the disk outlives it: the logs, and with KEEP=1 the data.
+    mkdir -p "$m.kept"
+    if [ "${KEEP:-0}" = 1 ]; then
+      (cd "$m" && find . -mindepth 1 -maxdepth 1 ! -name filler -exec cp -a {} "$m.kept/" \;) || true
+    else
+      cp "$m"/*.log "$m.kept/" 2>/dev/null || true
+    fi
+    umount "$m" 2>/dev/null || true
+  done
   mounts=()
 }
 # Logs of a failed run are kept in target/faults-logs (servers, generator, components).

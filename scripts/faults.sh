@@ -295,7 +295,7 @@ until_accepting() {
 ride() {
   local urls=() port
   for port in "$@"; do urls+=("http://127.0.0.1:$port"); done
-  "$bin/alleycat-sim" --server "$(IFS=,; echo "${urls[*]}")" --api-key $API_KEY \
+  NO_COLOR=1 "$bin/alleycat-sim" --server "$(IFS=,; echo "${urls[*]}")" --api-key $API_KEY \
     --racers "$RACERS" --races "$RIDES" --join-within "$RACE_SECONDS" --connections 4 \
     --retry-seconds 120 --check-seconds $CHECK_SECONDS --json \
     >"$row/sim.json" 2>"$row/sim.log" &
@@ -411,7 +411,21 @@ row_s3() {
 
 # Bytes moto has received and not read (a request held in flight while it is paused).
 moto_unread() {
-  ss -tnH state established "( sport = :$moto_port )" | awk '{ n += $1 } END { print n + 0 }'
+  python3 - "$moto_port" <<'EOF'
+import sys
+port, unread = int(sys.argv[1]), 0
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        lines = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for line in lines:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        if int(local.rsplit(":", 1)[1], 16) == port and state == "01":  # established
+            unread += int(queues.split(":")[1], 16)
+print(unread)
+EOF
 }
 
 # The server SIGKILLed with delivery's PUT in flight (moto paused holds it), restarted.

@@ -31,6 +31,7 @@ pub mod roster;
 pub mod shutdown;
 mod startup;
 mod state;
+pub mod tls;
 
 use std::{
     future::{Future, IntoFuture},
@@ -87,6 +88,7 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let RunOptions { kinesis, clock } = options;
+    let tls = tls::acceptor(&config.tls)?;
     let _lock = data_dir::lock(&config.data_dir)?;
     let kinesis_credentials = kinesis.as_ref().map(|_| config.kinesis_credentials()).transpose()?;
     if !config.dist.join("index.html").is_file() {
@@ -109,8 +111,16 @@ pub async fn run_with(
         _ => None,
     };
     let address = listener.local_addr()?;
-    tracing::info!(%address, "Alleycat is listening: open http://{address}/ in a browser.");
-    let demo = demo::start(&state, address, state.closing());
+    let scheme = state.config().scheme();
+    tracing::info!(%address, "Alleycat is listening: open {scheme}://{address}/ in a browser.");
+    // The demo field's client speaks plain HTTP: over TLS it rides through a loopback listener
+    // of its own, which nothing outside this machine reaches.
+    let demo_listener = match (&tls, state.config().demo_racers) {
+        (Some(_), 1..) => Some(TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?),
+        _ => None,
+    };
+    let demo_address = demo_listener.as_ref().map_or(Ok(address), TcpListener::local_addr)?;
+    let demo = demo::start(&state, demo_address, state.closing());
     let stop_http = async move {
         shutdown.await;
         let _ = closing_tx.send(true);
@@ -121,14 +131,23 @@ pub async fn run_with(
         header_read_timeout: Duration::from_millis(state.config().header_read_timeout_ms),
         drain_timeout: Duration::from_secs(state.config().request_timeout_seconds),
     };
-    connections::serve(
-        listener,
-        http::app(state.clone()),
-        limits,
-        state.closing(),
-        state.metrics().clone(),
-    )
-    .await;
+    let app = http::app(state.clone());
+    let serve = |listener, tls| {
+        connections::serve(
+            listener,
+            app.clone(),
+            limits,
+            state.closing(),
+            state.metrics().clone(),
+            tls,
+        )
+    };
+    match demo_listener {
+        Some(demo_listener) => {
+            tokio::join!(serve(listener, tls), serve(demo_listener, None));
+        }
+        None => serve(listener, tls).await,
+    }
     if let Some((task, registry)) = kinesis {
         task.await??;
         registry.close().await;

@@ -454,10 +454,10 @@ pub struct TlsArgs {
     /// Serve HTTPS with this certificate chain (PEM: the server's certificate first, then any
     /// intermediates); needs --tls-key. Browsers need HTTPS (or localhost) for passkeys and Web
     /// Bluetooth.
-    #[arg(long = "tls-cert", env = "ALLEYCAT_TLS_CERT", requires = "key")]
+    #[arg(long = "tls-cert", env = "ALLEYCAT_TLS_CERT", value_name = "PEM_FILE", requires = "key")]
     pub cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
-    #[arg(long = "tls-key", env = "ALLEYCAT_TLS_KEY", requires = "cert")]
+    #[arg(long = "tls-key", env = "ALLEYCAT_TLS_KEY", value_name = "PEM_FILE", requires = "cert")]
     pub key: Option<PathBuf>,
 }
 
@@ -475,8 +475,8 @@ pub struct ProxyArgs {
     /// A reverse proxy (an IP address or a CIDR range such as 10.0.0.0/8) whose forwarded
     /// headers name the client; repeat it (or separate with commas) for several. Default: none,
     /// so the client is the TCP peer and the headers are ignored.
-    #[arg(long = "trusted-proxy", env = "ALLEYCAT_TRUSTED_PROXIES", value_delimiter = ',',
-          value_parser = parse_proxy)]
+    #[arg(long = "trusted-proxy", env = "ALLEYCAT_TRUSTED_PROXIES", value_name = "IP_OR_CIDR",
+          value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted: Vec<ipnet::IpNet>,
 }
 

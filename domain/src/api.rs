@@ -88,6 +88,24 @@ pub struct CreateRacerRequest {
     pub invite: Option<String>,
 }
 
+/// `POST /api/invites` body (with the API key): how many single-use invitations to make
+/// (1 when the body is empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteRequest {
+    /// How many, 1 to 1,000.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// `POST /api/invites` answer: the invitation links (`<public-url>/?invite=<code>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteResponse {
+    /// One link per invitation; each creates one racer.
+    pub links: Vec<String>,
+}
+
 /// The start of a WebAuthn ceremony (`POST /api/passkeys/register/start`,
 /// `POST /api/passkeys/login/start`): the options for `navigator.credentials.create` / `.get`
 /// in their JSON form (binary fields base64url), and the id of the challenge to finish with.
@@ -160,6 +178,16 @@ pub struct RacerInfo {
     pub name: String,
     /// Seed of their generated avatar.
     pub avatar_seed: u64,
+    /// One of the generated, simulated field rather than a person
+    /// ([`crate::racer::is_simulated`] of the id; set by [`RacerInfo::new`]).
+    pub simulated: bool,
+}
+
+impl RacerInfo {
+    /// The racer `id` named `name`; whether it is simulated follows from the id alone.
+    pub fn new(id: u64, name: impl Into<String>, avatar_seed: u64) -> Self {
+        Self { id, name: name.into(), avatar_seed, simulated: crate::racer::is_simulated(id) }
+    }
 }
 
 /// `GET /api/racers?q=…`: racers whose name or id matches.

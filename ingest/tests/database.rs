@@ -27,9 +27,7 @@ async fn migrations_create_every_table_on_an_empty_postgres_database_and_rerun_a
     let url = url(&server, "fresh");
     let db = Database::connect_postgres(&url).await.unwrap();
     assert!(db.is_shared());
-    db.add_racers(&[RacerInfo { id: 1, name: "Ada A. Alder".into(), avatar_seed: u64::MAX }])
-        .await
-        .unwrap();
+    db.add_racers(&[RacerInfo::new(1, "Ada A. Alder", u64::MAX)]).await.unwrap();
     // Read from `fresh` itself (psql is on the `postgres` database).
     let count = |sql: &'static str| {
         let url = url.as_str().to_owned();

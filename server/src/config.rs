@@ -68,6 +68,30 @@ pub const DEFAULT_KINESIS_SECRET_ACCESS_KEY: &str = "alleycat-local-secret";
 pub const DEFAULT_OBJECT_STORE: &str = "file";
 /// Default S3 region (S3-compatible servers mostly ignore it).
 pub const DEFAULT_S3_REGION: &str = alleycat_ingest::objects::DEFAULT_S3_REGION;
+/// Default most racers one client address may create in an hour (and at once).
+pub const DEFAULT_RACER_CREATIONS_PER_HOUR: u32 = 30;
+/// Default of who may create a racer: anyone.
+pub const DEFAULT_REGISTRATION: Registration = Registration::Open;
+/// Default number of invitations `alleycat invite` prints.
+pub const DEFAULT_INVITES: u32 = 1;
+
+/// The public URL when none is given: `<scheme>://localhost:<port>`, `https` when the server
+/// serves TLS itself (see [`ServeConfig::scheme`]). Browsers give passkeys and Web Bluetooth to
+/// `localhost` over plain HTTP but never to an IP address, so this is also what the start-up log
+/// tells people to open.
+pub fn default_public_url(scheme: &str, port: u16) -> url::Url {
+    url::Url::parse(&format!("{scheme}://localhost:{port}/")).expect("a valid URL")
+}
+
+/// Who may create a racer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Registration {
+    /// Anyone who opens the app (limited per client address).
+    Open,
+    /// Only with a single-use invitation (`alleycat invite`, `POST /api/invites`).
+    Invite,
+}
+
 /// Default number of simulated demo racers: none, so tests and real deployments are not
 /// polluted (`scripts/run.sh` asks for a small field).
 pub const DEFAULT_DEMO_RACERS: u32 = 0;
@@ -97,6 +121,50 @@ pub enum Command {
     /// Work with history files.
     #[command(subcommand)]
     History(HistoryCommand),
+    /// Print single-use invitation links to create a racer (for `--registration invite`); works
+    /// beside a running server.
+    Invite(InviteArgs),
+}
+
+/// `alleycat invite`.
+#[derive(Debug, Clone, Args)]
+pub struct InviteArgs {
+    /// How many invitations to make.
+    #[arg(long, default_value_t = DEFAULT_INVITES,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::identity::invite::MAX_INVITES)))]
+    pub count: u32,
+    /// The address people open the app at, as the server runs with; the links point there
+    /// (default `http://localhost:3000/`).
+    #[arg(long, env = "ALLEYCAT_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
+    /// Where the data is.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+impl InviteArgs {
+    /// The public URL the links point to.
+    pub fn public_url(&self) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| default_public_url("http", DEFAULT_PORT))
+    }
+}
+
+/// Parses `--public-url`: an http or https URL with a host name (no path, query or user).
+fn parse_public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim())
+        .map_err(|e| format!("{e}: give e.g. https://alleycat.example.org"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{value}` is not an http:// or https:// URL"));
+    }
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{value}` needs a host name and no user: e.g. https://alleycat.example.org"
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{value}` has a path or query; give only scheme, host and port"));
+    }
+    Ok(url)
 }
 
 /// What the offline commands need: where the data and the objects are, and how long races are.
@@ -356,6 +424,21 @@ pub struct ServeConfig {
     #[arg(long, env = "ALLEYCAT_DEMO_RACERS", default_value_t = DEFAULT_DEMO_RACERS,
           value_parser = clap::value_parser!(u32).range(0..=40_000))]
     pub demo_racers: u32,
+    /// The address people open the app at (`https://alleycat.example.org`): the origin and
+    /// relying party of passkeys, the base of invitation links, and whether the device cookie is
+    /// `Secure` (https). Behind a reverse proxy, the proxy's public address. Default
+    /// `http://localhost:<port>`, `https://` with --tls-cert (browsers refuse passkeys on IP
+    /// addresses).
+    #[arg(long, env = "ALLEYCAT_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
+    /// Who may create a racer: `open` (anyone) or `invite` (only with a single-use invitation
+    /// from `alleycat invite` or `POST /api/invites`).
+    #[arg(long, env = "ALLEYCAT_REGISTRATION", value_enum, default_value_t = DEFAULT_REGISTRATION)]
+    pub registration: Registration,
+    /// Most racers one client address may create in an hour (and at once); more get 429.
+    #[arg(long, env = "ALLEYCAT_RACER_CREATIONS_PER_HOUR", default_value_t = DEFAULT_RACER_CREATIONS_PER_HOUR,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub racer_creations_per_hour: u32,
     /// Where delivered objects and history files are stored.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -371,6 +454,12 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The public URL (see `--public-url`) of a server listening on `port` (the bound one, when
+    /// `--port 0` picked it).
+    pub fn public_url(&self, port: u16) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| default_public_url(self.scheme(), port))
+    }
+
     /// The Kinesis API's port, when it is on.
     pub fn kinesis_port(&self) -> Option<u16> {
         self.kinesis_port.or(self.kinesis.then_some(DEFAULT_KINESIS_PORT))
@@ -438,6 +527,9 @@ impl Default for ServeConfig {
             store: StoreArgs::default(),
             database: DatabaseArgs::default(),
             demo_racers: DEFAULT_DEMO_RACERS,
+            public_url: None,
+            registration: DEFAULT_REGISTRATION,
+            racer_creations_per_hour: DEFAULT_RACER_CREATIONS_PER_HOUR,
             tls: TlsArgs::default(),
             proxies: ProxyArgs::default(),
         }
@@ -492,19 +584,14 @@ fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
 }
 
 impl ServeConfig {
-    /// The URL scheme browsers reach this server by directly: `https` when it serves TLS.
+    /// The URL scheme browsers reach this server by directly: `https` when it serves TLS (the
+    /// default public URL's; behind a proxy, `--public-url` says what browsers see).
     pub fn scheme(&self) -> &'static str {
         if self.tls.is_on() {
             "https"
         } else {
             "http"
         }
-    }
-
-    /// The public URL when none is configured: `<scheme>://localhost:<port>` (browsers treat
-    /// localhost as a secure context; passkeys refuse IP addresses).
-    pub fn public_url(&self) -> String {
-        format!("{}://localhost:{}", self.scheme(), self.port)
     }
 }
 
@@ -679,15 +766,22 @@ mod tests {
     fn https_needs_both_the_certificate_and_the_key() {
         let plain = serve(Cli::parse_from(["alleycat"]));
         assert!(!plain.tls.is_on());
-        assert_eq!(
-            (plain.scheme(), plain.public_url().as_str()),
-            ("http", "http://localhost:3000")
-        );
+        assert_eq!(plain.public_url(3000).as_str(), "http://localhost:3000/");
         let https =
             serve(Cli::parse_from(["alleycat", "--tls-cert", "c.pem", "--tls-key", "k.pem"]));
         assert_eq!(https.tls.cert, Some(PathBuf::from("c.pem")));
         assert_eq!(https.tls.key, Some(PathBuf::from("k.pem")));
-        assert_eq!(https.public_url(), "https://localhost:3000");
+        assert_eq!(https.public_url(3000).as_str(), "https://localhost:3000/");
+        let proxied = serve(Cli::parse_from([
+            "alleycat",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--public-url",
+            "https://racing.example.org",
+        ]));
+        assert_eq!(proxied.public_url(3000).as_str(), "https://racing.example.org/");
         for (given, missing) in [("--tls-cert", "--tls-key"), ("--tls-key", "--tls-cert")] {
             let error = Cli::try_parse_from(["alleycat", given, "x.pem"])
                 .expect_err("one file alone is refused")
@@ -716,6 +810,33 @@ mod tests {
     }
 
     // ---- End of the secure context's tests. ----
+
+    #[test]
+    fn the_public_url_defaults_to_localhost_on_the_port_and_must_be_an_origin() {
+        let config = serve(Cli::parse_from(["alleycat"]));
+        assert_eq!(config.public_url(3000).as_str(), "http://localhost:3000/");
+        assert_eq!(config.registration, Registration::Open);
+        let config = serve(Cli::parse_from([
+            "alleycat",
+            "--public-url",
+            "https://alleycat.example.org",
+            "--registration",
+            "invite",
+        ]));
+        assert_eq!(config.public_url(3000).as_str(), "https://alleycat.example.org/");
+        assert_eq!(config.registration, Registration::Invite);
+        for bad in ["ftp://x.org", "https://x.org/app", "https://u:p@x.org", "not a url"] {
+            assert!(Cli::try_parse_from(["alleycat", "--public-url", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invite_takes_a_count_and_the_public_url() {
+        let cli = Cli::parse_from(["alleycat", "invite", "--count", "3"]);
+        let Command::Invite(args) = cli.into_command() else { panic!("expected invite") };
+        assert_eq!((args.count, args.public_url().as_str()), (3, "http://localhost:3000/"));
+        assert!(Cli::try_parse_from(["alleycat", "invite", "--count", "0"]).is_err());
+    }
 
     #[test]
     fn the_cli_definition_is_consistent() {

@@ -22,11 +22,13 @@ mod data_dir;
 pub mod demo;
 pub mod health;
 pub mod http;
+pub mod identity;
 pub mod intake;
 mod leader;
 pub mod live;
 pub mod metrics;
 pub mod offline;
+pub mod racers;
 pub mod roster;
 pub mod shutdown;
 mod startup;
@@ -96,7 +98,9 @@ pub async fn run_with(
     }
     let (closing_tx, closing) = watch::channel(false);
     let closing_tx = Arc::new(closing_tx);
-    let (state, iterators) = startup::open(config, clock, closing).await?;
+    let address = listener.local_addr()?;
+    let public_url = config.public_url(address.port());
+    let (state, iterators) = startup::open(config, public_url, clock, closing).await?;
     let stream_watch = tokio::spawn(health::watch_stream(state.clone(), closing_tx.clone()));
     // The here-now readers and ticker run on every server; delivery and merge on the leader.
     let readers = [
@@ -110,9 +114,8 @@ pub async fn run_with(
         }
         _ => None,
     };
-    let address = listener.local_addr()?;
-    let scheme = state.config().scheme();
-    tracing::info!(%address, "Alleycat is listening: open {scheme}://{address}/ in a browser.");
+    let public_url = state.public_url();
+    tracing::info!(%address, %public_url, "Alleycat is listening: open {public_url} in a browser.");
     // The demo field's client speaks plain HTTP: over TLS it rides through a loopback listener
     // of its own, which nothing outside this machine reaches.
     let demo_listener = match (&tls, state.config().demo_racers) {

@@ -20,7 +20,7 @@ use alleycat_domain::{
 use alleycat_ingest::stream::{ShardIterator, StartingPosition, Stream, StreamError};
 use tokio::sync::watch;
 
-use crate::{admission::Admission, roster::Roster, AppState};
+use crate::{admission::Admission, racers::Racers, AppState};
 
 /// Records read from a shard per call.
 const READ_LIMIT: usize = 10_000;
@@ -103,16 +103,25 @@ type Riders = Vec<(u64, Standing)>;
 #[derive(Debug)]
 pub struct LiveBoard {
     clock: RaceClock,
-    roster: Arc<Roster>,
+    racers: Arc<Racers>,
     races: Mutex<HashMap<(RaceId, ClassId), HashMap<u64, Rider>>>,
     publishers: Vec<watch::Sender<Arc<Snapshot>>>,
 }
 
 impl LiveBoard {
     /// An empty board.
-    pub fn new(clock: RaceClock, roster: Arc<Roster>) -> Self {
+    pub fn new(clock: RaceClock, racers: Arc<Racers>) -> Self {
         let publishers = CLASSES.iter().map(|_| watch::channel(Arc::default()).0).collect();
-        Self { clock, roster, races: Mutex::default(), publishers }
+        Self { clock, racers, races: Mutex::default(), publishers }
+    }
+
+    /// Reads the names of the people among `events`' racers that the board has not met (a racer
+    /// created on another server), so that the rankings show them; a database failure leaves
+    /// them named by id until the next try.
+    pub async fn learn_names(&self, events: &[RacerEvent]) {
+        if let Err(error) = self.racers.learn(events.iter().map(|e| e.racer_id)).await {
+            tracing::warn!(%error, "Cannot read racers' names for the here-now board.");
+        }
     }
 
     /// Folds one event in (events of races already over are ignored).
@@ -182,7 +191,7 @@ impl LiveBoard {
             .map(|(i, (id, standing))| LiveEntry {
                 rank: i as u32 + 1,
                 racer_id: *id,
-                name: self.roster.name(*id),
+                name: self.racers.name(*id),
                 output: from_centi(standing.latest_centi),
                 total: from_centi(standing.total_centi),
                 second: standing.latest_second,
@@ -218,11 +227,15 @@ pub async fn catch_up(
             stream.shard_iterator(shard.shard_id, StartingPosition::AtTimestamp(from)).await?;
         while iterator.position < tip.position {
             let page = stream.get_records(&iterator, READ_LIMIT, Duration::ZERO).await?;
-            for record in &page.records {
-                if let Ok(event) = serde_json::from_slice::<RacerEvent>(&record.data) {
-                    admission.remember(&event, now_ms);
-                    board.apply(&event, now_ms);
-                }
+            let events: Vec<RacerEvent> = page
+                .records
+                .iter()
+                .filter_map(|record| serde_json::from_slice(&record.data).ok())
+                .collect();
+            board.learn_names(&events).await;
+            for event in &events {
+                admission.remember(event, now_ms);
+                board.apply(event, now_ms);
             }
             replayed += page.records.len();
             let stalled = page.records.is_empty();
@@ -255,6 +268,7 @@ pub async fn follow(state: AppState, iterators: Vec<ShardIterator>) {
                             .iter()
                             .filter_map(|record| serde_json::from_slice(&record.data).ok())
                             .collect();
+                        board.learn_names(&events).await;
                         for event in &events {
                             board.apply(event, now);
                         }
@@ -292,6 +306,13 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::roster::Roster;
+
+    async fn test_board(clock: RaceClock) -> LiveBoard {
+        let db = alleycat_ingest::db::Database::in_memory().await.unwrap();
+        let time = Arc::new(alleycat_domain::ManualClock::new(0));
+        LiveBoard::new(clock, Arc::new(Racers::new(Arc::new(Roster::generated(10, 1)), db, time)))
+    }
 
     fn event(racer: u64, second: u32, cadence: f64) -> RacerEvent {
         RacerEvent {
@@ -310,10 +331,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_racer_on_a_trainer_is_marked_as_riding_a_real_bike_and_a_simulated_one_is_not() {
+    #[tokio::test]
+    async fn a_racer_on_a_trainer_is_marked_as_riding_a_real_bike_and_a_simulated_one_is_not() {
         let clock = RaceClock::new(20);
-        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let board = test_board(clock).await;
         let now = clock.start_ms(50) + 3500;
         let trainer = RacerEvent {
             source: alleycat_domain::Source::Trainer,
@@ -330,10 +351,10 @@ mod tests {
         assert_eq!(marked, [(3, true), (4, false)], "250 W beats the formula's 166.75");
     }
 
-    #[test]
-    fn racers_are_ranked_by_total_with_each_second_counted_once() {
+    #[tokio::test]
+    async fn racers_are_ranked_by_total_with_each_second_counted_once() {
         let clock = RaceClock::new(20);
-        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let board = test_board(clock).await;
         let now = clock.start_ms(50) + 3500;
         for e in [event(1, 1, 65.0), event(1, 2, 65.0), event(2, 1, 166.0), event(2, 1, 166.0)] {
             board.apply(&e, now);
@@ -350,14 +371,14 @@ mod tests {
         assert_eq!(board.subscribe(1).unwrap().borrow().entries.len(), 0);
     }
 
-    #[test]
-    fn racers_tied_in_hundredths_are_ranked_by_racer_id_as_the_results_rank_them() {
+    #[tokio::test]
+    async fn racers_tied_in_hundredths_are_ranked_by_racer_id_as_the_results_rank_them() {
         // Racer 1 rides one second at 91.77; racer 2 two seconds at 40.25 and 51.52, also
         // 91.77 in all. Summed as floats, racer 2's total is 91.77000000000001 and the board
         // once ranked them first; the results (integer hundredths) put the tie in racer-id
         // order, racer 1 first.
         let clock = RaceClock::new(20);
-        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let board = test_board(clock).await;
         let now = clock.start_ms(50) + 3500;
         let at = |racer, second, cadence| RacerEvent {
             resistance: 50.0,
@@ -374,10 +395,10 @@ mod tests {
         assert_eq!((entries[1].output, entries[1].second), (51.52, 2));
     }
 
-    #[test]
-    fn seconds_past_512_replayed_are_counted_once() {
+    #[tokio::test]
+    async fn seconds_past_512_replayed_are_counted_once() {
         let clock = RaceClock::new(900);
-        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let board = test_board(clock).await;
         let now = clock.start_ms(50) + 700_000;
         for second in [511, 512, 600, 900, 600, 900, 512] {
             board.apply(&event(1, second, 65.0), now);
@@ -388,10 +409,10 @@ mod tests {
         assert_eq!((entry.total, entry.second), (400.0, 900));
     }
 
-    #[test]
-    fn the_first_tick_of_a_race_shows_the_finished_race_with_its_last_second() {
+    #[tokio::test]
+    async fn the_first_tick_of_a_race_shows_the_finished_race_with_its_last_second() {
         let clock = RaceClock::new(20);
-        let board = LiveBoard::new(clock, Arc::new(Roster::generated(10, 1)));
+        let board = test_board(clock).await;
         let mut live = board.subscribe(2).unwrap();
         // Second 20 arrives after the race's last tick inside it (at 19.02 s).
         let last_tick = clock.start_ms(50) + 19_020;

@@ -26,5 +26,6 @@ async fn main() -> anyhow::Result<()> {
         Command::History(HistoryCommand::Import { class, file, data }) => {
             alleycat_server::offline::import(&data, class, &file).await
         }
+        Command::Invite(args) => alleycat_server::offline::invite(&args).await,
     }
 }

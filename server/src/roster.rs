@@ -93,7 +93,7 @@ pub fn generate(seed: u64, racer_id: u64) -> RacerInfo {
     let first = FIRST[(h % FIRST.len() as u64) as usize];
     let last = LAST[((h >> 16) % LAST.len() as u64) as usize];
     let initial = (b'A' + ((h >> 32) % 26) as u8) as char;
-    RacerInfo { id: racer_id, name: format!("{first} {initial}. {last}"), avatar_seed: mix(h) }
+    RacerInfo::new(racer_id, format!("{first} {initial}. {last}"), mix(h))
 }
 
 /// Every racer, by id (`racers[id - 1]`).

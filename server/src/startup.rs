@@ -2,7 +2,7 @@
 //! event stream, the roster) into the [`AppState`] every handler uses, and replays the current
 //! race into the here-now board and the duplicate check.
 
-use std::{sync::Arc, time::Duration};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use alleycat_domain::{Clock, RaceClock};
 use alleycat_ingest::{
@@ -17,8 +17,10 @@ use crate::{
     admission::Admission,
     auth::{self, ApiKeySource, Keys},
     data_dir,
+    identity::{limit::CreationLimit, passkey::Passkeys},
     live::{self, LiveBoard},
     metrics::Metrics,
+    racers::Racers,
     roster::Roster,
     state::{AppState, Inner},
     ServeConfig,
@@ -43,6 +45,7 @@ pub fn stream_settings(config: &ServeConfig) -> StreamSettings {
 /// turns true); returns it with the here-now readers' iterators, positioned after the replay.
 pub async fn open(
     config: ServeConfig,
+    public_url: url::Url,
     time: Arc<dyn Clock>,
     closing: watch::Receiver<bool>,
 ) -> anyhow::Result<(AppState, Vec<ShardIterator>)> {
@@ -65,13 +68,19 @@ pub async fn open(
             .await
             .context("cannot load the roster")?,
     );
+    let racers = Arc::new(Racers::new(roster, db.clone(), time.clone()));
     let clock = RaceClock::new(config.race_seconds);
-    let board = Arc::new(LiveBoard::new(clock, roster.clone()));
+    let board = Arc::new(LiveBoard::new(clock, racers.clone()));
     let admission =
         Admission::new(clock, config.clock_grace_seconds, config.racer_events_per_second)
             .with_late_seconds(config.late_seconds);
     let grace_ms = u64::from(config.clock_grace_seconds) * 1000;
     let iterators = live::catch_up(&*stream, &board, &admission, grace_ms, time.now_ms()).await?;
+    let creation_limit = CreationLimit::new(
+        NonZeroU32::new(config.racer_creations_per_hour).unwrap_or(NonZeroU32::MIN),
+        time.clone(),
+    );
+    let passkeys = Passkeys::new(&public_url).context("cannot use --public-url for passkeys")?;
     let inner = Inner {
         clock,
         time,
@@ -79,7 +88,10 @@ pub async fn open(
         stream,
         store,
         db,
-        roster,
+        racers,
+        creation_limit,
+        passkeys,
+        public_url,
         board,
         admission,
         closing,

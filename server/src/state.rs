@@ -9,8 +9,8 @@ use object_store::ObjectStore;
 use tokio::sync::watch;
 
 use crate::{
-    admission::Admission, auth::Keys, demo, health, live::LiveBoard, metrics, roster::Roster,
-    ServeConfig,
+    admission::Admission, auth::Keys, demo, health, identity, live::LiveBoard, metrics,
+    racers::Racers, roster::Roster, ServeConfig,
 };
 
 /// What every request handler can reach. Cheap to clone.
@@ -27,7 +27,10 @@ pub(crate) struct Inner {
     pub(crate) stream: Arc<dyn Stream>,
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) db: Database,
-    pub(crate) roster: Arc<Roster>,
+    pub(crate) racers: Arc<Racers>,
+    pub(crate) public_url: url::Url,
+    pub(crate) creation_limit: identity::limit::CreationLimit,
+    pub(crate) passkeys: identity::passkey::Passkeys,
     pub(crate) board: Arc<LiveBoard>,
     pub(crate) admission: Admission,
     pub(crate) closing: watch::Receiver<bool>,
@@ -78,9 +81,34 @@ impl AppState {
         &self.inner.db
     }
 
-    /// The racers.
+    /// The generated roster (simulated racers).
     pub fn roster(&self) -> &Roster {
-        &self.inner.roster
+        self.inner.racers.roster()
+    }
+
+    /// Every racer: the roster and people's racers.
+    pub fn racers(&self) -> &Racers {
+        &self.inner.racers
+    }
+
+    /// The address people open the app at (`--public-url`, or `http://localhost:<port>`).
+    pub fn public_url(&self) -> &url::Url {
+        &self.inner.public_url
+    }
+
+    /// Whether the device cookie is `Secure`: the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.inner.public_url.scheme() == "https"
+    }
+
+    /// The limit on racer creation per client address.
+    pub fn creation_limit(&self) -> &identity::limit::CreationLimit {
+        &self.inner.creation_limit
+    }
+
+    /// Passkey ceremonies for this server's relying party.
+    pub fn passkeys(&self) -> &identity::passkey::Passkeys {
+        &self.inner.passkeys
     }
 
     /// The here-now board.

@@ -95,42 +95,13 @@ async fn paths_cannot_escape_the_app_folder() {
 }
 
 #[tokio::test]
-async fn a_session_gives_a_token_for_a_known_racer_only() {
-    let server = TestServer::start().await;
-    let response = server
-        .client
-        .post(server.url("/api/session"))
-        .json(&json!({"racerId": 7}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["racer"]["id"], 7);
-    assert!(body["racer"]["name"].as_str().unwrap().len() > 3);
-    assert!(body["token"].as_str().unwrap().starts_with("7."));
-
-    let unknown = server
-        .client
-        .post(server.url("/api/session"))
-        .json(&json!({"racerId": 101}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 404);
-    let malformed = server.client.post(server.url("/api/session")).body("{").send().await.unwrap();
-    assert_eq!(malformed.status(), 400);
-    assert_eq!(malformed.json::<Value>().await.unwrap()["error"], "bad_request");
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn events_are_acknowledged_per_event_with_shard_and_sequence() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
     let (status, body) =
-        server.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
+        server.post_events(&token, &[to_json(&event(race, me, 1, second, 80.0))]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["failedRecordCount"], 0);
     let record = &body["records"][0];
@@ -143,12 +114,13 @@ async fn events_are_acknowledged_per_event_with_shard_and_sequence() {
 async fn one_bad_event_fails_alone_with_its_own_error() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
-    let good = to_json(&event(race, 5, 1, second, 80.0));
-    let mut wrong_class = to_json(&event(race, 5, 1, second, 80.0));
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
+    let good = to_json(&event(race, me, 1, second, 80.0));
+    let mut wrong_class = to_json(&event(race, me, 1, second, 80.0));
     wrong_class["classId"] = json!(9);
     let not_an_event = json!({"hello": "world"});
-    let mut too_fast = to_json(&event(race, 5, 1, second, 80.0));
+    let mut too_fast = to_json(&event(race, me, 1, second, 80.0));
     too_fast["cadence"] = json!(400);
     let (status, body) =
         server.post_events(&token, &[wrong_class, good, not_an_event, too_fast]).await;
@@ -169,9 +141,10 @@ async fn one_bad_event_fails_alone_with_its_own_error() {
 async fn events_need_a_valid_credential() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let events = [to_json(&event(race, 5, 1, second, 80.0))];
-    let token = server.token(5).await;
-    let forged = token.replacen("5.", "6.", 1);
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
+    let events = [to_json(&event(race, me, 1, second, 80.0))];
+    let forged = token.replacen(&format!("{me}."), &format!("{}.", me + 1), 1);
     for credential in ["", "not-a-token", forged.as_str(), "test-producer-ke"] {
         let (status, body) = server.post_events(credential, &events).await;
         assert_eq!(status, 403, "{credential:?}: {body}");
@@ -192,11 +165,19 @@ async fn events_need_a_valid_credential() {
 async fn a_racer_token_cannot_send_for_another_racer_but_the_api_key_can() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
-    let (_, body) = server.post_events(&token, &[to_json(&event(race, 6, 1, second, 80.0))]).await;
-    assert_eq!(body["records"][0]["errorCode"], "WrongRacer");
-    let (_, body) = server.post_events(API_KEY, &[to_json(&event(race, 6, 1, second, 80.0))]).await;
-    assert_eq!(body["failedRecordCount"], 0, "{body}");
+    let a = server.create_racer("Ada Lovelace").await;
+    let b = server.create_racer("Grace Hopper").await;
+    for someone_else in [b.id, 6] {
+        let theirs = [to_json(&event(race, someone_else, 1, second, 80.0))];
+        let (status, body) = server.post_events(&a.token, &theirs).await;
+        assert_eq!(
+            (status, &body["records"][0]["errorCode"]),
+            (200, &json!("WrongRacer")),
+            "{body}"
+        );
+        let (_, body) = server.post_events(API_KEY, &theirs).await;
+        assert_eq!(body["failedRecordCount"], 0, "{body}");
+    }
     server.stop().await;
 }
 
@@ -204,15 +185,17 @@ async fn a_racer_token_cannot_send_for_another_racer_but_the_api_key_can() {
 async fn a_replayed_event_is_answered_as_stored_and_another_for_its_second_is_a_duplicate() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
-    let first = to_json(&event(race, 5, 1, second, 80.0));
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
+    let first = to_json(&event(race, me, 1, second, 80.0));
     let (_, body) = server.post_events(&token, std::slice::from_ref(&first)).await;
     assert_eq!(body["failedRecordCount"], 0);
     let (_, body) = server.post_events(&token, &[first]).await;
     assert_eq!(body["failedRecordCount"], 0, "the same event again is not a failure: {body}");
     assert_eq!(body["records"][0]["alreadyStored"], true, "{body}");
     // Same racer and second with a fresh uuid is still the same second.
-    let (_, body) = server.post_events(API_KEY, &[to_json(&event(race, 5, 1, second, 90.0))]).await;
+    let (_, body) =
+        server.post_events(API_KEY, &[to_json(&event(race, me, 1, second, 90.0))]).await;
     assert_eq!(body["records"][0]["errorCode"], "DuplicateEvent");
     server.stop().await;
 }
@@ -224,10 +207,11 @@ async fn stale_races_and_future_seconds_are_refused_for_racers() {
     // ahead (at second 3,590 it would be past the race's end: refused for another reason).
     server.set_second(100);
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
-    let stale = to_json(&event(race - 3, 5, 1, 10, 80.0));
-    let ahead = to_json(&event(race, 5, 1, second + 60, 80.0));
-    let future = to_json(&event(race + 2, 5, 1, 1, 80.0));
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
+    let stale = to_json(&event(race - 3, me, 1, 10, 80.0));
+    let ahead = to_json(&event(race, me, 1, second + 60, 80.0));
+    let future = to_json(&event(race + 2, me, 1, 1, 80.0));
     let (_, body) = server.post_events(&token, &[stale.clone(), ahead, future]).await;
     let codes: Vec<&str> = body["records"]
         .as_array()
@@ -248,9 +232,10 @@ async fn a_racer_sending_more_than_three_events_a_second_is_rate_limited() {
     // Second 10: five distinct seconds (6 to 10) ridden and due, sent within one second.
     server.set_second(10);
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
     let events: Vec<Value> =
-        (0..5).map(|i| to_json(&event(race, 5, 1, second - i, 80.0))).collect();
+        (0..5).map(|i| to_json(&event(race, me, 1, second - i, 80.0))).collect();
     let (_, body) = server.post_events(&token, &events).await;
     let codes: Vec<&str> = body["records"]
         .as_array()
@@ -365,21 +350,22 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
 }
 
 #[tokio::test]
-async fn the_demo_fields_racers_cannot_be_chosen_or_given_a_session() {
+async fn the_demo_fields_racers_are_left_out_of_the_search_and_no_roster_racer_gets_a_session() {
     let server = TestServer::start_with(|c| c.demo_racers = 5).await;
     let found: Value = server.get("/api/racers?q=&limit=100").await.json().await.unwrap();
     let ids: Vec<u64> =
         found["racers"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(ids.len(), 95, "everyone but the demo's five: {ids:?}");
     assert!(ids.iter().all(|&id| id <= 95));
-    let session = |racer: u64| {
-        server.client.post(server.url("/api/session")).json(&json!({ "racerId": racer })).send()
-    };
-    let refused = session(98).await.unwrap();
-    assert_eq!(refused.status(), 409);
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"], "conflict");
-    assert!(body["message"].as_str().unwrap().contains("demo"), "{body}");
-    assert_eq!(session(95).await.unwrap().status(), 200);
+    for racer in [98, 95] {
+        let refused = server
+            .client
+            .post(server.url("/api/session"))
+            .json(&json!({ "racerId": racer }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401, "racer {racer}");
+    }
     server.stop().await;
 }

@@ -82,14 +82,15 @@ async fn hello(socket: &mut Socket, token: &str) -> Value {
 async fn events_over_the_socket_are_acknowledged_in_the_order_sent() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(11).await;
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
     let mut socket = connect(&server, 2).await;
     let first = next_of(&mut socket, "ranking").await;
     assert_eq!(first["classId"], 2, "the ranking comes at once, typed: {first}");
-    assert_eq!(hello(&mut socket, &token).await["racerId"], 11);
+    assert_eq!(hello(&mut socket, &token).await["racerId"], me);
 
     // Stored, refused (another racer's), stored: each answered in its place.
-    let sent = [event(race, 11, 2, second, 60.0), event(race, 99, 2, second, 60.0)];
+    let sent = [event(race, me, 2, second, 60.0), event(race, 99, 2, second, 60.0)];
     let events: Vec<Value> = sent.iter().map(to_json).collect();
     send(&mut socket, json!({"type": "events", "events": events})).await;
     let acks = next_of(&mut socket, "acks").await;
@@ -104,7 +105,7 @@ async fn events_over_the_socket_are_acknowledged_in_the_order_sent() {
     let mine = timeout(WAIT, async {
         loop {
             let ranking = next_of(&mut socket, "ranking").await;
-            if ranking["me"]["racerId"] == 11 {
+            if ranking["me"]["racerId"] == me {
                 return ranking;
             }
         }
@@ -112,6 +113,7 @@ async fn events_over_the_socket_are_acknowledged_in_the_order_sent() {
     .await
     .expect("the racer's entry within the deadline");
     assert_eq!(mine["me"]["second"], second);
+    assert_eq!(mine["me"]["name"], "Ada Lovelace", "a person shows by their name: {mine}");
     server.stop().await;
 }
 
@@ -119,13 +121,14 @@ async fn events_over_the_socket_are_acknowledged_in_the_order_sent() {
 async fn nothing_is_taken_before_hello_and_a_token_in_the_url_counts_for_nothing() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(12).await;
+    let racer = server.create_racer("Grace Hopper").await;
+    let (me, token) = (racer.id, racer.token);
     let url = server.url(&format!("/api/live?classId=1&token={token}")).replace("http://", "ws://");
     let (mut socket, _) =
         timeout(WAIT, tokio_tungstenite::connect_async(url)).await.unwrap().unwrap();
     send(
         &mut socket,
-        json!({"type": "events", "events": [to_json(&event(race, 12, 1, second, 50.0))]}),
+        json!({"type": "events", "events": [to_json(&event(race, me, 1, second, 50.0))]}),
     )
     .await;
     let refused = next_of(&mut socket, "error").await;
@@ -135,7 +138,7 @@ async fn nothing_is_taken_before_hello_and_a_token_in_the_url_counts_for_nothing
     hello(&mut socket, &token).await;
     send(
         &mut socket,
-        json!({"type": "events", "events": [to_json(&event(race, 12, 1, second, 50.0))]}),
+        json!({"type": "events", "events": [to_json(&event(race, me, 1, second, 50.0))]}),
     )
     .await;
     let acks = next_of(&mut socket, "acks").await;
@@ -147,12 +150,14 @@ async fn nothing_is_taken_before_hello_and_a_token_in_the_url_counts_for_nothing
 async fn a_token_for_one_racer_cannot_send_for_another_over_the_socket() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(13).await;
+    let racer = server.create_racer("Katherine Johnson").await;
+    let other = server.create_racer("Dorothy Vaughan").await;
+    let token = racer.token;
     let mut socket = connect(&server, 3).await;
     hello(&mut socket, &token).await;
     send(
         &mut socket,
-        json!({"type": "events", "events": [to_json(&event(race, 14, 3, second, 50.0))]}),
+        json!({"type": "events", "events": [to_json(&event(race, other.id, 3, second, 50.0))]}),
     )
     .await;
     let acks = next_of(&mut socket, "acks").await;
@@ -194,7 +199,8 @@ async fn a_bad_token_gets_an_error_and_the_socket_closes_with_the_reason() {
 #[tokio::test]
 async fn a_malformed_frame_gets_a_clear_error_and_the_socket_stays_open() {
     let server = TestServer::start().await;
-    let token = server.token(15).await;
+    let racer = server.create_racer("Hedy Lamarr").await;
+    let (me, token) = (racer.id, racer.token);
     let mut socket = connect(&server, 1).await;
     for bad in ["not json", r#"{"type": "dance"}"#, r#"{"type": "events", "events": 3}"#] {
         timeout(WAIT, socket.send(Message::Text(bad.into()))).await.unwrap().unwrap();
@@ -203,7 +209,7 @@ async fn a_malformed_frame_gets_a_clear_error_and_the_socket_stays_open() {
     }
     timeout(WAIT, socket.send(Message::Binary(vec![1, 2, 3].into()))).await.unwrap().unwrap();
     assert_eq!(next_of(&mut socket, "error").await["code"], "bad_request");
-    assert_eq!(hello(&mut socket, &token).await["racerId"], 15, "still open and working");
+    assert_eq!(hello(&mut socket, &token).await["racerId"], me, "still open and working");
     server.stop().await;
 }
 
@@ -249,10 +255,11 @@ async fn a_flood_of_frames_closes_that_socket_only() {
 async fn a_resent_event_is_answered_as_stored_and_another_event_for_its_second_is_refused() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(16).await;
+    let racer = server.create_racer("Margaret Hamilton").await;
+    let (me, token) = (racer.id, racer.token);
     let mut socket = connect(&server, 4).await;
     hello(&mut socket, &token).await;
-    let ridden = event(race, 16, 4, second, 70.0);
+    let ridden = event(race, me, 4, second, 70.0);
     send(&mut socket, json!({"type": "events", "events": [to_json(&ridden)]})).await;
     let stored = next_of(&mut socket, "acks").await;
     assert!(stored["records"][0]["sequenceNumber"].is_string(), "{stored}");
@@ -260,7 +267,7 @@ async fn a_resent_event_is_answered_as_stored_and_another_event_for_its_second_i
     // The acknowledgement was lost: the outbox sends the same event again, on a new socket.
     let mut again = connect(&server, 4).await;
     hello(&mut again, &token).await;
-    let other = event(race, 16, 4, second, 20.0);
+    let other = event(race, me, 4, second, 20.0);
     send(&mut again, json!({"type": "events", "events": [to_json(&ridden), to_json(&other)]}))
         .await;
     let acks = next_of(&mut again, "acks").await;

@@ -18,7 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(1).await;
+    let first_racer = server.create_racer("Ada Lovelace").await;
+    let (one, token) = (first_racer.id, first_racer.token);
     let ws_url = server.url("/api/live?classId=3").replace("http://", "ws://");
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let first: Value = match socket.next().await.unwrap().unwrap() {
@@ -29,9 +30,10 @@ async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
     let hello = serde_json::json!({"type": "hello", "token": token}).to_string();
     socket.send(Message::Text(hello.into())).await.unwrap();
 
-    server.post_events(&token, &[to_json(&event(race, 1, 3, second, 60.0))]).await;
-    let token2 = server.token(2).await;
-    server.post_events(&token2, &[to_json(&event(race, 2, 3, second, 90.0))]).await;
+    server.post_events(&token, &[to_json(&event(race, one, 3, second, 60.0))]).await;
+    let second_racer = server.create_racer("Grace Hopper").await;
+    let two = second_racer.id;
+    server.post_events(&second_racer.token, &[to_json(&event(race, two, 3, second, 90.0))]).await;
 
     let ranking = tokio::time::timeout(Duration::from_secs(3), async {
         loop {
@@ -47,12 +49,12 @@ async fn two_racers_appear_ranked_on_the_live_board_within_two_ticks() {
     .await
     .expect("both racers within two ticks");
     assert_eq!(ranking["raceId"], race);
-    assert_eq!(ranking["entries"][0]["racerId"], 2);
-    assert_eq!(ranking["entries"][1]["racerId"], 1);
+    assert_eq!(ranking["entries"][0]["racerId"], two);
+    assert_eq!(ranking["entries"][1]["racerId"], one);
     assert_eq!(ranking["entries"][0]["total"], 143.75); // (90 + 35) * (50 + 65) / 100
-    assert_eq!(ranking["me"]["racerId"], 1);
+    assert_eq!(ranking["me"]["racerId"], one);
     assert_eq!(ranking["me"]["rank"], 2);
-    assert!(!ranking["entries"][0]["name"].as_str().unwrap().is_empty());
+    assert_eq!(ranking["entries"][0]["name"], "Grace Hopper");
     server.stop().await;
 }
 

@@ -47,9 +47,10 @@ async fn two_servers_on_one_database_share_tokens_and_the_api_key_and_one_runs_t
         .await
     );
     let b = shared_server(&url).await;
-    let token = a.token(5).await;
+    let racer = a.create_racer("Ada Lovelace").await;
     let (race, second) = b.race_now();
-    let (status, body) = b.post_events(&token, &[to_json(&event(race, 5, 1, second, 80.0))]).await;
+    let ridden = [to_json(&event(race, racer.id, 1, second, 80.0))];
+    let (status, body) = b.post_events(&racer.token, &ridden).await;
     assert_eq!(status, 200, "a token from server a is accepted by server b: {body}");
     let api_key = postgres.psql("SELECT value FROM shared_keys WHERE name = 'api-key'").unwrap();
     assert_eq!(api_key.len(), 64, "one generated API key in the database");
@@ -103,14 +104,16 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
         &[("ALLEYCAT_DATABASE_URL", url.clone()), ("ALLEYCAT_API_KEY", String::new())],
     );
     let client = support::client();
-    let session = client
-        .post(format!("{base}/api/session"))
-        .json(&serde_json::json!({ "racerId": 7 }))
+    let created = client
+        .post(format!("{base}/api/racers"))
+        .json(&serde_json::json!({ "name": "Ada Lovelace" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(session.status(), 200);
-    let token = session.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    assert_eq!(created.status(), 201);
+    let session = created.json::<Value>().await.unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    let me = session["racer"]["id"].as_u64().unwrap();
     assert!(
         eventually(TAKEOVER, "the binary leads", || async {
             is_leader(&client, &base).await.filter(|l| *l)
@@ -137,7 +140,7 @@ async fn alleycat_serve_with_a_database_url_migrates_serves_and_hands_the_pipeli
     let other = shared_server(&url).await;
     let (race, second) = other.race_now();
     let (status, body) =
-        other.post_events(&token, &[to_json(&event(race, 7, 3, second, 90.0))]).await;
+        other.post_events(&token, &[to_json(&event(race, me, 3, second, 90.0))]).await;
     assert_eq!(status, 200, "the binary's token verifies on the other server: {body}");
     assert_eq!(is_leader(&other.client, &other.base).await, Some(false));
 
@@ -212,4 +215,129 @@ async fn results_merged_by_the_leader_are_served_by_every_server_and_rebuild_ref
     assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
     assert_eq!(postgres.psql("SELECT count(*) FROM rides").unwrap(), "3");
     assert!(!data.path().join(alleycat_ingest::db::DATABASE_FILE).exists(), "no SQLite file");
+}
+
+/// A server on the shared database at `url`, reached by people at one public URL (as behind a
+/// load balancer), so a passkey made through one server signs in through another.
+async fn public_server(url: &str) -> TestServer {
+    let url = url.parse().unwrap();
+    TestServer::start_with(|c| {
+        c.database.url = Some(url);
+        c.api_key = None;
+        c.public_url = Some(PUBLIC_URL.parse().unwrap());
+    })
+    .await
+}
+
+const PUBLIC_URL: &str = "https://alleycat.example.org";
+
+async fn ceremony(server: &TestServer, path: &str, token: Option<&str>) -> Value {
+    let mut request = server.client.post(server.url(path)).json(&serde_json::json!({}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+async fn finish(
+    server: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    started: &Value,
+    credential: Value,
+) -> reqwest::Response {
+    let body = serde_json::json!({"challengeId": started["challengeId"], "credential": credential});
+    let mut request = server.client.post(server.url(path)).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn people_devices_passkeys_and_ceremonies_are_shared_by_every_server_on_the_database() {
+    use futures::StreamExt;
+    use support::passkey::SoftPasskey;
+    let postgres = Postgres::start().unwrap();
+    let url = postgres.create_database("identity").unwrap();
+    let (a, b) = (public_server(&url).await, public_server(&url).await);
+
+    // Created on a, Ada is the same racer on b: session by her cookie, lookup and search.
+    let ada = a.create_racer("Ada Lovelace").await;
+    let session: Value = b.session(Some(&ada.cookie)).await.json().await.unwrap();
+    assert_eq!(session["racer"]["id"], ada.id, "{session}");
+    let found: Value = b.get(&format!("/api/racers/{}", ada.id)).await.json().await.unwrap();
+    assert_eq!(found["name"], "Ada Lovelace");
+    let searched: Value = b.get("/api/racers?q=lovel").await.json().await.unwrap();
+    assert_eq!(searched["racers"][0]["id"], ada.id, "{searched}");
+    assert_eq!(b.create_racer("Grace Hopper").await.id, ada.id + 1, "one sequence of ids");
+
+    // Riding through b, whose board never saw her created, she shows by name.
+    let socket_url = b.url("/api/live?classId=2").replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(socket_url).await.unwrap();
+    let (race, second) = b.race_now();
+    let (status, body) =
+        b.post_events(&ada.token, &[to_json(&event(race, ada.id, 2, second, 70.0))]).await;
+    assert_eq!((status, &body["failedRecordCount"]), (200, &serde_json::json!(0)), "{body}");
+    let named = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = socket.next().await
+            else {
+                panic!("the socket closed")
+            };
+            let ranking: Value = serde_json::from_str(&text).unwrap();
+            if ranking["racerCount"] == 1 {
+                return ranking["entries"][0]["name"].clone();
+            }
+        }
+    })
+    .await
+    .expect("Ada on b's board within the deadline");
+    assert_eq!(named, "Ada Lovelace");
+
+    // A passkey ceremony started on one server finishes on the other, both ways.
+    let mut passkey = SoftPasskey::new("ada");
+    let started = ceremony(&a, "/api/passkeys/register/start", Some(&ada.token)).await;
+    let credential = passkey.register(&started["options"], PUBLIC_URL, None);
+    let added = finish(&b, "/api/passkeys/register/finish", Some(&ada.token), &started, credential);
+    assert_eq!(added.await.status(), 201);
+    let started = ceremony(&b, "/api/passkeys/login/start", None).await;
+    let credential = passkey.login(&started["options"], PUBLIC_URL, None);
+    let signed_in = finish(&a, "/api/passkeys/login/finish", None, &started, credential).await;
+    assert_eq!(signed_in.status(), 200);
+    let new_device = support::device_cookie(&signed_in).unwrap();
+    assert_eq!(b.session(Some(&new_device)).await.status(), 200);
+    // Single use across servers: the challenge a took is gone for b too.
+    let replay = finish(
+        &b,
+        "/api/passkeys/login/finish",
+        None,
+        &started,
+        passkey.login(&started["options"], PUBLIC_URL, None),
+    );
+    assert_eq!(replay.await.status(), 400);
+    // The counter b stored is the one a checks: an older copy of the key is refused.
+    let mut clone = SoftPasskey::new("ada");
+    clone.user_handle = passkey.user_handle.clone();
+    let started = ceremony(&a, "/api/passkeys/login/start", None).await;
+    let credential = clone.login(&started["options"], PUBLIC_URL, None);
+    assert_eq!(
+        finish(&a, "/api/passkeys/login/finish", None, &started, credential).await.status(),
+        401
+    );
+
+    // Signing out on a is refused on b.
+    let signed_out =
+        a.client.delete(a.url("/api/session")).header("cookie", &ada.cookie).send().await.unwrap();
+    assert_eq!(signed_out.status(), 204);
+    assert_eq!(b.session(Some(&ada.cookie)).await.status(), 401);
+    assert_eq!(b.session(Some(&new_device)).await.status(), 200, "her other device stays");
+    let tables = postgres
+        .psql_in("identity", "SELECT (SELECT count(*) FROM people) || ' ' || (SELECT count(*) FROM passkeys) || ' ' || (SELECT count(*) FROM ceremonies WHERE expires_at_ms > 0)")
+        .unwrap();
+    assert_eq!(tables, "2 1 0", "two people, one passkey, and every ceremony was used up");
+    a.stop().await;
+    b.stop().await;
 }

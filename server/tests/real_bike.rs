@@ -66,9 +66,10 @@ async fn a_trainers_measured_power_reaches_the_race_results_instead_of_the_formu
 async fn measured_values_out_of_bounds_are_refused_each_with_its_own_error() {
     let server = TestServer::start().await;
     let (race, second) = server.race_now();
-    let token = server.token(5).await;
+    let racer = server.create_racer("Ada Lovelace").await;
+    let (me, token) = (racer.id, racer.token);
     let good =
-        to_json(&RacerEvent { racer_id: 5, ..trainer_second(race, 5, second, 200.0, 120.0) });
+        to_json(&RacerEvent { racer_id: me, ..trainer_second(race, me, second, 200.0, 120.0) });
     let mut no_power = good.clone();
     no_power.as_object_mut().unwrap().remove("power");
     let mut too_strong = good.clone();

@@ -1,7 +1,9 @@
-//! The project's database: race results, class records, the roster and shared keys, in an
-//! embedded SQLite database or in PostgreSQL (sqlx). Every query of the project is here, written
-//! once for both backends (see `on_pool!`), one file per concern: [`results`] (what the merge
-//! commits and the read API answers), [`roster`], [`keys`]. The pipeline [`lease`](crate::lease)
+//! The project's database: race results, class records, the roster, shared keys and people's
+//! racers with their devices and passkeys, in an embedded SQLite database or in PostgreSQL
+//! (sqlx). Every query of the project is here, written once for both backends (see `on_pool!`),
+//! one file per concern: [`results`] (what the merge commits and the read API answers),
+//! [`roster`], [`keys`], [`people`] (with invitations), [`devices`], [`passkeys`] (with the
+//! WebAuthn ceremonies in progress). The pipeline [`lease`](crate::lease)
 //! is taken on the same PostgreSQL server.
 //!
 //! Backends: by default the SQLite file `results.sqlite` in the data directory (WAL, one server
@@ -23,6 +25,14 @@
 //! - `roster`: every racer's generated name and avatar seed.
 //! - `shared_keys`: values every server of a deployment must agree on (the token secret, the
 //!   generated API key), by name; the first writer wins ([`Database::shared_value`]).
+//! - `people`: people's racers (ids from 1,000,000 up: `alleycat_domain::racer`), their name,
+//!   its lower-case form for the search, avatar seed and creation time.
+//! - `devices`: browsers that may ride as a person, by the SHA-256 (hex) of their cookie's secret
+//!   (the secret itself is never stored); label (user agent), created, last used, revoked.
+//! - `passkeys`: WebAuthn credentials by credential id, with their owner and signature counter.
+//! - `ceremonies`: WebAuthn registrations and logins between start and finish (the library's
+//!   state, JSON), single use and expiring; any server can finish what another started.
+//! - `invites`: single-use invitations to create a racer, by the SHA-256 (hex) of the code.
 //!
 //! All outputs are stored as integer hundredths; the query results give them as numbers with two
 //! decimals. Ids are stored as signed 64-bit integers (the u64 bits, cast).
@@ -44,6 +54,10 @@ pub enum DbError {
     /// The database's migrations failed (on open).
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A racer was to be created with an invitation that is unknown or used already
+    /// ([`Database::create_person`]); nothing was stored.
+    #[error("the invitation is unknown or used already")]
+    InviteUnusable,
 }
 
 /// The database file's name inside the data directory.
@@ -186,7 +200,10 @@ macro_rules! on_pool {
     };
 }
 
+pub mod devices;
 pub mod keys;
+pub mod passkeys;
+pub mod people;
 pub mod results;
 pub mod roster;
 

@@ -44,10 +44,12 @@ impl Database {
                     .await?;
             Ok(rows
                 .into_iter()
-                .map(|row| RacerInfo {
-                    id: row.get::<i64, _>(0) as u64,
-                    name: row.get(1),
-                    avatar_seed: row.get::<i64, _>(2) as u64,
+                .map(|row| {
+                    RacerInfo::new(
+                        row.get::<i64, _>(0) as u64,
+                        row.get::<String, _>(1),
+                        row.get::<i64, _>(2) as u64,
+                    )
                 })
                 .collect())
         })

@@ -40,3 +40,26 @@ impl FromRequestParts<AppState> for Authenticated {
         })
     }
 }
+
+/// A person signed in with their racer token (not the API key, not a simulated racer); refuses
+/// the request otherwise (401).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn(pub u64);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match identify(parts, state) {
+            Some(Caller::Racer(id)) if !alleycat_domain::racer::is_simulated(id) => Ok(Self(id)),
+            Some(_) => Err(ApiError::Forbidden(
+                "Only a person's racer has passkeys and devices: send your racer token.".into(),
+            )),
+            None => Err(ApiError::Unauthorized(
+                "Sign in first: send your racer token (from POST /api/session) as \
+                 'Authorization: Bearer …'."
+                    .into(),
+            )),
+        }
+    }
+}

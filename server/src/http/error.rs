@@ -12,7 +12,10 @@ pub enum ApiError {
     /// The request is malformed: not JSON, wrong shape, a bad parameter.
     #[error("{0}")]
     BadRequest(String),
-    /// No valid credential was given.
+    /// The caller did not prove who they are (no proof, or a proof that is not valid).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// No valid credential was given, or it does not allow this.
     #[error("{0}")]
     Forbidden(String),
     /// No such resource.
@@ -21,6 +24,14 @@ pub enum ApiError {
     /// The request conflicts with the server's state (e.g. a racer the demo field rides as).
     #[error("{0}")]
     Conflict(String),
+    /// The client asked too often; it may try again after `retry_after`.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was refused and why, for people.
+        message: String,
+        /// How long to wait (sent as `Retry-After`, whole seconds rounded up).
+        retry_after: std::time::Duration,
+    },
     /// The body is larger than the limit.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -40,7 +51,9 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,7 +66,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -73,7 +88,43 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let body = alleycat_domain::api::ApiError { error: self.code().to_owned(), message };
-        (self.status_code(), Json(body)).into_response()
+        let mut response = (self.status_code(), Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            let seconds =
+                (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+impl From<crate::identity::passkey::PasskeyError> for ApiError {
+    fn from(error: crate::identity::passkey::PasskeyError) -> Self {
+        use crate::identity::passkey::PasskeyError as E;
+        match error {
+            E::UnknownCeremony
+            | E::Expired
+            | E::WrongCeremony
+            | E::Malformed(_)
+            | E::Invalid(_) => Self::BadRequest(error.to_string()),
+            E::Refused(_) | E::UnknownCredential | E::PossiblyCloned => {
+                Self::Unauthorized(error.to_string())
+            }
+            E::AlreadyRegistered => Self::Conflict(error.to_string()),
+            E::Database(cause) => cause.into(),
+            E::Internal(cause) => Self::Internal(anyhow::anyhow!(cause)),
+        }
+    }
+}
+
+impl From<crate::identity::invite::InviteError> for ApiError {
+    fn from(error: crate::identity::invite::InviteError) -> Self {
+        use crate::identity::invite::InviteError as E;
+        match error {
+            E::Count(_) => Self::BadRequest(error.to_string()),
+            E::Database(cause) => cause.into(),
+            E::Random(cause) => Self::Internal(cause.into()),
+        }
     }
 }
 
@@ -88,7 +139,13 @@ impl From<crate::intake::IntakeError> for ApiError {
 
 impl From<alleycat_ingest::db::DbError> for ApiError {
     fn from(error: alleycat_ingest::db::DbError) -> Self {
-        Self::Internal(error.into())
+        match error {
+            alleycat_ingest::db::DbError::InviteUnusable => Self::Forbidden(
+                "This invitation is unknown or was used already: ask for a new invitation link."
+                    .into(),
+            ),
+            other => Self::Internal(other.into()),
+        }
     }
 }
 

@@ -4,11 +4,14 @@ mod assets;
 mod caller;
 pub mod client;
 mod config;
+mod devices;
 mod error;
 mod events;
 mod health;
 mod history;
+mod invites;
 mod live;
+mod passkeys;
 mod racers;
 mod races;
 mod rides;
@@ -44,6 +47,9 @@ pub fn app(state: AppState) -> Router {
         .merge(history::routes())
         .merge(races::routes())
         .merge(racers::routes())
+        .merge(passkeys::routes())
+        .merge(devices::routes())
+        .merge(invites::routes())
         .merge(rides::routes())
         .merge(health::api_routes())
         .fallback(error::api_not_found);

@@ -68,15 +68,14 @@ async fn race(
     Query(params): Query<Params>,
 ) -> Result<Json<RaceResultsResponse>, ApiError> {
     let class = class_id(params.class_id)?;
-    let results: Vec<RaceResultRow> = state
-        .db()
-        .race_results(race_id, class)
-        .await?
+    let rows = state.db().race_results(race_id, class).await?;
+    state.racers().learn(rows.iter().map(|r| r.racer_id)).await?;
+    let results: Vec<RaceResultRow> = rows
         .into_iter()
         .map(|r| RaceResultRow {
             place: r.place,
             racer_id: r.racer_id,
-            name: state.roster().name(r.racer_id),
+            name: state.racers().name(r.racer_id),
             seconds: r.seconds,
             total: r.total,
             best: r.best,
@@ -97,15 +96,14 @@ async fn leaderboard(
 ) -> Result<Json<LeaderboardResponse>, ApiError> {
     let class = class_id(params.class_id)?;
     let limit = params.limit.unwrap_or(DEFAULT_LEADERBOARD).min(MAX_ROWS);
-    let entries = state
-        .db()
-        .leaderboard(class, limit)
-        .await?
+    let rows = state.db().leaderboard(class, limit).await?;
+    state.racers().learn(rows.iter().map(|r| r.racer_id)).await?;
+    let entries = rows
         .into_iter()
         .map(|r| LeaderboardRow {
             place: r.place,
             racer_id: r.racer_id,
-            name: state.roster().name(r.racer_id),
+            name: state.racers().name(r.racer_id),
             race_id: r.race_id,
             total: r.total,
         })

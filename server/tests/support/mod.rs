@@ -14,7 +14,11 @@ use std::{
     time::Duration,
 };
 
-use alleycat_domain::{Clock, EventKind, ManualClock, RaceClock, RacerEvent, SystemClock};
+pub mod passkey;
+
+use alleycat_domain::{
+    api::SessionResponse, Clock, EventKind, ManualClock, RaceClock, RacerEvent, SystemClock,
+};
 use alleycat_server::{RunOptions, ServeConfig};
 #[allow(unused_imports)] // not every test file waits
 pub use alleycat_testkit::{eventually, http::client, within};
@@ -120,17 +124,29 @@ impl TestServer {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
-    pub async fn token(&self, racer: u64) -> String {
+    /// Creates a person's racer named `name` as a browser would (`POST /api/racers`) and returns
+    /// its session and device cookie.
+    pub async fn create_racer(&self, name: &str) -> TestRacer {
         let response = self
             .client
-            .post(self.url("/api/session"))
-            .json(&json!({ "racerId": racer }))
+            .post(self.url("/api/racers"))
+            .json(&json!({ "name": name }))
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        body["token"].as_str().unwrap().to_owned()
+        assert_eq!(response.status(), 201, "creating {name:?}");
+        let cookie = device_cookie(&response).expect("a device cookie");
+        let session: SessionResponse = response.json().await.unwrap();
+        TestRacer { id: session.racer.id, token: session.token.clone(), session, cookie }
+    }
+
+    /// `POST /api/session` with `cookie` (`alleycat_device=…`, or none).
+    pub async fn session(&self, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/api/session"));
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn post_events(&self, credential: &str, events: &[Value]) -> (u16, Value) {
@@ -150,6 +166,33 @@ impl TestServer {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.take().unwrap().await.unwrap().unwrap();
     }
+}
+
+/// A person's racer made by [`TestServer::create_racer`]: its session and the browser's device
+/// cookie.
+#[derive(Debug, Clone)]
+pub struct TestRacer {
+    pub id: u64,
+    pub token: String,
+    pub session: SessionResponse,
+    /// `alleycat_device=<secret>`, as the browser sends it back.
+    pub cookie: String,
+}
+
+/// The device cookie a response sets (`alleycat_device=<secret>`, without its attributes).
+pub fn device_cookie(response: &reqwest::Response) -> Option<String> {
+    set_cookie(response).map(|full| full.split(';').next().unwrap_or_default().trim().to_owned())
+}
+
+/// The whole `Set-Cookie` of the device cookie a response sets, attributes and all.
+pub fn set_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("alleycat_device="))
+        .map(str::to_owned)
 }
 
 pub fn write_fake_dist(dist: &Path) {

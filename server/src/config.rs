@@ -75,11 +75,12 @@ pub const DEFAULT_REGISTRATION: Registration = Registration::Open;
 /// Default number of invitations `alleycat invite` prints.
 pub const DEFAULT_INVITES: u32 = 1;
 
-/// The public URL when none is given: `http://localhost:<port>`. Browsers give passkeys and Web
-/// Bluetooth to `localhost` over plain HTTP but never to an IP address, so this is also what the
-/// start-up log tells people to open.
-pub fn default_public_url(port: u16) -> url::Url {
-    url::Url::parse(&format!("http://localhost:{port}/")).expect("a valid URL")
+/// The public URL when none is given: `<scheme>://localhost:<port>`, `https` when the server
+/// serves TLS itself (see [`ServeConfig::scheme`]). Browsers give passkeys and Web Bluetooth to
+/// `localhost` over plain HTTP but never to an IP address, so this is also what the start-up log
+/// tells people to open.
+pub fn default_public_url(scheme: &str, port: u16) -> url::Url {
+    url::Url::parse(&format!("{scheme}://localhost:{port}/")).expect("a valid URL")
 }
 
 /// Who may create a racer.
@@ -144,7 +145,7 @@ pub struct InviteArgs {
 impl InviteArgs {
     /// The public URL the links point to.
     pub fn public_url(&self) -> url::Url {
-        self.public_url.clone().unwrap_or_else(|| default_public_url(DEFAULT_PORT))
+        self.public_url.clone().unwrap_or_else(|| default_public_url("http", DEFAULT_PORT))
     }
 }
 
@@ -426,7 +427,8 @@ pub struct ServeConfig {
     /// The address people open the app at (`https://alleycat.example.org`): the origin and
     /// relying party of passkeys, the base of invitation links, and whether the device cookie is
     /// `Secure` (https). Behind a reverse proxy, the proxy's public address. Default
-    /// `http://localhost:<port>` (browsers refuse passkeys on IP addresses).
+    /// `http://localhost:<port>`, `https://` with --tls-cert (browsers refuse passkeys on IP
+    /// addresses).
     #[arg(long, env = "ALLEYCAT_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<url::Url>,
     /// Who may create a racer: `open` (anyone) or `invite` (only with a single-use invitation
@@ -443,13 +445,19 @@ pub struct ServeConfig {
     /// Where the results database is.
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// HTTPS served directly (`--tls-cert`, `--tls-key`); plain HTTP when absent.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Reverse proxies whose forwarded headers name the client (`--trusted-proxy`).
+    #[command(flatten)]
+    pub proxies: ProxyArgs,
 }
 
 impl ServeConfig {
     /// The public URL (see `--public-url`) of a server listening on `port` (the bound one, when
     /// `--port 0` picked it).
     pub fn public_url(&self, port: u16) -> url::Url {
-        self.public_url.clone().unwrap_or_else(|| default_public_url(port))
+        self.public_url.clone().unwrap_or_else(|| default_public_url(self.scheme(), port))
     }
 
     /// The Kinesis API's port, when it is on.
@@ -522,9 +530,72 @@ impl Default for ServeConfig {
             public_url: None,
             registration: DEFAULT_REGISTRATION,
             racer_creations_per_hour: DEFAULT_RACER_CREATIONS_PER_HOUR,
+            tls: TlsArgs::default(),
+            proxies: ProxyArgs::default(),
         }
     }
 }
+
+// ---- A secure context: HTTPS served directly, or behind a trusted reverse proxy. ----
+
+/// The certificate and key to serve HTTPS with: both or neither (the command line refuses one
+/// alone; so does [`crate::tls::acceptor`] for a configuration built in code). Read at start by
+/// [`crate::tls`], which says which file is wrong and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate first, then any
+    /// intermediates); needs --tls-key. Browsers need HTTPS (or localhost) for passkeys and Web
+    /// Bluetooth.
+    #[arg(long = "tls-cert", env = "ALLEYCAT_TLS_CERT", value_name = "PEM_FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long = "tls-key", env = "ALLEYCAT_TLS_KEY", value_name = "PEM_FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Whether HTTPS is asked for.
+    pub fn is_on(&self) -> bool {
+        self.cert.is_some() || self.key.is_some()
+    }
+}
+
+/// Which TCP peers are reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are
+/// believed (see [`crate::http::client`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct ProxyArgs {
+    /// A reverse proxy (an IP address or a CIDR range such as 10.0.0.0/8) whose forwarded
+    /// headers name the client; repeat it (or separate with commas) for several. Default: none,
+    /// so the client is the TCP peer and the headers are ignored.
+    #[arg(long = "trusted-proxy", env = "ALLEYCAT_TRUSTED_PROXIES", value_name = "IP_OR_CIDR",
+          value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted: Vec<ipnet::IpNet>,
+}
+
+/// Parses `--trusted-proxy`: a CIDR range, or one address (a range of one).
+fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!("`{value}` is not an IP address or CIDR range (e.g. 127.0.0.1, 10.0.0.0/8)")
+        })
+}
+
+impl ServeConfig {
+    /// The URL scheme browsers reach this server by directly: `https` when it serves TLS (the
+    /// default public URL's; behind a proxy, `--public-url` says what browsers see).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_on() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+// ---- End of the secure context's settings. ----
 
 #[cfg(test)]
 mod tests {
@@ -688,6 +759,57 @@ mod tests {
             .to_string();
         assert!(error.contains("use `embedded`"), "{error}");
     }
+
+    // ---- A secure context. ----
+
+    #[test]
+    fn https_needs_both_the_certificate_and_the_key() {
+        let plain = serve(Cli::parse_from(["alleycat"]));
+        assert!(!plain.tls.is_on());
+        assert_eq!(plain.public_url(3000).as_str(), "http://localhost:3000/");
+        let https =
+            serve(Cli::parse_from(["alleycat", "--tls-cert", "c.pem", "--tls-key", "k.pem"]));
+        assert_eq!(https.tls.cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(https.tls.key, Some(PathBuf::from("k.pem")));
+        assert_eq!(https.public_url(3000).as_str(), "https://localhost:3000/");
+        let proxied = serve(Cli::parse_from([
+            "alleycat",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--public-url",
+            "https://racing.example.org",
+        ]));
+        assert_eq!(proxied.public_url(3000).as_str(), "https://racing.example.org/");
+        for (given, missing) in [("--tls-cert", "--tls-key"), ("--tls-key", "--tls-cert")] {
+            let error = Cli::try_parse_from(["alleycat", given, "x.pem"])
+                .expect_err("one file alone is refused")
+                .to_string();
+            assert!(error.contains("required arguments were not provided"), "{error}");
+            assert!(error.contains(missing), "{error}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges_and_none_by_default() {
+        assert!(serve(Cli::parse_from(["alleycat"])).proxies.trusted.is_empty());
+        let config = serve(Cli::parse_from([
+            "alleycat",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-proxy",
+            "10.0.0.0/8,::1",
+        ]));
+        let trusted: Vec<String> = config.proxies.trusted.iter().map(|n| n.to_string()).collect();
+        assert_eq!(trusted, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        let error = Cli::try_parse_from(["alleycat", "--trusted-proxy", "proxy.local"])
+            .expect_err("a name is not an address")
+            .to_string();
+        assert!(error.contains("`proxy.local` is not an IP address or CIDR range"), "{error}");
+    }
+
+    // ---- End of the secure context's tests. ----
 
     #[test]
     fn the_public_url_defaults_to_localhost_on_the_port_and_must_be_an_origin() {

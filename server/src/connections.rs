@@ -10,9 +10,13 @@
 //!   [`Limits::header_read_timeout`] from the moment the server waits for it, or it is closed
 //!   without an answer (slowloris). The same clock runs while a keep-alive connection is idle
 //!   between requests, so idle connections are closed after it too.
-//! - **HTTP/1.1 only** (with upgrades, for WebSockets). Browsers speak HTTP/2 only over TLS,
-//!   which Alleycat leaves to a proxy; serving HTTP/1 directly means the header timeout holds
-//!   from the first byte (an HTTP/1-or-2 sniffer would wait for the first bytes with no limit).
+//! - **HTTP/1.1 only** (with upgrades, for WebSockets). Serving HTTP/1 directly means the header
+//!   timeout holds from the first byte (an HTTP/1-or-2 sniffer would wait for the first bytes
+//!   with no limit); over TLS, ALPN offers only `http/1.1` (see `crate::tls`).
+//! - **TLS** (with `--tls-cert`): each accepted connection is secured before its first request,
+//!   in its own task so the accept loop never waits on a client. The handshake, too, must
+//!   finish within [`Limits::header_read_timeout`] (a client that stalls in it would hold its
+//!   permit forever), and is abandoned when the server closes; then the header timeout starts.
 //! - **Graceful shutdown**: when `closing` turns `true` the loop stops accepting (the listener
 //!   is closed), every connection finishes its request in flight and closes, WebSockets close
 //!   themselves on the same signal (see `http::live`); [`serve`] returns once every connection
@@ -36,6 +40,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
     sync::{watch, OwnedSemaphorePermit, Semaphore},
 };
+use tokio_rustls::{server::TlsStream, TlsAcceptor};
 
 use crate::metrics::Metrics;
 
@@ -55,13 +60,14 @@ pub struct Limits {
 }
 
 /// Serves `app` on `listener` within `limits` until `closing` becomes `true`, then drains the
-/// open connections (see the module docs).
+/// open connections (see the module docs); over TLS with `tls`, else plain HTTP.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     closing: watch::Receiver<bool>,
     metrics: Metrics,
+    tls: Option<TlsAcceptor>,
 ) {
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
@@ -89,27 +95,20 @@ pub async fn serve(
         };
         // Answers are written whole; Nagle's algorithm would only delay them.
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Counted { stream, _permit: permit, metrics: metrics.clone() });
+        let socket = Counted { stream, _permit: permit, metrics: metrics.clone() };
         metrics.http_connections.inc();
         // Handlers learn who connected (`ConnectInfo`; see `http::client::ClientAddr`).
         let app = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
-        let connection = http.serve_connection(io, TowerToHyperService::new(app)).with_upgrades();
-        let closing = closing.clone();
+        let (http, tls, closing) = (http.clone(), tls.clone(), closing.clone());
         tokio::spawn(async move {
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = closed(closing) => {
-                    connection.as_mut().graceful_shutdown();
-                    match tokio::time::timeout(limits.drain_timeout, connection).await {
-                        Ok(result) => result,
-                        Err(_) => return,
+            match tls {
+                None => serve_connection(&http, socket, app, limits, closing).await,
+                Some(tls) => {
+                    let limit = limits.header_read_timeout;
+                    if let Some(secured) = handshake(&tls, socket, limit, closing.clone()).await {
+                        serve_connection(&http, secured, app, limits, closing).await;
                     }
                 }
-            };
-            if let Err(error) = result {
-                // Timeouts, resets and malformed requests: the client's doing, not ours.
-                tracing::debug!(%error, "A connection ended with an error.");
             }
         });
     }
@@ -121,6 +120,62 @@ pub async fn serve(
             open = max - permits.available_permits(),
             "Connections still open after the drain timeout; leaving them."
         );
+    }
+}
+
+/// Serves HTTP/1.1 requests (and upgrades) on one connection until it ends; when the server
+/// closes, finishes the request in flight within [`Limits::drain_timeout`].
+async fn serve_connection<S>(
+    http: &hyper::server::conn::http1::Builder,
+    socket: S,
+    app: Router,
+    limits: Limits,
+    closing: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let service = TowerToHyperService::new(app);
+    let connection = http.serve_connection(TokioIo::new(socket), service).with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = closed(closing) => {
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(limits.drain_timeout, connection).await {
+                Ok(result) => result,
+                Err(_) => return,
+            }
+        }
+    };
+    if let Err(error) = result {
+        // Timeouts, resets and malformed requests: the client's doing, not ours.
+        tracing::debug!(%error, "A connection ended with an error.");
+    }
+}
+
+/// Secures `socket` with `tls`: the handshake must finish within `limit`, and is abandoned when
+/// the server closes. `None` (the socket, and its permit, dropped) when it does not.
+async fn handshake(
+    tls: &TlsAcceptor,
+    socket: Counted,
+    limit: Duration,
+    closing: watch::Receiver<bool>,
+) -> Option<TlsStream<Counted>> {
+    tokio::select! {
+        secured = tokio::time::timeout(limit, tls.accept(socket)) => match secured {
+            Ok(Ok(secured)) => Some(secured),
+            // Plain HTTP on the HTTPS port, an unknown certificate authority, a scanner: the
+            // client's doing, not ours.
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "A TLS handshake failed.");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(?limit, "A TLS handshake did not finish in time.");
+                None
+            }
+        },
+        () = closed(closing) => None,
     }
 }
 

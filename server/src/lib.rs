@@ -33,6 +33,7 @@ pub mod roster;
 pub mod shutdown;
 mod startup;
 mod state;
+pub mod tls;
 
 use std::{
     future::{Future, IntoFuture},
@@ -89,6 +90,7 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let RunOptions { kinesis, clock } = options;
+    let tls = tls::acceptor(&config.tls)?;
     let _lock = data_dir::lock(&config.data_dir)?;
     let kinesis_credentials = kinesis.as_ref().map(|_| config.kinesis_credentials()).transpose()?;
     if !config.dist.join("index.html").is_file() {
@@ -114,7 +116,14 @@ pub async fn run_with(
     };
     let public_url = state.public_url();
     tracing::info!(%address, %public_url, "Alleycat is listening: open {public_url} in a browser.");
-    let demo = demo::start(&state, address, state.closing());
+    // The demo field's client speaks plain HTTP: over TLS it rides through a loopback listener
+    // of its own, which nothing outside this machine reaches.
+    let demo_listener = match (&tls, state.config().demo_racers) {
+        (Some(_), 1..) => Some(TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?),
+        _ => None,
+    };
+    let demo_address = demo_listener.as_ref().map_or(Ok(address), TcpListener::local_addr)?;
+    let demo = demo::start(&state, demo_address, state.closing());
     let stop_http = async move {
         shutdown.await;
         let _ = closing_tx.send(true);
@@ -125,14 +134,23 @@ pub async fn run_with(
         header_read_timeout: Duration::from_millis(state.config().header_read_timeout_ms),
         drain_timeout: Duration::from_secs(state.config().request_timeout_seconds),
     };
-    connections::serve(
-        listener,
-        http::app(state.clone()),
-        limits,
-        state.closing(),
-        state.metrics().clone(),
-    )
-    .await;
+    let app = http::app(state.clone());
+    let serve = |listener, tls| {
+        connections::serve(
+            listener,
+            app.clone(),
+            limits,
+            state.closing(),
+            state.metrics().clone(),
+            tls,
+        )
+    };
+    match demo_listener {
+        Some(demo_listener) => {
+            tokio::join!(serve(listener, tls), serve(demo_listener, None));
+        }
+        None => serve(listener, tls).await,
+    }
     if let Some((task, registry)) = kinesis {
         task.await??;
         registry.close().await;

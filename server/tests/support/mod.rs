@@ -80,7 +80,7 @@ impl TestServer {
         let mut config = test_config(data.path(), dist.path());
         adjust(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("{}://{}", config.scheme(), listener.local_addr().unwrap());
         let clock = ManualClock::new(test_start_ms());
         let (stop, stopped) = oneshot::channel::<()>();
         let options =

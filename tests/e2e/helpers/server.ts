@@ -1,6 +1,8 @@
-// A private `alleycat serve` for specs that stop and start the server themselves.
-import { spawn, type ChildProcess } from 'node:child_process';
+// A private `alleycat serve` for specs that stop and start the server themselves, over HTTP or
+// (`HttpsServer`) HTTPS.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -48,14 +50,18 @@ export class Server {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        const response = await fetch(`${this.url}/healthz`);
-        if (response.ok) return;
+        if (await this.healthy()) return;
       } catch {
         // Not up yet.
       }
       if (Date.now() > deadline) throw new Error(`alleycat did not start:\n${this.log}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /** Whether /healthz answers. */
+  protected async healthy(): Promise<boolean> {
+    return (await fetch(`${this.url}/healthz`)).ok;
   }
 
   /** Stops the server with `signal` and waits for the process to exit. */
@@ -66,5 +72,69 @@ export class Server {
     child.kill(signal);
     await exited;
     this.child = undefined;
+  }
+}
+
+/** A PEM certificate and its key, for `--tls-cert` / `--tls-key`. */
+export interface Certificate {
+  cert: string;
+  key: string;
+  /** The host name the certificate is for. */
+  host: string;
+}
+
+/**
+ * A throwaway self-signed certificate for `host` (and 127.0.0.1), made with the `openssl` CLI
+ * into a new temporary directory; valid for a day.
+ */
+export function makeCertificate(host = 'localhost'): Certificate {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alleycat-e2e-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-days', '1', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host},IP:127.0.0.1`,
+    '-keyout', key, '-out', cert,
+  ], { stdio: 'pipe' });
+  return { cert, key, host };
+}
+
+/** `alleycat serve` over HTTPS (`--tls-cert`, `--tls-key`) with `certificate`, on 127.0.0.1. */
+export class HttpsServer extends Server {
+  constructor(
+    port: number,
+    readonly certificate: Certificate,
+    raceSeconds = 20,
+  ) {
+    super(port, raceSeconds, undefined, {
+      ALLEYCAT_TLS_CERT: certificate.cert,
+      ALLEYCAT_TLS_KEY: certificate.key,
+    });
+  }
+
+  /** Where a browser opens it: the certificate's host name (the browser must resolve it). */
+  override get url() {
+    return `https://${this.certificate.host}:${this.port}`;
+  }
+
+  /** Whether /healthz answers over HTTPS, trusting only the server's certificate. */
+  protected override async healthy(): Promise<boolean> {
+    const ca = fs.readFileSync(this.certificate.cert);
+    const options = {
+      host: '127.0.0.1',
+      port: this.port,
+      path: '/healthz',
+      servername: this.certificate.host,
+      ca,
+      timeout: 5_000,
+    };
+    return new Promise((resolve, reject) => {
+      const request = https.get(options, (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      });
+      request.on('timeout', () => request.destroy(new Error('no answer in time')));
+      request.on('error', reject);
+    });
   }
 }

@@ -277,12 +277,7 @@ impl Registry {
         let open_shards = pipeline.stream.shards().iter().filter(|s| s.is_open()).count() as u32;
         let mut pipeline_meta = match read_meta(&pipeline_meta_path)? {
             Some(meta) => meta,
-            None => StreamMeta::new(
-                open_shards,
-                pipeline.retention_hours,
-                clock.now_ms(),
-                false,
-            ),
+            None => StreamMeta::new(open_shards, pipeline.retention_hours, clock.now_ms(), false),
         };
         pipeline_meta.shards = open_shards;
         pipeline_meta.retention_hours = pipeline.retention_hours;

@@ -57,9 +57,8 @@ pub async fn split(call: &Call<'_>, input: SplitShardInput) -> Result<Empty, Kin
     let key_text = input.new_starting_hash_key.unwrap_or_default();
     let key: Option<u128> = key_text.parse().ok();
     // Kinesis: above the shard's first key plus one, below its last.
-    let inside = key.filter(|&k| {
-        k > shard.starting_hash_key.saturating_add(1) && k < shard.ending_hash_key
-    });
+    let inside =
+        key.filter(|&k| k > shard.starting_hash_key.saturating_add(1) && k < shard.ending_hash_key);
     let Some(key) = inside else {
         return Err(KinesisError::InvalidArgument(format!(
             "NewStartingHashKey {key_text} used in SplitShard() on shard {text} in stream {} under account {ACCOUNT_ID} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
@@ -100,8 +99,10 @@ pub async fn merge(call: &Call<'_>, input: MergeShardsInput) -> Result<Empty, Ki
     }
     checks.finish()?;
     let entry = call.registry().get(&name.unwrap_or_default())?;
-    let (first_text, second_text) =
-        (input.shard_to_merge.unwrap_or_default(), input.adjacent_shard_to_merge.unwrap_or_default());
+    let (first_text, second_text) = (
+        input.shard_to_merge.unwrap_or_default(),
+        input.adjacent_shard_to_merge.unwrap_or_default(),
+    );
     let first = open_shard(&entry, &first_text).await?;
     let second = open_shard(&entry, &second_text).await?;
     let touching = first.ending_hash_key.checked_add(1) == Some(second.starting_hash_key)

@@ -580,7 +580,8 @@ impl ShardFilter {
         let wants_time = matches!(kind, "AT_TIMESTAMP" | "FROM_TIMESTAMP");
         if input.shard_id.is_some() != wants_id {
             return Err(KinesisError::InvalidArgument(if wants_id {
-                "ShardId must be specified in the ShardFilter when its Type is AFTER_SHARD_ID.".into()
+                "ShardId must be specified in the ShardFilter when its Type is AFTER_SHARD_ID."
+                    .into()
             } else {
                 format!("ShardId cannot be specified in the ShardFilter when its Type is {kind}.")
             }));
@@ -710,8 +711,7 @@ pub async fn list_shards(
     };
     let entry = call.registry().get(&name)?;
     let all = entry.stream().await?.shards();
-    let trim_ms =
-        call.now_ms.saturating_sub(u64::from(entry.meta().retention_hours) * 3_600_000);
+    let trim_ms = call.now_ms.saturating_sub(u64::from(entry.meta().retention_hours) * 3_600_000);
     let filter = filter.unwrap_or(ShardFilter::FromTrimHorizon);
     let start = start
         .unwrap_or_else(|| shards_after(&all, input.exclusive_start_shard_id.as_deref()))

@@ -364,7 +364,11 @@ impl Committer {
 
     /// Closes the shards `close` (everything routed to them before is committed) and starts
     /// workers for the new shards `open`.
-    fn reshard(&mut self, close: Vec<usize>, open: Vec<(Arc<Shard>, ShardWriter)>) -> io::Result<()> {
+    fn reshard(
+        &mut self,
+        close: Vec<usize>,
+        open: Vec<(Arc<Shard>, ShardWriter)>,
+    ) -> io::Result<()> {
         for (shard, writer) in open {
             let index = self.workers.len();
             if shard.id.0 as usize != index {

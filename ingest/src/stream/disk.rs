@@ -209,7 +209,8 @@ impl DiskStream {
         let mut shards = Vec::new();
         let mut writers = Vec::new();
         for (i, entry) in map.shards().iter().enumerate() {
-            let (shard, writer) = open_shard(&fs, &clock, &config, &dir, i as u32, !entry.is_open())?;
+            let (shard, writer) =
+                open_shard(&fs, &clock, &config, &dir, i as u32, !entry.is_open())?;
             shards.push(shard);
             writers.push(writer);
         }
@@ -676,7 +677,9 @@ impl Stream for DiskStream {
             let mut shards = layout.shards.clone();
             shards.extend(open.iter().map(|(shard, _)| Arc::clone(shard)));
             let job = ReshardJob { close: close.clone(), open, reply };
-            self.committer.send(Command::Reshard(Box::new(job))).map_err(|_| StreamError::Closed)?;
+            self.committer
+                .send(Command::Reshard(Box::new(job)))
+                .map_err(|_| StreamError::Closed)?;
             *layout = Layout::new(map, shards);
         }
         answer.await.map_err(|_| StreamError::Closed)??;
@@ -694,8 +697,7 @@ impl Stream for DiskStream {
         if !running {
             return StreamHealth::Stopped;
         }
-        let states: Vec<_> =
-            self.layout().shards.iter().map(|s| (s.id, s.write_state())).collect();
+        let states: Vec<_> = self.layout().shards.iter().map(|s| (s.id, s.write_state())).collect();
         let failing = states
             .iter()
             .filter_map(|(id, state)| state.failing.as_ref().map(|(since, e)| (*since, *id, e)))

@@ -367,7 +367,8 @@ mod tests {
         let map = ShardMap::even(3, 0);
         assert!(map.apply(Reshard::Merge { shard: ShardId(0), adjacent: ShardId(2) }, 1).is_err());
         assert!(map.apply(Reshard::Merge { shard: ShardId(1), adjacent: ShardId(1) }, 1).is_err());
-        let next = map.apply(Reshard::Merge { shard: ShardId(2), adjacent: ShardId(1) }, 1).unwrap();
+        let next =
+            map.apply(Reshard::Merge { shard: ShardId(2), adjacent: ShardId(1) }, 1).unwrap();
         let child = &next.shards()[3];
         assert_eq!((child.parent, child.adjacent_parent), (Some(ShardId(2)), Some(ShardId(1))));
         assert_eq!(child.starting_hash_key, map.shards()[1].starting_hash_key);

@@ -165,14 +165,14 @@ pub struct PipelineStream {
 
 enum Engine {
     Shared(Arc<dyn Stream>),
-    Own(DiskStream),
+    Own(Box<DiskStream>),
 }
 
 impl Engine {
     fn stream(&self) -> &dyn Stream {
         match self {
             Self::Shared(stream) => &**stream,
-            Self::Own(stream) => stream,
+            Self::Own(stream) => &**stream,
         }
     }
 }
@@ -200,7 +200,7 @@ impl Entry {
             name: name.to_owned(),
             dir: Some(dir),
             meta: Mutex::new(meta),
-            engine: tokio::sync::RwLock::new(Some(Engine::Own(engine))),
+            engine: tokio::sync::RwLock::new(Some(Engine::Own(Box::new(engine)))),
             updating: Default::default(),
         })
     }
@@ -402,7 +402,7 @@ impl Registry {
         // Waits for the calls in flight on it; later ones find it gone.
         let engine = entry.engine.write().await.take();
         if let Some(Engine::Own(stream)) = engine {
-            stream.close().await;
+            (*stream).close().await;
         }
         let trash = self.dir.join(format!("{DELETED_PREFIX}{}-{name}", self.clock.now_ms()));
         tokio::task::spawn_blocking(move || {
@@ -446,7 +446,7 @@ impl Registry {
             if let Some(dir) = &entry.dir {
                 let mut engine = entry.engine.write().await;
                 if let Some(Engine::Own(old)) = engine.take() {
-                    old.close().await;
+                    (*old).close().await;
                 }
                 let (dir, reopened, created, clock) =
                     (dir.clone(), meta.clone(), self.created, self.clock.clone());
@@ -455,7 +455,7 @@ impl Registry {
                 })
                 .await
                 .map_err(|_| KinesisError::InternalFailure)??;
-                *engine = Some(Engine::Own(opened));
+                *engine = Some(Engine::Own(Box::new(opened)));
             }
         }
         *entry.meta.lock().unwrap_or_else(|p| p.into_inner()) = meta;
@@ -526,7 +526,7 @@ impl Registry {
     pub async fn close(&self) {
         for entry in self.list() {
             if let Some(Engine::Own(stream)) = entry.engine.write().await.take() {
-                stream.close().await;
+                (*stream).close().await;
             }
         }
     }

@@ -168,9 +168,9 @@ pub struct DiskStream {
     config: StreamConfig,
     dir: PathBuf,
     /// The shards and routing; puts hold it (read) from routing until their append is queued.
-    layout: RwLock<Layout>,
+    layout: Box<RwLock<Layout>>,
     /// One reshard at a time.
-    resharding: tokio::sync::Mutex<()>,
+    resharding: Box<tokio::sync::Mutex<()>>,
     /// The committer thread's queue.
     committer: mpsc::Sender<Command>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -223,7 +223,7 @@ impl DiskStream {
             clock,
             config,
             dir,
-            layout: RwLock::new(Layout::new(map, shards)),
+            layout: Box::new(RwLock::new(Layout::new(map, shards))),
             resharding: Default::default(),
             committer,
             thread: Mutex::new(Some(thread)),

@@ -42,7 +42,8 @@ pub async fn describe_limits(
     let streams = call.registry().list();
     let mut open_shard_count = 0;
     for entry in &streams {
-        open_shard_count += entry.stream().await.map_or(0, |s| s.shards().len());
+        open_shard_count +=
+            entry.stream().await.map_or(0, |s| s.shards().iter().filter(|s| s.is_open()).count());
     }
     Ok(DescribeLimitsOutput {
         shard_limit: MAX_SHARDS_PER_STREAM,

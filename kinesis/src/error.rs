@@ -120,7 +120,9 @@ impl From<alleycat_ingest::stream::StreamError> for KinesisError {
     fn from(error: alleycat_ingest::stream::StreamError) -> Self {
         use alleycat_ingest::stream::StreamError;
         match error {
-            StreamError::InvalidArgument(message) => Self::InvalidArgument(message),
+            StreamError::InvalidArgument(message) | StreamError::Unsupported(message) => {
+                Self::InvalidArgument(message)
+            }
             StreamError::ExpiredIterator(message) => Self::ExpiredIterator(message),
             StreamError::Closed => Self::ServiceUnavailable,
             error @ (StreamError::Io(_) | StreamError::CorruptCheckpoint { .. }) => {

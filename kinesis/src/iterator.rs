@@ -77,22 +77,26 @@ pub struct PageToken {
     pub next: u32,
     /// When it was handed out, epoch ms.
     pub issued_ms: u64,
+    /// The ShardFilter of the listing, in its compact form (`TYPE` or `TYPE:value`), if any.
+    pub filter: Option<String>,
 }
 
 impl PageToken {
     /// The opaque string form.
     pub fn encode(&self) -> String {
-        STANDARD.encode(format!("{}|{}|{}", self.issued_ms, self.next, self.stream))
+        let filter = self.filter.as_deref().map_or_else(String::new, |f| format!("|{f}"));
+        STANDARD.encode(format!("{}|{}|{}{filter}", self.issued_ms, self.next, self.stream))
     }
 
     /// Reads the string form back; `None` when it is not one.
     pub fn decode(text: &str) -> Option<Self> {
         let text = String::from_utf8(STANDARD.decode(text).ok()?).ok()?;
-        let mut parts = text.splitn(3, '|');
+        let mut parts = text.splitn(4, '|');
         let issued_ms = parts.next()?.parse().ok()?;
         let next = parts.next()?.parse().ok()?;
         let stream = parts.next()?.to_owned();
-        crate::validate::is_name(&stream).then_some(Self { stream, next, issued_ms })
+        let filter = parts.next().map(str::to_owned);
+        crate::validate::is_name(&stream).then_some(Self { stream, next, issued_ms, filter })
     }
 }
 
@@ -118,8 +122,10 @@ mod tests {
 
     #[test]
     fn a_page_token_survives_its_round_trip() {
-        let token = PageToken { stream: "s.1".into(), next: 7, issued_ms: 5 };
-        assert_eq!(PageToken::decode(&token.encode()), Some(token));
+        let token = PageToken { stream: "s.1".into(), next: 7, issued_ms: 5, filter: None };
+        assert_eq!(PageToken::decode(&token.encode()), Some(token.clone()));
+        let filtered = PageToken { filter: Some("AT_TIMESTAMP:12".into()), ..token };
+        assert_eq!(PageToken::decode(&filtered.encode()), Some(filtered));
         assert_eq!(PageToken::decode("eA=="), None);
     }
 }

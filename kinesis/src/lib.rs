@@ -15,9 +15,9 @@
 //!
 //! # Actions
 //!
-//! 36 of the 39 of the API reference: CreateStream, DeleteStream, DescribeStream,
+//! All 39 of the API reference: CreateStream, DeleteStream, DescribeStream,
 //! DescribeStreamSummary, ListStreams, ListShards, Increase/DecreaseStreamRetentionPeriod
-//! ([`streams`]); PutRecord, PutRecords, GetShardIterator, GetRecords ([`records`]);
+//! ([`streams`]); SplitShard, MergeShards, UpdateShardCount ([`reshard`]); PutRecord, PutRecords, GetShardIterator, GetRecords ([`records`]);
 //! AddTagsToStream, ListTagsForStream, RemoveTagsFromStream, TagResource, UntagResource,
 //! ListTagsForResource ([`tags`]); Put/Get/DeleteResourcePolicy ([`policy`]); DescribeLimits,
 //! DescribeAccountSettings, UpdateAccountSettings ([`account`]); Enable/DisableEnhancedMonitoring,
@@ -27,8 +27,8 @@
 //! by name in the [`Registry`], where the stream `alleycat` is the racing pipeline's.
 //!
 //! Differences from Amazon Kinesis, by design: streams are ACTIVE as soon as CreateStream
-//! answers and gone as soon as DeleteStream does, consumers likewise; shards are never split or
-//! merged (SplitShard, MergeShards and UpdateShardCount are unknown operations); GetRecords has
+//! answers and gone as soon as DeleteStream does, consumers likewise, and a reshard is done
+//! (the stream ACTIVE again) when its call answers; GetRecords has
 //! no per-shard call rate limit; settings without an effect here (metrics, KMS encryption,
 //! policies, warm throughput, billing) are kept and reported but change nothing.
 
@@ -42,6 +42,7 @@ pub mod model;
 pub mod policy;
 pub mod records;
 pub mod registry;
+pub mod reshard;
 pub mod resource;
 pub mod settings;
 pub mod sigv4;
@@ -316,6 +317,9 @@ async fn dispatch(
         }
         "ListStreams" => run(protocol, body, |i| streams::list_streams(call, i)).await,
         "ListShards" => run(protocol, body, |i| streams::list_shards(call, i)).await,
+        "SplitShard" => run(protocol, body, |i| reshard::split(call, i)).await,
+        "MergeShards" => run(protocol, body, |i| reshard::merge(call, i)).await,
+        "UpdateShardCount" => run(protocol, body, |i| reshard::update_shard_count(call, i)).await,
         "IncreaseStreamRetentionPeriod" => {
             run(protocol, body, |i| streams::retention(call, i, true)).await
         }

@@ -13,7 +13,7 @@ use crate::{
     error::KinesisError,
     iterator::{Iterator, ITERATOR_TTL_MS},
     model::{Blob, Timestamp},
-    streams::{encryption_type, stream_name},
+    streams::{encryption_type, stream_name, ChildShard},
     validate::{
         is_hash_key, is_name, is_sequence, Checks, HASH_KEY_PATTERN, NAME_PATTERN, SEQUENCE_PATTERN,
     },
@@ -428,8 +428,12 @@ pub struct GetRecordsInput {
 #[serde(rename_all = "PascalCase")]
 pub struct GetRecordsOutput {
     records: Vec<RecordOutput>,
-    next_shard_iterator: String,
+    /// Absent once a closed shard is read to its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_shard_iterator: Option<String>,
     millis_behind_latest: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_shards: Option<Vec<ChildShard>>,
 }
 
 /// One record read.
@@ -484,8 +488,9 @@ pub async fn get_records(
         Iterator { issued_ms: call.now_ms, position: output.next_iterator.position, ..iterator };
     Ok(GetRecordsOutput {
         records: output.records.into_iter().map(RecordOutput::from).collect(),
-        next_shard_iterator: next.encode(),
+        next_shard_iterator: output.child_shards.is_none().then(|| next.encode()),
         millis_behind_latest: output.millis_behind_latest,
+        child_shards: output.child_shards.map(|c| c.iter().map(ChildShard::from).collect()),
     })
 }
 
@@ -516,6 +521,7 @@ pub(crate) fn keep_within(output: &mut StreamRecords, max_bytes: usize, now_ms: 
         let first_left = output.records[keep].sequence_number;
         output.records.truncate(keep);
         output.next_iterator.position = first_left.0;
+        output.child_shards = None; // the shard's end is not reached yet
         let newest_kept = output.records.last().map_or(now_ms, |r| r.arrival_ms);
         output.millis_behind_latest = now_ms.saturating_sub(newest_kept);
     }

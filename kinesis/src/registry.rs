@@ -19,7 +19,8 @@
 //! `meta.json` is JSON: `{"version":1,"shards":N,"retentionHours":H,"createdMs":T,
 //! "onDemand":false,"tags":{...},"enhancedMetrics":[...],"encryptionKey":null,
 //! "warmThroughputMibps":null,"policy":null,"consumers":{"<name>":{"createdMs":T,"tags":{...},
-//! "policy":null}}}` (the fields after `tags` came later and default to empty when absent, so
+//! "policy":null}},"scalingsMs":[T,...]}` (`shards` is the open shard count, kept up to date by
+//! resharding; the shard map itself is the engine's, in its `stream.meta`) (the fields after `tags` came later and default to empty when absent, so
 //! older files read unchanged; see [`StreamMeta`]). It, like `account.json`, is replaced
 //! atomically (temporary file, fsync, rename, directory fsync). A stream exists once its `meta.json` does: CreateStream writes it last, so
 //! a folder without one is an interrupted creation, removed on the next open, as are leftover
@@ -39,7 +40,7 @@ use std::{
 };
 
 use alleycat_ingest::stream::{
-    Clock, DiskStream, RealFs, Stream, StreamConfig, StreamError, SyncPolicy,
+    Clock, DiskStream, RealFs, Reshard, Stream, StreamConfig, StreamError, SyncPolicy,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::RwLockReadGuard;
@@ -53,6 +54,8 @@ pub const MAX_SHARDS_PER_STREAM: u32 = 1024;
 /// The most tags a stream may carry (Kinesis: 50).
 pub const MAX_TAGS_PER_STREAM: usize = 50;
 
+/// UpdateShardCount's limit counts the scalings of a rolling day.
+pub const SCALING_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
 const META_VERSION: u32 = 1;
 const PIPELINE_META: &str = "pipeline.json";
 const ACCOUNT_META: &str = "account.json";
@@ -91,6 +94,9 @@ pub struct StreamMeta {
     /// Its registered consumers (enhanced fan-out), by name.
     #[serde(default)]
     pub consumers: BTreeMap<String, ConsumerMeta>,
+    /// When UpdateShardCount scaled it within the last rolling day, epoch ms.
+    #[serde(default)]
+    pub scalings_ms: Vec<u64>,
 }
 
 impl StreamMeta {
@@ -108,6 +114,7 @@ impl StreamMeta {
             warm_throughput_mibps: None,
             policy: None,
             consumers: BTreeMap::new(),
+            scalings_ms: Vec::new(),
         }
     }
 }
@@ -158,14 +165,14 @@ pub struct PipelineStream {
 
 enum Engine {
     Shared(Arc<dyn Stream>),
-    Own(DiskStream),
+    Own(Box<DiskStream>),
 }
 
 impl Engine {
     fn stream(&self) -> &dyn Stream {
         match self {
             Self::Shared(stream) => &**stream,
-            Self::Own(stream) => stream,
+            Self::Own(stream) => &**stream,
         }
     }
 }
@@ -177,6 +184,8 @@ pub struct Entry {
     dir: Option<PathBuf>,
     meta: Mutex<StreamMeta>,
     engine: tokio::sync::RwLock<Option<Engine>>,
+    /// Set while a reshard runs (the stream is UPDATING).
+    updating: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Entry {
@@ -191,7 +200,8 @@ impl Entry {
             name: name.to_owned(),
             dir: Some(dir),
             meta: Mutex::new(meta),
-            engine: tokio::sync::RwLock::new(Some(Engine::Own(engine))),
+            engine: tokio::sync::RwLock::new(Some(Engine::Own(Box::new(engine)))),
+            updating: Default::default(),
         })
     }
 
@@ -208,6 +218,15 @@ impl Entry {
     /// Its metadata now.
     pub fn meta(&self) -> StreamMeta {
         self.meta.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `UPDATING` while a reshard runs, else `ACTIVE`.
+    pub fn status(&self) -> &'static str {
+        if self.updating.load(std::sync::atomic::Ordering::Acquire) {
+            "UPDATING"
+        } else {
+            "ACTIVE"
+        }
     }
 
     /// Whether consumer `name`, registered at `created_ms`, is still registered.
@@ -255,16 +274,12 @@ impl Registry {
         fs::create_dir_all(&dir)?;
         let mut streams = BTreeMap::new();
         let pipeline_meta_path = dir.join(PIPELINE_META);
+        let open_shards = pipeline.stream.shards().iter().filter(|s| s.is_open()).count() as u32;
         let mut pipeline_meta = match read_meta(&pipeline_meta_path)? {
             Some(meta) => meta,
-            None => StreamMeta::new(
-                pipeline.stream.shards().len() as u32,
-                pipeline.retention_hours,
-                clock.now_ms(),
-                false,
-            ),
+            None => StreamMeta::new(open_shards, pipeline.retention_hours, clock.now_ms(), false),
         };
-        pipeline_meta.shards = pipeline.stream.shards().len() as u32;
+        pipeline_meta.shards = open_shards;
         pipeline_meta.retention_hours = pipeline.retention_hours;
         write_meta(&pipeline_meta_path, &pipeline_meta)?;
         streams.insert(
@@ -274,6 +289,7 @@ impl Registry {
                 dir: None,
                 meta: Mutex::new(pipeline_meta),
                 engine: tokio::sync::RwLock::new(Some(Engine::Shared(pipeline.stream))),
+                updating: Default::default(),
             }),
         );
         for item in fs::read_dir(&dir)? {
@@ -386,7 +402,7 @@ impl Registry {
         // Waits for the calls in flight on it; later ones find it gone.
         let engine = entry.engine.write().await.take();
         if let Some(Engine::Own(stream)) = engine {
-            stream.close().await;
+            (*stream).close().await;
         }
         let trash = self.dir.join(format!("{DELETED_PREFIX}{}-{name}", self.clock.now_ms()));
         tokio::task::spawn_blocking(move || {
@@ -430,7 +446,7 @@ impl Registry {
             if let Some(dir) = &entry.dir {
                 let mut engine = entry.engine.write().await;
                 if let Some(Engine::Own(old)) = engine.take() {
-                    old.close().await;
+                    (*old).close().await;
                 }
                 let (dir, reopened, created, clock) =
                     (dir.clone(), meta.clone(), self.created, self.clock.clone());
@@ -439,11 +455,49 @@ impl Registry {
                 })
                 .await
                 .map_err(|_| KinesisError::InternalFailure)??;
-                *engine = Some(Engine::Own(opened));
+                *engine = Some(Engine::Own(Box::new(opened)));
             }
         }
         *entry.meta.lock().unwrap_or_else(|p| p.into_inner()) = meta;
         Ok(())
+    }
+
+    /// Reshards `entry` ([`alleycat_ingest::stream::map`]): the stream is UPDATING meanwhile
+    /// (a second reshard is refused with ResourceInUse), and its metadata records the new open
+    /// shard count and, for `scaling`, when (UpdateShardCount's rolling-day limit).
+    pub async fn reshard(
+        &self,
+        entry: &Entry,
+        change: Reshard,
+        scaling: bool,
+    ) -> Result<(), KinesisError> {
+        use std::sync::atomic::Ordering;
+        if entry.updating.swap(true, Ordering::AcqRel) {
+            return Err(KinesisError::ResourceInUse(format!(
+                "Stream {} under account {} not ACTIVE, instead in state UPDATING",
+                entry.name(),
+                crate::ACCOUNT_ID
+            )));
+        }
+        let result = async {
+            let stream = entry.stream().await?;
+            stream.reshard(change).await?;
+            let open = stream.shards().iter().filter(|s| s.is_open()).count() as u32;
+            drop(stream);
+            let now = self.clock.now_ms();
+            self.update(entry, |meta| {
+                meta.shards = open;
+                if scaling {
+                    meta.scalings_ms.retain(|&ms| ms + SCALING_WINDOW_MS > now);
+                    meta.scalings_ms.push(now);
+                }
+                Ok(())
+            })
+            .await
+        }
+        .await;
+        entry.updating.store(false, Ordering::Release);
+        result
     }
 
     /// The account-wide settings now.
@@ -472,7 +526,7 @@ impl Registry {
     pub async fn close(&self) {
         for entry in self.list() {
             if let Some(Engine::Own(stream)) = entry.engine.write().await.take() {
-                stream.close().await;
+                (*stream).close().await;
             }
         }
     }

@@ -58,17 +58,33 @@ struct HashKeyRange {
     ending_hash_key: String,
 }
 
+impl From<&ShardDescription> for HashKeyRange {
+    fn from(shard: &ShardDescription) -> Self {
+        Self {
+            starting_hash_key: shard.starting_hash_key.to_string(),
+            ending_hash_key: shard.ending_hash_key.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct SequenceNumberRange {
     starting_sequence_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ending_sequence_number: Option<String>,
 }
 
-/// A shard as Kinesis describes it.
+/// A shard as Kinesis describes it: a closed one with its ending sequence number, a child with
+/// its parents.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Shard {
     shard_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjacent_parent_shard_id: Option<String>,
     hash_key_range: HashKeyRange,
     sequence_number_range: SequenceNumberRange,
 }
@@ -77,13 +93,36 @@ impl From<&ShardDescription> for Shard {
     fn from(shard: &ShardDescription) -> Self {
         Self {
             shard_id: shard.shard_id.to_string(),
-            hash_key_range: HashKeyRange {
-                starting_hash_key: shard.starting_hash_key.to_string(),
-                ending_hash_key: shard.ending_hash_key.to_string(),
-            },
+            parent_shard_id: shard.parent_shard_id.map(|p| p.to_string()),
+            adjacent_parent_shard_id: shard.adjacent_parent_shard_id.map(|p| p.to_string()),
+            hash_key_range: HashKeyRange::from(shard),
             sequence_number_range: SequenceNumberRange {
                 starting_sequence_number: shard.starting_sequence_number.0.to_string(),
+                ending_sequence_number: shard.ending_sequence_number.map(|s| s.0.to_string()),
             },
+        }
+    }
+}
+
+/// A child of a closed shard, as GetRecords and SubscribeToShard report it at the shard's end.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChildShard {
+    shard_id: String,
+    parent_shards: Vec<String>,
+    hash_key_range: HashKeyRange,
+}
+
+impl From<&ShardDescription> for ChildShard {
+    fn from(shard: &ShardDescription) -> Self {
+        Self {
+            shard_id: shard.shard_id.to_string(),
+            parent_shards: [shard.parent_shard_id, shard.adjacent_parent_shard_id]
+                .into_iter()
+                .flatten()
+                .map(|p| p.to_string())
+                .collect(),
+            hash_key_range: HashKeyRange::from(shard),
         }
     }
 }
@@ -187,7 +226,7 @@ fn header(call: &Call<'_>, entry: &Entry, meta: &StreamMeta) -> StreamHeader {
     StreamHeader {
         stream_name: entry.name().to_owned(),
         stream_arn: crate::arn::stream(call, entry.name()),
-        stream_status: "ACTIVE",
+        stream_status: entry.status(),
         stream_mode_details: mode(meta.on_demand),
         stream_creation_timestamp: Timestamp(meta.created_ms),
     }
@@ -407,7 +446,7 @@ pub async fn describe_summary(
     input: NamedInput,
 ) -> Result<DescribeStreamSummaryOutput, KinesisError> {
     let entry = call.registry().get(&named(&input.stream_name, &input.stream_arn)?)?;
-    let shards = entry.stream().await?.shards().len();
+    let shards = entry.stream().await?.shards().iter().filter(|s| s.is_open()).count();
     let meta = entry.meta();
     Ok(DescribeStreamSummaryOutput {
         stream_description_summary: StreamDescriptionSummary {
@@ -499,7 +538,110 @@ pub struct ListShardsInput {
     exclusive_start_shard_id: Option<String>,
     max_results: Option<i64>,
     stream_creation_timestamp: Option<Timestamp>,
-    shard_filter: Option<serde_json::Value>,
+    shard_filter: Option<ShardFilterInput>,
+}
+
+/// ListShards' `ShardFilter`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ShardFilterInput {
+    r#type: Option<String>,
+    shard_id: Option<String>,
+    timestamp: Option<Timestamp>,
+}
+
+/// The ShardFilter types.
+const SHARD_FILTER_TYPES: [&str; 6] = [
+    "AFTER_SHARD_ID",
+    "AT_TRIM_HORIZON",
+    "FROM_TRIM_HORIZON",
+    "AT_LATEST",
+    "AT_TIMESTAMP",
+    "FROM_TIMESTAMP",
+];
+
+/// A checked ShardFilter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ShardFilter {
+    AfterShardId(String),
+    AtTrimHorizon,
+    FromTrimHorizon,
+    AtLatest,
+    AtTimestamp(u64),
+    FromTimestamp(u64),
+}
+
+impl ShardFilter {
+    /// Checks `input` (after the model checks): ShardId only with, and required by,
+    /// AFTER_SHARD_ID; Timestamp likewise with AT_TIMESTAMP and FROM_TIMESTAMP.
+    fn parse(input: &ShardFilterInput) -> Result<Self, KinesisError> {
+        let kind = input.r#type.as_deref().unwrap_or_default();
+        let wants_id = kind == "AFTER_SHARD_ID";
+        let wants_time = matches!(kind, "AT_TIMESTAMP" | "FROM_TIMESTAMP");
+        if input.shard_id.is_some() != wants_id {
+            return Err(KinesisError::InvalidArgument(if wants_id {
+                "ShardId must be specified in the ShardFilter when its Type is AFTER_SHARD_ID."
+                    .into()
+            } else {
+                format!("ShardId cannot be specified in the ShardFilter when its Type is {kind}.")
+            }));
+        }
+        if input.timestamp.is_some() != wants_time {
+            return Err(KinesisError::InvalidArgument(if wants_time {
+                format!("Timestamp must be specified in the ShardFilter when its Type is {kind}.")
+            } else {
+                format!("Timestamp cannot be specified in the ShardFilter when its Type is {kind}.")
+            }));
+        }
+        let at = input.timestamp.map_or(0, |t| t.0);
+        Ok(match kind {
+            "AFTER_SHARD_ID" => Self::AfterShardId(input.shard_id.clone().unwrap_or_default()),
+            "AT_TRIM_HORIZON" => Self::AtTrimHorizon,
+            "FROM_TRIM_HORIZON" => Self::FromTrimHorizon,
+            "AT_LATEST" => Self::AtLatest,
+            "AT_TIMESTAMP" => Self::AtTimestamp(at),
+            _ => Self::FromTimestamp(at),
+        })
+    }
+
+    /// The compact form a NextToken carries.
+    fn encode(&self) -> String {
+        match self {
+            Self::AfterShardId(id) => format!("AFTER_SHARD_ID:{id}"),
+            Self::AtTrimHorizon => "AT_TRIM_HORIZON".into(),
+            Self::FromTrimHorizon => "FROM_TRIM_HORIZON".into(),
+            Self::AtLatest => "AT_LATEST".into(),
+            Self::AtTimestamp(ms) => format!("AT_TIMESTAMP:{ms}"),
+            Self::FromTimestamp(ms) => format!("FROM_TIMESTAMP:{ms}"),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let (kind, value) = text.split_once(':').unwrap_or((text, ""));
+        Some(match kind {
+            "AFTER_SHARD_ID" => Self::AfterShardId(value.to_owned()),
+            "AT_TRIM_HORIZON" => Self::AtTrimHorizon,
+            "FROM_TRIM_HORIZON" => Self::FromTrimHorizon,
+            "AT_LATEST" => Self::AtLatest,
+            "AT_TIMESTAMP" => Self::AtTimestamp(value.parse().ok()?),
+            "FROM_TIMESTAMP" => Self::FromTimestamp(value.parse().ok()?),
+            _ => return None,
+        })
+    }
+
+    /// Whether `shard` is listed, the stream's trim horizon being at `trim_ms`.
+    fn keeps(&self, shard: &ShardDescription, trim_ms: u64) -> bool {
+        let open_at = |t: u64| shard.opened_ms <= t && shard.closed_ms.is_none_or(|c| c >= t);
+        let open_since = |t: u64| shard.closed_ms.is_none_or(|c| c >= t);
+        match self {
+            Self::AfterShardId(id) => shard.shard_id.to_string().as_str() > id.as_str(),
+            Self::AtTrimHorizon => open_at(trim_ms),
+            Self::FromTrimHorizon => open_since(trim_ms),
+            Self::AtLatest => shard.is_open(),
+            Self::AtTimestamp(t) => open_at(*t),
+            Self::FromTimestamp(t) => open_since((*t).max(trim_ms)),
+        }
+    }
 }
 
 /// ListShards' output.
@@ -513,17 +655,23 @@ pub struct ListShardsOutput {
 
 /// ListShards: `MaxResults` (default 1000) shards at a time, after `ExclusiveStartShardId`
 /// or the `NextToken` of the previous page (valid five minutes, and given without the
-/// stream's name, as in Kinesis).
+/// stream's name, as in Kinesis), those of `ShardFilter` only (FROM_TRIM_HORIZON by default:
+/// every shard within the retention period, closed or open).
 pub async fn list_shards(
     call: &Call<'_>,
     input: ListShardsInput,
 ) -> Result<ListShardsOutput, KinesisError> {
-    let _ = (&input.stream_creation_timestamp, &input.shard_filter); // every shard is open
+    let _ = &input.stream_creation_timestamp; // a name names one stream here
     let mut checks = Checks::new();
     checks.range("maxResults", input.max_results, 1, 10_000);
     checks.length("nextToken", input.next_token.as_deref(), 1, 1_048_576);
     checks.stream_name("exclusiveStartShardId", input.exclusive_start_shard_id.as_deref());
-    let (name, start) = if let Some(token) = &input.next_token {
+    if let Some(filter) = &input.shard_filter {
+        checks.required("shardFilter.type", &filter.r#type);
+        checks.one_of("shardFilter.type", filter.r#type.as_deref(), &SHARD_FILTER_TYPES);
+        checks.stream_name("shardFilter.shardId", filter.shard_id.as_deref());
+    }
+    let (name, start, filter) = if let Some(token) = &input.next_token {
         checks.finish()?;
         if input.stream_name.is_some() || input.stream_arn.is_some() {
             return Err(KinesisError::InvalidArgument(
@@ -535,6 +683,11 @@ pub async fn list_shards(
                 "NextToken and ExclusiveStartShardId cannot be provided together.".into(),
             ));
         }
+        if input.shard_filter.is_some() {
+            return Err(KinesisError::InvalidArgument(
+                "NextToken and ShardFilter cannot be provided together.".into(),
+            ));
+        }
         let token = PageToken::decode(token)
             .ok_or_else(|| KinesisError::InvalidArgument("Invalid NextToken.".into()))?;
         if call.now_ms.saturating_sub(token.issued_ms) > ITERATOR_TTL_MS {
@@ -542,23 +695,48 @@ pub async fn list_shards(
                 "The timestamp of the NextToken is more than 300 seconds old; call ListShards again with the stream name.".into(),
             ));
         }
-        (token.stream, Some(token.next as usize))
+        let filter = match &token.filter {
+            Some(text) => Some(
+                ShardFilter::decode(text)
+                    .ok_or_else(|| KinesisError::InvalidArgument("Invalid NextToken.".into()))?,
+            ),
+            None => None,
+        };
+        (token.stream, Some(token.next as usize), filter)
     } else {
         let name = stream_name(&mut checks, &input.stream_name, &input.stream_arn);
         checks.finish()?;
-        (name.unwrap_or_default(), None)
+        let filter = input.shard_filter.as_ref().map(ShardFilter::parse).transpose()?;
+        (name.unwrap_or_default(), None, filter)
     };
     let entry = call.registry().get(&name)?;
     let all = entry.stream().await?.shards();
+    let trim_ms = call.now_ms.saturating_sub(u64::from(entry.meta().retention_hours) * 3_600_000);
+    let filter = filter.unwrap_or(ShardFilter::FromTrimHorizon);
     let start = start
         .unwrap_or_else(|| shards_after(&all, input.exclusive_start_shard_id.as_deref()))
         .min(all.len());
     let limit = input.max_results.unwrap_or(1000) as usize;
-    let end = (start + limit).min(all.len());
+    let mut listed = Vec::new();
+    let mut end = start;
+    while end < all.len() && listed.len() < limit {
+        if filter.keeps(&all[end], trim_ms) {
+            listed.push(Shard::from(&all[end]));
+        }
+        end += 1;
+    }
+    let more = all[end..].iter().any(|s| filter.keeps(s, trim_ms));
     Ok(ListShardsOutput {
-        shards: all[start..end].iter().map(Shard::from).collect(),
-        next_token: (end < all.len())
-            .then(|| PageToken { stream: name, next: end as u32, issued_ms: call.now_ms }.encode()),
+        shards: listed,
+        next_token: more.then(|| {
+            PageToken {
+                stream: name,
+                next: end as u32,
+                issued_ms: call.now_ms,
+                filter: Some(filter.encode()),
+            }
+            .encode()
+        }),
     })
 }
 

@@ -21,7 +21,8 @@
 //! `ContinuationSequenceNumber` is the sequence number of the last record delivered, so
 //! `AFTER_SEQUENCE_NUMBER` of it resumes exactly after it. Before any record was delivered it
 //! names the position reached ([`crate::records::BEFORE`]), which AFTER_SEQUENCE_NUMBER
-//! resumes from as well. `ChildShards` never appears: shards are never closed here.
+//! resumes from as well. At the end of a closed (split or merged) shard, the last event has no
+//! ContinuationSequenceNumber but the shard's `ChildShards`, and the subscription ends.
 //!
 //! A second subscription of the same consumer to the same shard within [`TAKEOVER_MS`] of the
 //! last successful one is refused with `ResourceInUseException`; later, it takes over and the
@@ -52,6 +53,7 @@ use crate::{
     records::{find_shard, keep_within, open_iterator, RecordOutput, BEFORE},
     registry::Entry,
     resource,
+    streams::ChildShard,
     streams::Empty,
     validate::{is_name, is_sequence, Checks, NAME_PATTERN, SEQUENCE_PATTERN},
     Call, Protocol, ACCOUNT_ID,
@@ -205,8 +207,12 @@ pub(crate) async fn start(
 #[serde(rename_all = "PascalCase")]
 struct SubscribeToShardEvent {
     records: Vec<RecordOutput>,
-    continuation_sequence_number: String,
+    /// Absent in the last event of a closed shard, which carries its children instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continuation_sequence_number: Option<String>,
     millis_behind_latest: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_shards: Option<Vec<ChildShard>>,
 }
 
 /// An exception's payload.
@@ -292,10 +298,16 @@ impl Subscription {
                         self.last_delivered = Some(last.sequence_number);
                     }
                     self.iterator = output.next_iterator;
+                    // At a closed shard's end: its children, and the subscription ends.
+                    self.done = output.child_shards.is_some();
                     let event = SubscribeToShardEvent {
-                        continuation_sequence_number: self.continuation().to_string(),
+                        continuation_sequence_number: (!self.done)
+                            .then(|| self.continuation().to_string()),
                         millis_behind_latest: output.millis_behind_latest,
                         records: output.records.into_iter().map(RecordOutput::from).collect(),
+                        child_shards: output
+                            .child_shards
+                            .map(|c| c.iter().map(ChildShard::from).collect()),
                     };
                     return Some(self.encoded("SubscribeToShardEvent", &event));
                 }

@@ -1242,3 +1242,271 @@ async fn shutting_the_service_down_ends_its_subscriptions_at_once() {
     let ended = tokio::time::timeout(alleycat_kinesis::subscribe::HEARTBEAT / 2, events.next());
     assert!(ended.await.expect("the subscription did not end").is_none());
 }
+
+const S0: &str = "shardId-000000000000";
+const S1: &str = "shardId-000000000001";
+const S2: &str = "shardId-000000000002";
+const S3: &str = "shardId-000000000003";
+
+fn shard_ids(listed: &Value) -> Vec<String> {
+    listed["Shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ShardId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_split_closes_the_parent_whose_reader_ends_with_its_children() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "r", "ShardCount": 1})).await;
+    let put = |key: &'static str, text: &'static str| {
+        k.ok("PutRecord", json!({"StreamName": "r", "PartitionKey": key, "Data": data(text)}))
+    };
+    put("a", "before").await;
+    let middle = (1u128 << 127).to_string();
+    k.ok(
+        "SplitShard",
+        json!({"StreamName": "r", "ShardToSplit": S0, "NewStartingHashKey": middle}),
+    )
+    .await;
+    let after = put("a", "after").await;
+    assert_ne!(after["ShardId"], S0, "the closed parent takes no records");
+
+    let described = k.ok("DescribeStream", json!({"StreamName": "r"})).await;
+    let shards = &described["StreamDescription"]["Shards"];
+    assert_eq!(described["StreamDescription"]["StreamStatus"], "ACTIVE");
+    assert_eq!(shards.as_array().unwrap().len(), 3);
+    let parent_end = shards[0]["SequenceNumberRange"]["EndingSequenceNumber"].as_str().unwrap();
+    assert_eq!(parent_end, "0");
+    assert_eq!(shards[1]["ParentShardId"], S0);
+    assert_eq!(shards[2]["HashKeyRange"]["StartingHashKey"], middle.as_str());
+    assert!(shards[1]["SequenceNumberRange"].get("EndingSequenceNumber").is_none());
+    let summary = k.ok("DescribeStreamSummary", json!({"StreamName": "r"})).await;
+    assert_eq!(summary["StreamDescriptionSummary"]["OpenShardCount"], 2);
+
+    // The parent's reader gets its record, then no NextShardIterator but its children.
+    let iterator = k.iterator("r", S0, "TRIM_HORIZON", json!({})).await;
+    let page = k.ok("GetRecords", json!({"ShardIterator": iterator})).await;
+    assert_eq!(texts(&page["Records"]), ["before"]);
+    assert!(page.get("NextShardIterator").is_none(), "{page}");
+    assert_eq!(page["ChildShards"][0]["ShardId"], S1);
+    assert_eq!(page["ChildShards"][1]["ParentShards"], json!([S0]));
+    assert_eq!(page["ChildShards"][1]["HashKeyRange"]["StartingHashKey"], middle.as_str());
+
+    // A subscriber of the parent gets its records, then its children, and the end.
+    let consumer = k.consumer("r", "reader").await;
+    let mut events = k.subscribe(&consumer, S0, json!({"Type": "TRIM_HORIZON"})).await.unwrap();
+    let (_, event) = events.event().await.unwrap();
+    assert_eq!(texts(&event["Records"]), ["before"]);
+    assert_eq!(event["ChildShards"][0]["ShardId"], S1);
+    assert!(event.get("ContinuationSequenceNumber").is_none());
+    assert!(events.event().await.is_none(), "the subscription ends at the shard's end");
+}
+
+#[tokio::test]
+async fn merges_and_shard_count_updates_reshape_the_open_shards() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "m", "ShardCount": 3})).await;
+    k.ok("MergeShards", json!({"StreamName": "m", "ShardToMerge": S1, "AdjacentShardToMerge": S2}))
+        .await;
+    let listed = k.ok("ListShards", json!({"StreamName": "m"})).await;
+    assert_eq!(shard_ids(&listed), [S0, S1, S2, S3]);
+    assert_eq!(listed["Shards"][3]["ParentShardId"], S1);
+    assert_eq!(listed["Shards"][3]["AdjacentParentShardId"], S2);
+    let open =
+        k.ok("ListShards", json!({"StreamName": "m", "ShardFilter": {"Type": "AT_LATEST"}})).await;
+    assert_eq!(shard_ids(&open), [S0, S3]);
+
+    let updated = k
+        .ok(
+            "UpdateShardCount",
+            json!({"StreamName": "m", "TargetShardCount": 4, "ScalingType": "UNIFORM_SCALING"}),
+        )
+        .await;
+    assert_eq!(
+        (updated["CurrentShardCount"].as_u64(), updated["TargetShardCount"].as_u64()),
+        (Some(2), Some(4))
+    );
+    let open =
+        k.ok("ListShards", json!({"StreamName": "m", "ShardFilter": {"Type": "AT_LATEST"}})).await;
+    assert_eq!(open["Shards"].as_array().unwrap().len(), 4);
+    let summary = k.ok("DescribeStreamSummary", json!({"StreamName": "m"})).await;
+    assert_eq!(summary["StreamDescriptionSummary"]["OpenShardCount"], 4);
+
+    // ShardFilter: after a shard id, paged with the filter kept in the token; at a time.
+    let after = k
+        .ok(
+            "ListShards",
+            json!({"StreamName": "m", "MaxResults": 2, "ShardFilter": {"Type": "AFTER_SHARD_ID", "ShardId": S2}}),
+        )
+        .await;
+    assert_eq!(shard_ids(&after), [S3, "shardId-000000000004"]);
+    let rest = k.ok("ListShards", json!({"NextToken": after["NextToken"]})).await;
+    assert!(shard_ids(&rest).iter().all(|id| id.as_str() > S2));
+    let at_start = k
+        .ok(
+            "ListShards",
+            json!({"StreamName": "m", "ShardFilter": {"Type": "AT_TIMESTAMP", "Timestamp": START_MS as f64 / 1000.0 - 1.0}}),
+        )
+        .await;
+    assert!(shard_ids(&at_start).is_empty(), "no shard was open before the stream: {at_start}");
+    let from = k
+        .ok("ListShards", json!({"StreamName": "m", "ShardFilter": {"Type": "FROM_TIMESTAMP", "Timestamp": START_MS / 1000}}))
+        .await;
+    assert_eq!(
+        shard_ids(&from).len(),
+        shard_ids(&k.ok("ListShards", json!({"StreamName": "m"})).await).len()
+    );
+    let trim = k
+        .ok("ListShards", json!({"StreamName": "m", "ShardFilter": {"Type": "AT_TRIM_HORIZON"}}))
+        .await;
+    assert!(shard_ids(&trim).is_empty(), "the stream is younger than its retention");
+}
+
+#[tokio::test]
+async fn the_resharding_actions_answer_bad_requests_as_the_api_reference_says() {
+    let k = fixture();
+    k.ok("CreateStream", json!({"StreamName": "v", "ShardCount": 2})).await;
+    let (kind, message) = k.error("SplitShard", json!({"StreamName": "v"})).await;
+    assert_eq!(kind, "ValidationException");
+    assert_eq!(
+        message,
+        "2 validation errors detected: Value null at 'shardToSplit' failed to satisfy constraint: \
+         Member must not be null; Value null at 'newStartingHashKey' failed to satisfy constraint: \
+         Member must not be null"
+    );
+    let (kind, _) = k
+        .error(
+            "SplitShard",
+            json!({"StreamName": "v", "ShardToSplit": S0, "NewStartingHashKey": "01"}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    let (kind, message) = k
+        .error(
+            "SplitShard",
+            json!({"StreamName": "v", "ShardToSplit": S0, "NewStartingHashKey": "1"}),
+        )
+        .await;
+    assert_eq!(kind, "InvalidArgumentException");
+    assert!(
+        message.contains("is not both greater than one plus the shard's StartingHashKey 0"),
+        "{message}"
+    );
+    let (kind, message) = k
+        .error("SplitShard", json!({"StreamName": "v", "ShardToSplit": "shardId-000000000009", "NewStartingHashKey": "100"}))
+        .await;
+    assert_eq!(kind, "ResourceNotFoundException");
+    assert_eq!(
+        message,
+        "Could not find shard shardId-000000000009 in stream v under account 000000000000."
+    );
+    let (kind, _) = k
+        .error(
+            "SplitShard",
+            json!({"StreamName": "nope", "ShardToSplit": S0, "NewStartingHashKey": "100"}),
+        )
+        .await;
+    assert_eq!(kind, "ResourceNotFoundException");
+    k.ok("SplitShard", json!({"StreamName": "v", "ShardToSplit": S0, "NewStartingHashKey": "100"}))
+        .await;
+    let (kind, message) = k
+        .error(
+            "SplitShard",
+            json!({"StreamName": "v", "ShardToSplit": S0, "NewStartingHashKey": "50"}),
+        )
+        .await;
+    assert_eq!(kind, "ResourceInUseException");
+    assert!(message.ends_with(
+        "has already been merged or split, and thus is not eligible for merging or splitting."
+    ));
+
+    let (kind, _) = k.error("MergeShards", json!({"StreamName": "v", "ShardToMerge": S1})).await;
+    assert_eq!(kind, "ValidationException");
+    let (kind, message) = k
+        .error(
+            "MergeShards",
+            json!({"StreamName": "v", "ShardToMerge": S2, "AdjacentShardToMerge": S1}),
+        )
+        .await;
+    assert_eq!(kind, "InvalidArgumentException");
+    assert_eq!(
+        message,
+        format!("Shards {S2} and {S1} in stream v under account 000000000000 are not an adjacent pair of shards eligible for merging")
+    );
+    let (kind, _) = k
+        .error(
+            "MergeShards",
+            json!({"StreamName": "v", "ShardToMerge": S0, "AdjacentShardToMerge": S3}),
+        )
+        .await;
+    assert_eq!(kind, "ResourceInUseException");
+
+    let (kind, message) = k
+        .error(
+            "UpdateShardCount",
+            json!({"StreamName": "v", "TargetShardCount": 0, "ScalingType": "FAST"}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    assert!(
+        message.contains("Member must have value greater than or equal to 1")
+            && message.contains("enum value set: [UNIFORM_SCALING]"),
+        "{message}"
+    );
+    for target in [7, 1] {
+        let (kind, _) = k
+            .error("UpdateShardCount", json!({"StreamName": "v", "TargetShardCount": target, "ScalingType": "UNIFORM_SCALING"}))
+            .await;
+        assert_eq!(kind, "LimitExceededException", "3 open shards to {target}");
+    }
+    for _ in 0..alleycat_kinesis::reshard::MAX_SCALINGS_PER_DAY {
+        k.ok(
+            "UpdateShardCount",
+            json!({"StreamName": "v", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"}),
+        )
+        .await;
+    }
+    let (kind, _) = k
+        .error(
+            "UpdateShardCount",
+            json!({"StreamName": "v", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"}),
+        )
+        .await;
+    assert_eq!(kind, "LimitExceededException", "ten scalings a rolling day");
+    k.clock.advance(Duration::from_secs(24 * 3600));
+    k.ok(
+        "UpdateShardCount",
+        json!({"StreamName": "v", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"}),
+    )
+    .await;
+
+    let (kind, _) = k
+        .error("ListShards", json!({"StreamName": "v", "ShardFilter": {"Type": "SOMETIMES"}}))
+        .await;
+    assert_eq!(kind, "ValidationException");
+    for filter in [
+        json!({"Type": "AFTER_SHARD_ID"}),
+        json!({"Type": "AT_LATEST", "ShardId": S0}),
+        json!({"Type": "AT_TIMESTAMP"}),
+        json!({"Type": "AT_LATEST", "Timestamp": 1}),
+    ] {
+        let (kind, _) =
+            k.error("ListShards", json!({"StreamName": "v", "ShardFilter": filter})).await;
+        assert_eq!(kind, "InvalidArgumentException", "{filter}");
+    }
+}
+
+#[tokio::test]
+async fn the_pipeline_stream_reshards_through_update_shard_count() {
+    let k = fixture();
+    k.ok(
+        "UpdateShardCount",
+        json!({"StreamName": "alleycat", "TargetShardCount": 4, "ScalingType": "UNIFORM_SCALING"}),
+    )
+    .await;
+    assert_eq!(k.pipeline.shards().iter().filter(|s| s.is_open()).count(), 4);
+    assert_eq!(k.pipeline.shards().len(), 6);
+}

@@ -347,7 +347,8 @@ pub struct ServeConfig {
     #[arg(long, env = "ALLEYCAT_JETSTREAM_REPLICAS",
           value_parser = clap::value_parser!(u8).range(1..=5))]
     pub jetstream_replicas: Option<u8>,
-    /// Shards of the event stream; fixed when the stream is first created.
+    /// Shards of the event stream when it is first created; later, its stored shard map (change
+    /// it with the Kinesis API's UpdateShardCount on `alleycat`).
     #[arg(long, env = "ALLEYCAT_SHARDS", default_value_t = DEFAULT_SHARDS,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub shards: u32,

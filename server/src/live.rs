@@ -4,7 +4,9 @@
 //! On start-up [`catch_up`] replays every shard from shortly before the current race began up to
 //! the tip, so the board (and the duplicate check, see [`crate::admission`]) resumes where it was
 //! before a restart; then [`follow`] keeps reading each shard, waiting at the tip without polling
-//! (and at most ten reads a second per shard once at the tip).
+//! (and at most ten reads a second per shard once at the tip). After a reshard, both read a
+//! parent shard to its end before its children, as the KCL does, so a racer's events are folded
+//! in the order they were stored.
 
 use std::{
     collections::HashMap,
@@ -17,7 +19,10 @@ use alleycat_domain::{
     output::{from_centi, to_centi},
     ClassId, Clock, RaceClock, RaceId, RacerEvent, SecondSet, CLASSES,
 };
-use alleycat_ingest::stream::{ShardIterator, StartingPosition, Stream, StreamError};
+use alleycat_ingest::stream::{
+    lineage::{self, Lineage, ShardRead},
+    ShardId, ShardIterator, StartingPosition, Stream, StreamError,
+};
 use tokio::sync::watch;
 
 use crate::{admission::Admission, racers::Racers, AppState};
@@ -208,86 +213,129 @@ impl LiveBoard {
     }
 }
 
+/// Where the here-now readers go on after [`catch_up`]: the closed shards already read to their
+/// end, and each other replayed shard's position.
+#[derive(Debug, Default)]
+pub struct CaughtUp {
+    done: Lineage,
+    positions: HashMap<ShardId, ShardIterator>,
+}
+
 /// Replays every shard from shortly before the current race began to the tip into the board and
-/// the duplicate check; returns the iterators to [`follow`] from.
+/// the duplicate check, parents before children ([`lineage`]); returns where to [`follow`]
+/// from.
 pub async fn catch_up(
     stream: &dyn Stream,
     board: &LiveBoard,
     admission: &Admission,
     grace_ms: u64,
     now_ms: u64,
-) -> Result<Vec<ShardIterator>, StreamError> {
+) -> Result<CaughtUp, StreamError> {
     let clock = board.clock;
     let from = clock.start_ms(clock.race_at(now_ms)).saturating_sub(clock.race_ms() + grace_ms);
-    let mut iterators = Vec::new();
+    let mut caught_up = CaughtUp::default();
+    let mut order = Lineage::new();
     let mut replayed = 0usize;
-    for shard in stream.shards() {
-        let tip = stream.shard_iterator(shard.shard_id, StartingPosition::Latest).await?;
-        let mut iterator =
-            stream.shard_iterator(shard.shard_id, StartingPosition::AtTimestamp(from)).await?;
-        while iterator.position < tip.position {
-            let page = stream.get_records(&iterator, READ_LIMIT, Duration::ZERO).await?;
-            let events: Vec<RacerEvent> = page
-                .records
-                .iter()
-                .filter_map(|record| serde_json::from_slice(&record.data).ok())
-                .collect();
-            board.learn_names(&events).await;
-            for event in &events {
-                admission.remember(event, now_ms);
-                board.apply(event, now_ms);
-            }
-            replayed += page.records.len();
-            let stalled = page.records.is_empty();
-            iterator = page.next_iterator;
-            if stalled {
-                break;
-            }
+    loop {
+        let ready = order.ready(&stream.shards());
+        if ready.is_empty() {
+            break;
         }
-        iterators.push(iterator);
-    }
-    tracing::info!(records = replayed, "The here-now board caught up with the stream.");
-    Ok(iterators)
-}
-
-/// Reads each shard from `iterators` for ever, folding events into the board and into the
-/// duplicate check: with several servers on one stream, each then also knows the events the
-/// others stored (a request retried on another server after its first server died is refused as
-/// a duplicate once the survivor has read the original).
-pub async fn follow(state: AppState, iterators: Vec<ShardIterator>) {
-    let readers = iterators.into_iter().map(|mut iterator| {
-        let state = state.clone();
-        let (stream, board) = (state.stream().clone(), state.inner.board.clone());
-        async move {
+        for shard in ready {
+            let tip = stream.shard_iterator(shard, StartingPosition::Latest).await?;
+            let mut iterator =
+                stream.shard_iterator(shard, StartingPosition::AtTimestamp(from)).await?;
             loop {
-                match stream.get_records(&iterator, READ_LIMIT, TIP_WAIT).await {
-                    Ok(page) => {
-                        let now = state.now_ms();
-                        let events: Vec<RacerEvent> = page
-                            .records
-                            .iter()
-                            .filter_map(|record| serde_json::from_slice(&record.data).ok())
-                            .collect();
-                        board.learn_names(&events).await;
-                        for event in &events {
-                            board.apply(event, now);
-                        }
-                        state.admission().remember_all(&events, now);
-                        iterator = page.next_iterator;
-                        if !page.records.is_empty() && page.records.len() < READ_LIMIT {
-                            tokio::time::sleep(READ_SPACING).await;
-                        }
-                    }
-                    Err(StreamError::Closed) => return,
-                    Err(error) => {
-                        tracing::error!(%error, shard = %iterator.shard_id, "The here-now reader failed; retrying.");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                let page = stream.get_records(&iterator, READ_LIMIT, Duration::ZERO).await?;
+                let events: Vec<RacerEvent> = page
+                    .records
+                    .iter()
+                    .filter_map(|record| serde_json::from_slice(&record.data).ok())
+                    .collect();
+                board.learn_names(&events).await;
+                for event in &events {
+                    admission.remember(event, now_ms);
+                    board.apply(event, now_ms);
+                }
+                replayed += page.records.len();
+                iterator = page.next_iterator;
+                if page.child_shards.is_some() {
+                    order.finish(shard);
+                    caught_up.done.finish(shard);
+                    break;
+                }
+                if page.records.is_empty() || iterator.position >= tip.position {
+                    caught_up.positions.insert(shard, iterator);
+                    break;
                 }
             }
         }
-    });
-    futures::future::join_all(readers).await;
+    }
+    tracing::info!(records = replayed, "The here-now board caught up with the stream.");
+    Ok(caught_up)
+}
+
+/// Reads each shard for ever from where [`catch_up`] left it (a child shard that appears
+/// later from its start), parents before children, folding events into the board and into the
+/// duplicate check: with several servers on one stream, each then also knows the events the
+/// others stored (a request retried on another server after its first server died is refused as
+/// a duplicate once the survivor has read the original).
+pub async fn follow(state: AppState, caught_up: CaughtUp) {
+    let CaughtUp { done, positions } = caught_up;
+    let positions = Arc::new(positions);
+    let stream = state.stream().clone();
+    lineage::read_all(stream, done, move |shard| {
+        let (state, positions) = (state.clone(), positions.clone());
+        async move { follow_shard(state, shard, positions.get(&shard).copied()).await }
+    })
+    .await;
+}
+
+/// Reads `shard` from `start` (its trim horizon when `None`) into the board until the stream
+/// closes or the shard is read to its end.
+async fn follow_shard(state: AppState, shard: ShardId, start: Option<ShardIterator>) -> ShardRead {
+    let (stream, board) = (state.stream().clone(), state.inner.board.clone());
+    let mut iterator = start;
+    loop {
+        let Some(at) = iterator else {
+            match stream.shard_iterator(shard, StartingPosition::TrimHorizon).await {
+                Ok(at) => iterator = Some(at),
+                Err(StreamError::Closed) => return ShardRead::Stopped,
+                Err(error) => {
+                    tracing::error!(%error, shard = %shard, "The here-now reader cannot start; retrying.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            continue;
+        };
+        match stream.get_records(&at, READ_LIMIT, TIP_WAIT).await {
+            Ok(page) => {
+                let now = state.now_ms();
+                let events: Vec<RacerEvent> = page
+                    .records
+                    .iter()
+                    .filter_map(|record| serde_json::from_slice(&record.data).ok())
+                    .collect();
+                board.learn_names(&events).await;
+                for event in &events {
+                    board.apply(event, now);
+                }
+                state.admission().remember_all(&events, now);
+                if page.child_shards.is_some() {
+                    return ShardRead::Finished;
+                }
+                iterator = Some(page.next_iterator);
+                if !page.records.is_empty() && page.records.len() < READ_LIMIT {
+                    tokio::time::sleep(READ_SPACING).await;
+                }
+            }
+            Err(StreamError::Closed) => return ShardRead::Stopped,
+            Err(error) => {
+                tracing::error!(%error, shard = %shard, "The here-now reader failed; retrying.");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// Publishes the board just after each whole second of `time`, for ever.

@@ -8,7 +8,7 @@ use alleycat_domain::{Clock, RaceClock};
 use alleycat_ingest::{
     db::Database,
     pipeline,
-    stream::{self, ShardIterator, StreamConfig, StreamLocation, StreamSettings},
+    stream::{self, StreamConfig, StreamLocation, StreamSettings},
 };
 use anyhow::Context;
 use tokio::sync::watch;
@@ -48,7 +48,7 @@ pub async fn open(
     public_url: url::Url,
     time: Arc<dyn Clock>,
     closing: watch::Receiver<bool>,
-) -> anyhow::Result<(AppState, Vec<ShardIterator>)> {
+) -> anyhow::Result<(AppState, live::CaughtUp)> {
     let dir = &config.data_dir;
     let (store, db) =
         pipeline::open(dir, &config.store.store_config(dir), &config.database.database_config())

@@ -44,7 +44,9 @@ where
     let (found, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("address=").nth(1) {
+            // The web server's line, not the Kinesis API's (which is logged first when on).
+            let web = !line.contains("Kinesis");
+            if let Some(rest) = line.split("address=").nth(1).filter(|_| web) {
                 let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
             } else if line.contains(" ERROR ") || line.contains(" WARN ") {
                 eprintln!("server: {line}");

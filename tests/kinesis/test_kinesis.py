@@ -355,6 +355,57 @@ def test_the_aws_cli_registers_lists_and_deregisters_consumers(kinesis):
     assert aws_cli("list-stream-consumers", "--stream-arn", arn)["Consumers"] == []
 
 
+def test_subscribe_to_shard_ends_a_split_shard_with_its_child_shards(kinesis):
+    name = unique("split")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    reader = active_consumer(kinesis, name, "boto3-split")
+    parent = "shardId-000000000000"
+    subscription = kinesis.subscribe_to_shard(ConsumerARN=reader, ShardId=parent,
+                                              StartingPosition={"Type": "TRIM_HORIZON"})
+    events = subscription["EventStream"]
+    kinesis.put_record(StreamName=name, PartitionKey="p", Data=b"before the split")
+    records, _ = pushed_records(events, 1)
+    assert [r["Data"] for r in records] == [b"before the split"]
+    kinesis.split_shard(StreamName=name, ShardToSplit=parent, NewStartingHashKey=str(2 ** 127))
+    # The parent's subscription ends with its children, and no continuation.
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    last = None
+    for event in events:
+        last = event["SubscribeToShardEvent"]
+        if last.get("ChildShards") or time.monotonic() > deadline:
+            break
+    assert [c["ShardId"] for c in last["ChildShards"]] == ["shardId-000000000001", "shardId-000000000002"]
+    assert all(c["ParentShards"] == [parent] for c in last["ChildShards"])
+    assert "ContinuationSequenceNumber" not in last
+    events.close()
+    # A later record goes to a child; the parent is closed with an ending sequence number.
+    put = kinesis.put_record(StreamName=name, PartitionKey="p", Data=b"after the split")
+    assert put["ShardId"] != parent
+    shards = kinesis.list_shards(StreamName=name)["Shards"]
+    assert shards[0]["SequenceNumberRange"]["EndingSequenceNumber"] == records[0]["SequenceNumber"]
+    assert [s.get("ParentShardId") for s in shards] == [None, parent, parent]
+
+
+def test_the_aws_cli_splits_merges_and_updates_the_shard_count(kinesis):
+    name = unique("cli-reshard")
+    aws_cli("create-stream", "--stream-name", name, "--shard-count", "2")
+    first, second = "shardId-000000000000", "shardId-000000000001"
+    aws_cli("merge-shards", "--stream-name", name, "--shard-to-merge", first, "--adjacent-shard-to-merge", second)
+    merged = aws_cli("list-shards", "--stream-name", name, "--shard-filter", "Type=AT_LATEST")["Shards"]
+    assert [(s["ShardId"], s["ParentShardId"], s["AdjacentParentShardId"]) for s in merged] == [
+        ("shardId-000000000002", first, second)]
+    aws_cli("split-shard", "--stream-name", name, "--shard-to-split", "shardId-000000000002",
+            "--new-starting-hash-key", str(2 ** 127))
+    updated = aws_cli("update-shard-count", "--stream-name", name, "--target-shard-count", "4",
+                      "--scaling-type", "UNIFORM_SCALING")
+    assert (updated["CurrentShardCount"], updated["TargetShardCount"]) == (2, 4)
+    summary = aws_cli("describe-stream-summary", "--stream-name", name)["StreamDescriptionSummary"]
+    assert (summary["OpenShardCount"], summary["StreamStatus"]) == (4, "ACTIVE")
+    everything = aws_cli("list-shards", "--stream-name", name)["Shards"]
+    closed = [s["ShardId"] for s in everything if "EndingSequenceNumber" in s["SequenceNumberRange"]]
+    assert closed[:3] == [first, second, "shardId-000000000002"]
+
+
 def test_the_other_actions_answer_as_kinesis_does(kinesis):
     name = unique("settings")
     kinesis.create_stream(StreamName=name, ShardCount=1)

@@ -19,7 +19,11 @@
 //!   (default: the stream's retention); reading pauses meanwhile (backpressure), so nothing is
 //!   skipped.
 //! - **Order**: each shard is read in sequence order and batches are stored and checkpointed
-//!   one after another, so records are never reordered within a shard.
+//!   one after another, so records are never reordered within a shard. After a reshard, a
+//!   child shard is read only once its parents are read to their end
+//!   ([`crate::stream::lineage`], as the KCL does), so one racer's records stay in order too.
+//!   Checkpoints are per shard: a closed parent whose checkpoint is its last record (or that
+//!   is empty) is found finished at once on restart, and its children go on from theirs.
 //! - **At least once**: a crash between storing an object and checkpointing re-delivers those
 //!   records in a new object; the merge counts each (race, racer, second) once, so the
 //!   duplicates are harmless.
@@ -37,7 +41,6 @@ use alleycat_domain::{gzip::gzip, DEFAULT_RACE_SECONDS};
 use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::{
     sync::{mpsc, watch},
-    task::JoinSet,
     time::Instant,
 };
 use tracing::{debug, info, warn};
@@ -46,6 +49,7 @@ use uuid::Uuid;
 use crate::{
     objects::{DELIVERY_PREFIX, FAILED_PREFIX},
     stream::{
+        lineage::{self, Lineage, ShardRead},
         Clock, ShardId, StartingPosition, Stream, StreamError, SystemClock, DEFAULT_RETENTION,
         MAX_RECORDS_PER_GET,
     },
@@ -233,18 +237,14 @@ impl Delivery {
         let (stop_tx, stop_rx) = watch::channel(false);
         let shards = stream.shards();
         let (page_tx, mut pages) = mpsc::channel::<Page>(shards.len().max(1) * 2);
-        let mut readers = JoinSet::new();
-        for shard in &shards {
-            readers.spawn(read_shard(
-                stream.clone(),
-                shard.shard_id,
-                config.clone(),
-                clock.clone(),
-                page_tx.clone(),
-                stop_rx.clone(),
-            ));
-        }
-        drop(page_tx);
+        let readers = {
+            let (stream, config, clock, stop) =
+                (stream.clone(), config.clone(), clock.clone(), stop_rx.clone());
+            tokio::spawn(lineage::read_all(stream.clone(), Lineage::new(), move |shard| {
+                let (stream, config, clock) = (stream.clone(), config.clone(), clock.clone());
+                read_shard(stream, shard, config, clock, page_tx.clone(), stop.clone())
+            }))
+        };
 
         let (flush_tx, flush_rx) = mpsc::channel::<Batch>(1);
         let flusher = tokio::spawn(flush_batches(Flusher {
@@ -302,7 +302,7 @@ impl Delivery {
 
         // Shutdown: stop reading, take what was already read, flush it all.
         let _ = stop_tx.send(true);
-        while readers.join_next().await.is_some() {}
+        let _ = readers.await;
         while let Ok(page) = pages.try_recv() {
             progress.send_modify(|p| p.read += page.items.len() as u64);
             let mut start = 0;
@@ -325,7 +325,8 @@ impl Delivery {
 }
 
 /// Reads one shard from the consumer's checkpoint, page by page, transforms each page (shards
-/// transform in parallel) and sends it on `pages`, until stopped.
+/// transform in parallel) and sends it on `pages`, until stopped or, for a closed shard, until
+/// its last record is sent.
 async fn read_shard(
     stream: Arc<dyn Stream>,
     shard: ShardId,
@@ -333,12 +334,12 @@ async fn read_shard(
     clock: Arc<dyn Clock>,
     pages: mpsc::Sender<Page>,
     mut stop: watch::Receiver<bool>,
-) {
+) -> ShardRead {
     let mut wait = RETRY_INITIAL;
     let mut iterator = None;
     loop {
         if *stop.borrow() {
-            return;
+            return ShardRead::Stopped;
         }
         let Some(iter) = iterator else {
             let start = async {
@@ -350,7 +351,7 @@ async fn read_shard(
                 stream.shard_iterator(shard, start).await
             };
             let result = tokio::select! {
-                _ = stop.wait_for(|s| *s) => return,
+                _ = stop.wait_for(|s| *s) => return ShardRead::Stopped,
                 r = start => r,
             };
             match result {
@@ -358,7 +359,7 @@ async fn read_shard(
                     iterator = Some(iter);
                     wait = RETRY_INITIAL;
                 }
-                Err(StreamError::Closed) => return,
+                Err(StreamError::Closed) => return ShardRead::Stopped,
                 Err(error) => {
                     warn!(shard = %shard, error = %error, "Cannot position the delivery reader; retrying.");
                     tokio::time::sleep(wait).await;
@@ -368,31 +369,35 @@ async fn read_shard(
             continue;
         };
         let result = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => return ShardRead::Stopped,
             r = stream.get_records(&iter, config.read_limit, config.read_wait) => r,
         };
         match result {
             Ok(out) => {
                 iterator = Some(out.next_iterator);
                 wait = RETRY_INITIAL;
+                let end = out.child_shards.is_some();
                 if !out.records.is_empty() {
                     debug!(shard = %shard, records = out.records.len(), "Read records.");
                     let page = Page::transform(&out.records, config.race_seconds, clock.now_ms());
                     tokio::select! {
-                        _ = stop.wait_for(|s| *s) => return,
-                        sent = pages.send(page) => if sent.is_err() { return },
+                        _ = stop.wait_for(|s| *s) => return ShardRead::Stopped,
+                        sent = pages.send(page) => if sent.is_err() { return ShardRead::Stopped },
                     }
-                    if out.records.len() < config.read_limit {
+                    if out.records.len() < config.read_limit && !end {
                         // At the tip: let records gather before the next read.
                         let spacing = config.read_spacing.min(config.interval / 4);
                         tokio::select! {
-                            _ = stop.wait_for(|s| *s) => return,
+                            _ = stop.wait_for(|s| *s) => return ShardRead::Stopped,
                             () = tokio::time::sleep(spacing) => {}
                         }
                     }
                 }
+                if end {
+                    return ShardRead::Finished;
+                }
             }
-            Err(StreamError::Closed) => return,
+            Err(StreamError::Closed) => return ShardRead::Stopped,
             Err(StreamError::ExpiredIterator(why)) => {
                 // Records past retention are gone; start again from what is left.
                 warn!(shard = %shard, reason = %why, "Delivery iterator expired; restarting at the trim horizon.");

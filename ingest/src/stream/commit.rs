@@ -84,8 +84,23 @@ pub enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<io::Result<usize>>,
     },
+    /// A reshard: commit what is queued before this, then close the shards `close` (their tips
+    /// are final: later puts are routed to other shards) and start workers for the new shards
+    /// (which take the next indices, in order); answer once done.
+    Reshard(Box<ReshardJob>),
     /// Commit what is queued before this, sync what is pending, and stop.
     Stop,
+}
+
+/// What [`Command::Reshard`] carries.
+#[derive(Debug)]
+pub struct ReshardJob {
+    /// The shards to close, by index.
+    pub close: Vec<usize>,
+    /// The new shards and their writers, in index order, from the next index on.
+    pub open: Vec<(Arc<Shard>, ShardWriter)>,
+    /// Answered once the parents are closed and the children can be written.
+    pub reply: oneshot::Sender<io::Result<()>>,
 }
 
 /// What a shard worker is asked to do; each job answers with the shard's index.
@@ -118,11 +133,7 @@ pub fn spawn(
 ) -> io::Result<(mpsc::Sender<Command>, JoinHandle<()>)> {
     let mut workers = Vec::with_capacity(writers.len());
     for (index, (shard, writer)) in shards.iter().zip(writers).enumerate() {
-        let (jobs, receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name(format!("stream-shard-{index}"))
-            .spawn(move || work(index, writer, receiver))?;
-        workers.push(Worker { shard: Arc::clone(shard), jobs, thread });
+        workers.push(spawn_worker(index, Arc::clone(shard), writer)?);
     }
     let (sender, receiver) = mpsc::channel();
     let committer = Committer {
@@ -136,6 +147,15 @@ pub fn spawn(
         .name("stream-commit".into())
         .spawn(move || committer.run(receiver))?;
     Ok((sender, thread))
+}
+
+/// Starts the worker thread of shard `index`.
+fn spawn_worker(index: usize, shard: Arc<Shard>, writer: ShardWriter) -> io::Result<Worker> {
+    let (jobs, receiver) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("stream-shard-{index}"))
+        .spawn(move || work(index, writer, receiver))?;
+    Ok(Worker { shard, jobs, thread })
 }
 
 /// A shard worker: runs its jobs in order until the committer drops its queue, then syncs what
@@ -285,6 +305,7 @@ impl Committer {
             let mut next = Some(command);
             let mut bytes = 0usize;
             let mut stop = false;
+            let mut reshard = None;
             self.shard_bytes.iter_mut().for_each(|b| *b = 0);
             // Each shard's committed segment length: the group ends before one passes its size.
             let segment_lens: Vec<u64> =
@@ -313,6 +334,10 @@ impl Committer {
                         timers.retention = Instant::now();
                         let _ = reply.send(self.retention());
                     }
+                    Command::Reshard(job) => {
+                        reshard = Some(job);
+                        break;
+                    }
                     Command::Stop => {
                         stop = true;
                         break;
@@ -327,10 +352,40 @@ impl Committer {
                 self.retention_if_due(&mut timers.retention);
                 self.probe_if_due(&mut timers.probe);
             }
+            if let Some(job) = reshard {
+                let result = self.reshard(job.close, job.open);
+                let _ = job.reply.send(result);
+            }
             if stop {
                 return;
             }
         }
+    }
+
+    /// Closes the shards `close` (everything routed to them before is committed) and starts
+    /// workers for the new shards `open`.
+    fn reshard(
+        &mut self,
+        close: Vec<usize>,
+        open: Vec<(Arc<Shard>, ShardWriter)>,
+    ) -> io::Result<()> {
+        for (shard, writer) in open {
+            let index = self.workers.len();
+            if shard.id.0 as usize != index {
+                return Err(io::Error::other(format!(
+                    "{} was opened where shard {index} was due",
+                    shard.id
+                )));
+            }
+            self.workers.push(spawn_worker(index, shard, writer)?);
+            self.shard_bytes.push(0);
+        }
+        for index in close {
+            if let Some(worker) = self.workers.get(index) {
+                worker.shard.close();
+            }
+        }
+        Ok(())
     }
 
     /// Whether some shard's last write failed.

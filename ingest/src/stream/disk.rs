@@ -2,10 +2,10 @@
 //! that group-commits all shards together, recovery, retention and named consumers'
 //! checkpoints, all through the [`Fs`] trait.
 //!
-//! # On-disk format (version 1)
+//! # On-disk format (version 1; `stream.meta` version 2 once resharded)
 //!
 //! ```text
-//! <dir>/stream.meta                           the stream's shard count (fixed at creation)
+//! <dir>/stream.meta                           the stream's shards: count, or the shard map
 //! <dir>/shard-000000/00000000000000000000.v1.seg   segments of shard 0, named by the counter
 //! <dir>/shard-000000/00000000000000081920.v1.seg   of their first record (zero-padded, so
 //! ...                                               name order is record order)
@@ -14,8 +14,26 @@
 //!
 //! All integers are little-endian. CRCs are CRC32C (Castagnoli).
 //!
-//! `stream.meta`, 20 bytes: magic `ALLEYSTM`, version `u32` = 1, shard count `u32`, CRC of the
-//! 16 bytes before it. Written once, atomically (temporary file, fsync, rename, directory fsync).
+//! `stream.meta` version 1, 20 bytes: magic `ALLEYSTM`, version `u32` = 1, shard count `u32`,
+//! CRC of the 16 bytes before it: shards `0..count` splitting the hash space evenly, all open.
+//! Version 2, written by the first reshard: magic `ALLEYSTM`, version `u32` = 2, the shard map
+//! ([`super::map`]: count, then 56 bytes per shard with its hash-key range, parents and
+//! open/close times), CRC of everything before it. Either is replaced atomically (temporary
+//! file, fsync, rename, directory fsync), so a crash leaves the old map or the new one.
+//! Every shard of the map, open or closed, has its `shard-NNNNNN` folder; a closed shard is
+//! never written again, and its ending sequence number is that of its last record (its tip
+//! is final).
+//!
+//! # Resharding
+//!
+//! [`Stream::reshard`] (one at a time) opens the children's folders, writes the new map (the
+//! parents marked closed), then, under the routing lock, routes later puts by the new map and
+//! queues a reshard command to the committer behind every put routed by the old one. The
+//! committer commits those, marks the parents closed (after which readers at a parent's tip
+//! get its children instead of waiting) and starts the children's workers, before any put to a
+//! child. A crash after the map was written leaves the parents closed with the records they
+//! acknowledged; one before leaves the old map and unused empty folders, which a later reshard
+//! reuses.
 //!
 //! A segment is a 32-byte header and then records, back to back:
 //!
@@ -90,7 +108,7 @@ use std::{
     collections::BTreeMap,
     io,
     path::{Path, PathBuf},
-    sync::{mpsc, Arc, Mutex},
+    sync::{mpsc, Arc, Mutex, RwLock},
     thread::JoinHandle,
     time::Duration,
 };
@@ -101,19 +119,42 @@ use tracing::info;
 use super::{
     check_get_limit, check_put,
     checkpoint::{self, Checkpoints},
-    commit::{self, Append, Command},
+    commit::{self, Append, Command, ReshardJob},
     config::{Clock, StreamConfig, SystemClock},
-    describe_shards,
+    describe_map,
     fs::{Fs, RealFs},
-    hash_key, hash_ranges, invalid_record, record_error,
+    hash_key, invalid_record,
+    map::{Reshard, ShardMap},
+    record_error,
     shard::{self, sequence, split_sequence, ReadError, Shard},
-    shard_of, GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError,
-    RecordErrorCode, SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition,
-    Stream, StreamError, StreamHealth,
+    GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, RecordError, RecordErrorCode,
+    SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition, Stream,
+    StreamError, StreamHealth,
 };
 
 const META_MAGIC: &[u8; 8] = b"ALLEYSTM";
 const META_VERSION: u32 = 1;
+const MAP_VERSION: u32 = 2;
+
+/// The shards now: the map, each shard's state, and the open shards by hash key.
+#[derive(Debug)]
+struct Layout {
+    map: ShardMap,
+    shards: Vec<Arc<Shard>>,
+    /// `(starting hash key, shard index)` of the open shards, by hash key.
+    routes: Vec<(u128, u32)>,
+}
+
+impl Layout {
+    fn new(map: ShardMap, shards: Vec<Arc<Shard>>) -> Self {
+        Self { routes: map.routes(), map, shards }
+    }
+
+    /// The open shard whose range holds `key`.
+    fn route(&self, key: u128) -> u32 {
+        self.routes[self.routes.partition_point(|&(start, _)| start <= key) - 1].1
+    }
+}
 
 /// The embedded, durable stream engine. See the module docs for its format and guarantees.
 ///
@@ -125,11 +166,14 @@ pub struct DiskStream {
     fs: Arc<dyn Fs>,
     clock: Arc<dyn Clock>,
     config: StreamConfig,
-    shards: Vec<Arc<Shard>>,
+    dir: PathBuf,
+    /// The shards and routing; puts hold it (read) from routing until their append is queued.
+    layout: Box<RwLock<Layout>>,
+    /// One reshard at a time.
+    resharding: Box<tokio::sync::Mutex<()>>,
     /// The committer thread's queue.
     committer: mpsc::Sender<Command>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    ranges: Vec<(u128, u128)>,
     checkpoints: Arc<Checkpoints>,
     /// Held for the engine's life: no second engine opens the same directory.
     _lock: Box<dyn std::any::Any + Send + Sync>,
@@ -156,7 +200,7 @@ impl DiskStream {
         }
         fs.create_dir_all(&dir)?;
         let lock = fs.lock_dir(&dir)?;
-        check_meta(&*fs, &dir, config.shards)?;
+        let map = load_map(&*fs, &dir, config.shards, clock.now_ms())?;
         let consumers = dir.join("consumers");
         if !fs.exists(&consumers)? {
             fs.create_dir_all(&consumers)?;
@@ -164,25 +208,23 @@ impl DiskStream {
         }
         let mut shards = Vec::new();
         let mut writers = Vec::new();
-        for i in 0..config.shards {
-            let shard_dir = dir.join(format!("shard-{i:06}"));
-            let existed = fs.exists(&shard_dir)?;
-            let (shard, writer) = shard::open(&fs, &clock, &config, shard_dir, ShardId(i))?;
-            if !existed {
-                fs.sync_dir(&dir)?;
-            }
+        for (i, entry) in map.shards().iter().enumerate() {
+            let (shard, writer) =
+                open_shard(&fs, &clock, &config, &dir, i as u32, !entry.is_open())?;
             shards.push(shard);
             writers.push(writer);
         }
         let (committer, thread) =
             commit::spawn(&shards, writers, config.sync, config.segment_bytes)?;
-        info!(dir = %dir.display(), shards = config.shards, sync = ?config.sync, "Opened stream.");
+        info!(dir = %dir.display(), shards = shards.len(), open = map.open_count(),
+            sync = ?config.sync, "Opened stream.");
         Ok(Self {
             fs,
             clock,
-            ranges: hash_ranges(config.shards),
             config,
-            shards,
+            dir,
+            layout: Box::new(RwLock::new(Layout::new(map, shards))),
+            resharding: Default::default(),
             committer,
             thread: Mutex::new(Some(thread)),
             checkpoints: Arc::new(Checkpoints::new(consumers)),
@@ -221,89 +263,29 @@ impl DiskStream {
         self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    fn shard(&self, id: ShardId) -> Result<&Arc<Shard>, StreamError> {
-        self.shards.get(id.0 as usize).ok_or_else(|| {
-            StreamError::InvalidArgument(format!(
-                "{id} does not exist; the stream has {} shards",
-                self.shards.len()
-            ))
-        })
-    }
-
-    /// The counter of `sequence` if it belongs to `shard`.
-    fn counter_in(&self, shard: ShardId, sequence: SequenceNumber) -> Result<u64, StreamError> {
-        let (owner, counter) = split_sequence(sequence.0);
-        if owner != u64::from(shard.0) {
-            return Err(StreamError::InvalidArgument(format!(
-                "sequence number {sequence} belongs to another shard than {shard}"
-            )));
-        }
-        Ok(counter)
-    }
-}
-
-impl Drop for DiskStream {
-    fn drop(&mut self) {
-        // Join the committer so that no write of this engine can follow a reopen of its
-        // directory.
-        if let Some(thread) = self.stop_committer() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn check_meta(fs: &dyn Fs, dir: &Path, shards: u32) -> Result<(), StreamError> {
-    let path = dir.join("stream.meta");
-    if fs.exists(&path)? {
-        let bytes = fs.read_file(&path)?;
-        let valid = bytes.len() == 20
-            && &bytes[0..8] == META_MAGIC
-            && crc32c::crc32c(&bytes[0..16]).to_le_bytes() == bytes[16..20]
-            && bytes[8..12] == META_VERSION.to_le_bytes();
-        if !valid {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is corrupt or of an unknown version", path.display()),
-            )
-            .into());
-        }
-        let stored = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-        if stored != shards {
-            return Err(StreamError::InvalidArgument(format!(
-                "the stream in {} has {stored} shards; it cannot be opened with {shards}",
-                dir.display()
-            )));
-        }
-        return Ok(());
-    }
-    let mut bytes = [0u8; 20];
-    bytes[0..8].copy_from_slice(META_MAGIC);
-    bytes[8..12].copy_from_slice(&META_VERSION.to_le_bytes());
-    bytes[12..16].copy_from_slice(&shards.to_le_bytes());
-    let crc = crc32c::crc32c(&bytes[0..16]);
-    bytes[16..20].copy_from_slice(&crc.to_le_bytes());
-    let temp = dir.join("stream.meta.tmp");
-    let file = fs.open(&temp, true, true)?;
-    file.write_all_at(&bytes, 0)?;
-    file.sync_data()?;
-    fs.rename(&temp, &path)?;
-    fs.sync_dir(dir)?;
-    Ok(())
-}
-
-#[async_trait]
-impl Stream for DiskStream {
-    fn shards(&self) -> Vec<ShardDescription> {
-        describe_shards(&self.ranges, |i| SequenceNumber(sequence(i, 0)))
-    }
-
-    async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
-        check_put(&records)?;
+    /// Routes each record to its open shard (refusing invalid and throttled ones) and queues
+    /// the routed ones to the committer: the results so far (placeholders for the queued ones),
+    /// each shard's places in the call, and the committer's answer to come.
+    #[allow(clippy::type_complexity)]
+    fn route_and_queue(
+        &self,
+        records: Vec<PutRecord>,
+    ) -> Result<
+        (
+            Vec<Result<PutRecordOk, RecordError>>,
+            Vec<(u32, Vec<usize>)>,
+            Option<tokio::sync::oneshot::Receiver<Vec<Result<u64, String>>>>,
+        ),
+        StreamError,
+    > {
         let now = if self.config.throttle { self.clock.now_ms() } else { 0 };
+        // Held from routing until the append is queued, so a reshard's command follows every
+        // put routed by the old map and precedes every put routed by the new one.
+        let layout = self.layout();
         let mut results: Vec<Result<PutRecordOk, RecordError>> = Vec::with_capacity(records.len());
         // First route every record (and count per shard), so each shard's batch is allocated once.
         let mut routes: Vec<Option<u32>> = Vec::with_capacity(records.len());
-        let mut counts = vec![0usize; self.shards.len()];
+        let mut counts = vec![0usize; layout.shards.len()];
         for record in &records {
             if let Some(message) = invalid_record(record) {
                 results.push(record_error(RecordErrorCode::InvalidArgument, message));
@@ -311,12 +293,11 @@ impl Stream for DiskStream {
                 continue;
             }
             let key = record.explicit_hash_key.unwrap_or_else(|| hash_key(&record.partition_key));
-            // The same shard as `route`, by the precomputed ranges instead of u128 divisions.
-            let shard = shard_of(&self.ranges, key);
+            let shard = layout.route(key) as usize;
             let shard_id = ShardId(shard as u32);
             if self.config.throttle {
                 let size = record.partition_key.len() + record.data.len();
-                let admitted = self.shards[shard]
+                let admitted = layout.shards[shard]
                     .throttle
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -353,11 +334,161 @@ impl Stream for DiskStream {
                 places.push((shard as u32, at));
             }
         }
-        if !append.is_empty() {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            self.committer
-                .send(Command::Append(Append { batches: append, reply }))
-                .map_err(|_| StreamError::Closed)?;
+        let answer = (!append.is_empty())
+            .then(|| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                self.committer
+                    .send(Command::Append(Append { batches: append, reply }))
+                    .map(|()| answer)
+                    .map_err(|_| StreamError::Closed)
+            })
+            .transpose()?;
+        Ok((results, places, answer))
+    }
+
+    fn layout(&self) -> std::sync::RwLockReadGuard<'_, Layout> {
+        self.layout.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shard(&self, id: ShardId) -> Result<Arc<Shard>, StreamError> {
+        let layout = self.layout();
+        layout.shards.get(id.0 as usize).cloned().ok_or_else(|| {
+            StreamError::InvalidArgument(format!(
+                "{id} does not exist; the stream has {} shards",
+                layout.shards.len()
+            ))
+        })
+    }
+
+    /// The children of `id`, described.
+    fn children(&self, id: ShardId) -> Vec<ShardDescription> {
+        let all = self.shards();
+        let layout = self.layout();
+        layout.map.children(id).iter().filter_map(|c| all.get(c.0 as usize).cloned()).collect()
+    }
+
+    /// The counter of `sequence` if it belongs to `shard`.
+    fn counter_in(&self, shard: ShardId, sequence: SequenceNumber) -> Result<u64, StreamError> {
+        let (owner, counter) = split_sequence(sequence.0);
+        if owner != u64::from(shard.0) {
+            return Err(StreamError::InvalidArgument(format!(
+                "sequence number {sequence} belongs to another shard than {shard}"
+            )));
+        }
+        Ok(counter)
+    }
+}
+
+impl Drop for DiskStream {
+    fn drop(&mut self) {
+        // Join the committer so that no write of this engine can follow a reopen of its
+        // directory.
+        if let Some(thread) = self.stop_committer() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Opens (creating when missing) the folder of shard `index` and recovers it.
+fn open_shard(
+    fs: &Arc<dyn Fs>,
+    clock: &Arc<dyn Clock>,
+    config: &StreamConfig,
+    dir: &Path,
+    index: u32,
+    closed: bool,
+) -> Result<(Arc<Shard>, shard::ShardWriter), StreamError> {
+    let shard_dir = dir.join(format!("shard-{index:06}"));
+    let existed = fs.exists(&shard_dir)?;
+    let opened = shard::open(fs, clock, config, shard_dir, ShardId(index), closed)?;
+    if !existed {
+        fs.sync_dir(dir)?;
+    }
+    Ok(opened)
+}
+
+/// The stream's shard map from `stream.meta` (version 1 or 2), or a new even one of `shards`
+/// shards, stored, when there is none.
+fn load_map(fs: &dyn Fs, dir: &Path, shards: u32, now_ms: u64) -> Result<ShardMap, StreamError> {
+    let path = dir.join("stream.meta");
+    if !fs.exists(&path)? {
+        let map = ShardMap::even(shards, now_ms);
+        write_meta(fs, dir, &encode_v1(shards))?;
+        return Ok(map);
+    }
+    let bytes = fs.read_file(&path)?;
+    let corrupt = |why: String| -> StreamError {
+        io::Error::new(io::ErrorKind::InvalidData, format!("{} is corrupt: {why}", path.display()))
+            .into()
+    };
+    let crc_ok = bytes.len() >= 16
+        && &bytes[0..8] == META_MAGIC
+        && crc32c::crc32c(&bytes[..bytes.len() - 4]).to_le_bytes() == bytes[bytes.len() - 4..];
+    if !crc_ok {
+        return Err(corrupt("bad magic or checksum".into()));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+    let body = &bytes[12..bytes.len() - 4];
+    let map = match version {
+        META_VERSION if body.len() == 4 => {
+            ShardMap::even(u32::from_le_bytes(body.try_into().unwrap_or_default()), 0)
+        }
+        MAP_VERSION => ShardMap::decode(body).map_err(corrupt)?,
+        other => return Err(corrupt(format!("unknown version {other}"))),
+    };
+    if map.open_count() != shards as usize {
+        tracing::warn!(dir = %dir.display(), open = map.open_count(), configured = shards,
+            "The stream's shard count comes from its stored shard map; the configured count \
+             applies only to a new stream (reshard with UpdateShardCount).");
+    }
+    Ok(map)
+}
+
+fn encode_v1(shards: u32) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(20);
+    bytes.extend_from_slice(META_MAGIC);
+    bytes.extend_from_slice(&META_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&shards.to_le_bytes());
+    bytes
+}
+
+fn encode_map(map: &ShardMap) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(META_MAGIC);
+    bytes.extend_from_slice(&MAP_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&map.encode());
+    bytes
+}
+
+/// Replaces `stream.meta` atomically with `body` and its CRC.
+fn write_meta(fs: &dyn Fs, dir: &Path, body: &[u8]) -> io::Result<()> {
+    let mut bytes = body.to_vec();
+    let crc = crc32c::crc32c(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    let temp = dir.join("stream.meta.tmp");
+    let file = fs.open(&temp, true, true)?;
+    file.set_len(0)?;
+    file.write_all_at(&bytes, 0)?;
+    file.sync_data()?;
+    fs.rename(&temp, &dir.join("stream.meta"))?;
+    fs.sync_dir(dir)
+}
+
+#[async_trait]
+impl Stream for DiskStream {
+    fn shards(&self) -> Vec<ShardDescription> {
+        let layout = self.layout();
+        describe_map(
+            &layout.map,
+            |i| SequenceNumber(sequence(i, 0)),
+            |i| SequenceNumber(sequence(i, layout.shards[i as usize].bounds().1.saturating_sub(1))),
+        )
+    }
+
+    async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
+        check_put(&records)?;
+        let (mut results, places, answer) = self.route_and_queue(records)?;
+        if let Some(answer) = answer {
             let answers = answer.await.map_err(|_| StreamError::Closed)?;
             if answers.len() != places.len() {
                 // Never leave a placeholder standing for an acknowledgement.
@@ -416,7 +547,7 @@ impl Stream for DiskStream {
                 at.max(oldest)
             }
             StartingPosition::AtTimestamp(ms) => {
-                let shard = Arc::clone(shard);
+                let shard = Arc::clone(&shard);
                 tokio::task::spawn_blocking(move || shard.find_time(ms))
                     .await
                     .map_err(blocking_failed)??
@@ -432,13 +563,17 @@ impl Stream for DiskStream {
         wait: Duration,
     ) -> Result<GetRecordsOutput, StreamError> {
         check_get_limit(limit)?;
-        let shard = Arc::clone(self.shard(iterator.shard_id)?);
+        let shard = self.shard(iterator.shard_id)?;
         let start = self.counter_in(iterator.shard_id, SequenceNumber(iterator.position))?;
-        if !wait.is_zero() && shard.bounds().1 == start {
-            // At the tip: sleep until the writer publishes a new tip, or the wait runs out.
+        if !wait.is_zero() && !shard.is_closed() && shard.bounds().1 == start {
+            // At the tip: sleep until the writer publishes a new tip or closes the shard, or
+            // the wait runs out.
             let mut tip = shard.tip.subscribe();
-            let _ = tokio::time::timeout(wait, tip.wait_for(|&tip| tip > start)).await;
+            let waiting = tip.wait_for(|&tip| tip > start || shard.is_closed());
+            let _ = tokio::time::timeout(wait, waiting).await;
         }
+        // Read before the tip: a shard seen closed has its final tip.
+        let closed = shard.is_closed();
         let reader = Arc::clone(&shard);
         let (records, tip) = tokio::task::spawn_blocking(move || reader.read(start, limit))
             .await
@@ -459,6 +594,7 @@ impl Stream for DiskStream {
             Some(last) if next < tip => self.clock.now_ms().saturating_sub(last.arrival_ms),
             _ => 0,
         };
+        let child_shards = (closed && next == tip).then(|| self.children(iterator.shard_id));
         Ok(GetRecordsOutput {
             records,
             next_iterator: ShardIterator {
@@ -466,6 +602,7 @@ impl Stream for DiskStream {
                 position: sequence(iterator.shard_id.0, next),
             },
             millis_behind_latest,
+            child_shards,
         })
     }
 
@@ -502,10 +639,52 @@ impl Stream for DiskStream {
         let fs = Arc::clone(&self.fs);
         let checkpoints = Arc::clone(&self.checkpoints);
         let consumer = consumer.to_owned();
-        let shards = self.config.shards;
+        let shards = self.layout().shards.len() as u32;
         tokio::task::spawn_blocking(move || checkpoints.load(&*fs, &consumer, shards))
             .await
             .map_err(blocking_failed)?
+    }
+
+    async fn reshard(&self, change: Reshard) -> Result<(), StreamError> {
+        let _one_at_a_time = self.resharding.lock().await;
+        let (old, first_new) = {
+            let layout = self.layout();
+            (layout.map.clone(), layout.shards.len())
+        };
+        let map = old.apply(change, self.clock.now_ms())?;
+        let close: Vec<usize> = (0..first_new)
+            .filter(|&i| old.shards()[i].is_open() && !map.shards()[i].is_open())
+            .collect();
+        let (fs, clock, config, dir) =
+            (Arc::clone(&self.fs), Arc::clone(&self.clock), self.config.clone(), self.dir.clone());
+        let stored = map.clone();
+        let open = tokio::task::spawn_blocking(move || {
+            let open = (first_new..stored.shards().len())
+                // A short-lived shard of a uniform scaling is closed (and empty) from the start.
+                .map(|i| {
+                    let closed = !stored.shards()[i].is_open();
+                    open_shard(&fs, &clock, &config, &dir, i as u32, closed)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            write_meta(&*fs, &dir, &encode_map(&stored))?;
+            Ok::<_, StreamError>(open)
+        })
+        .await
+        .map_err(blocking_failed)??;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        {
+            let mut layout = self.layout.write().unwrap_or_else(|p| p.into_inner());
+            let mut shards = layout.shards.clone();
+            shards.extend(open.iter().map(|(shard, _)| Arc::clone(shard)));
+            let job = ReshardJob { close: close.clone(), open, reply };
+            self.committer
+                .send(Command::Reshard(Box::new(job)))
+                .map_err(|_| StreamError::Closed)?;
+            *layout = Layout::new(map, shards);
+        }
+        answer.await.map_err(|_| StreamError::Closed)??;
+        info!(dir = %self.dir.display(), ?change, closed = ?close, "Resharded the stream.");
+        Ok(())
     }
 
     fn health(&self) -> StreamHealth {
@@ -518,7 +697,7 @@ impl Stream for DiskStream {
         if !running {
             return StreamHealth::Stopped;
         }
-        let states: Vec<_> = self.shards.iter().map(|s| (s.id, s.write_state())).collect();
+        let states: Vec<_> = self.layout().shards.iter().map(|s| (s.id, s.write_state())).collect();
         let failing = states
             .iter()
             .filter_map(|(id, state)| state.failing.as_ref().map(|(since, e)| (*since, *id, e)))

@@ -107,7 +107,7 @@ use super::{
     check_get_limit, check_put,
     checkpoint::check_consumer_name,
     config::{Clock, SystemClock},
-    describe_shards, hash_key, hash_ranges, invalid_record, record_error,
+    describe_map, hash_key, hash_ranges, invalid_record, record_error,
     shard::Throttle,
     shard_of, GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, Record, RecordError,
     RecordErrorCode, SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition,
@@ -871,7 +871,8 @@ fn checkpoint_of(durable: &js_consumer::Info) -> u64 {
 #[async_trait]
 impl Stream for JetStreamStream {
     fn shards(&self) -> Vec<ShardDescription> {
-        describe_shards(&self.ranges, |i| SequenceNumber(sequence(i, 1)))
+        let first = |i| SequenceNumber(sequence(i, 1));
+        describe_map(&super::ShardMap::even(self.ranges.len() as u32, 0), first, first)
     }
 
     async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
@@ -1046,6 +1047,7 @@ impl Stream for JetStreamStream {
                 position: sequence(shard, next),
             },
             millis_behind_latest,
+            child_shards: None,
         })
     }
 

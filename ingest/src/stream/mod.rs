@@ -14,6 +14,11 @@
 //!   (under the engine's sync policy).
 //! - Readers ask for a [`ShardIterator`] of one of the five Kinesis kinds ([`StartingPosition`]),
 //!   then page with [`Stream::get_records`]; a reader at the tip can wait for new records.
+//! - Shards can be split and merged ([`Stream::reshard`], rules in [`map`]): a parent shard
+//!   closes (it takes no more records and has an ending sequence number) and children open with
+//!   the next ids. A reader at the end of a closed shard gets its children
+//!   ([`GetRecordsOutput::child_shards`]) and reads each child once all its parents are read to
+//!   their end, so the records of one partition key stay in order ([`lineage`]).
 //! - Named consumers keep durable per-shard checkpoints ([`Stream::checkpoint`]), so independent
 //!   consumers each read the whole stream at their own pace and resume after a restart:
 //!   at-least-once delivery.
@@ -33,7 +38,9 @@ pub mod config;
 pub mod disk;
 pub mod fs;
 pub mod jetstream;
+pub mod lineage;
 pub mod location;
+pub mod map;
 pub mod segment;
 mod shard;
 
@@ -45,6 +52,7 @@ pub use disk::DiskStream;
 pub use fs::{FileHandle, Fs, FsOp, Injected, MemFs, RealFs};
 pub use jetstream::{JetStreamConfig, JetStreamError, JetStreamStream};
 pub use location::{open, LocationError, OpenError, StreamLocation, StreamSettings};
+pub use map::{MapShard, Reshard, ShardMap};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -128,6 +136,25 @@ pub struct ShardDescription {
     pub ending_hash_key: u128,
     /// The first sequence number the shard ever gave (or would give).
     pub starting_sequence_number: SequenceNumber,
+    /// The sequence number of its last record once it is closed (its starting sequence number
+    /// when it closed empty); `None` while it is open.
+    pub ending_sequence_number: Option<SequenceNumber>,
+    /// The shard it was split from, or the first of the two it was merged from.
+    pub parent_shard_id: Option<ShardId>,
+    /// The second shard it was merged from.
+    pub adjacent_parent_shard_id: Option<ShardId>,
+    /// When it opened, epoch ms (0 when not known: a stream's first shards made before shard
+    /// maps were kept).
+    pub opened_ms: u64,
+    /// When it closed, epoch ms; `None` while it is open.
+    pub closed_ms: Option<u64>,
+}
+
+impl ShardDescription {
+    /// Whether it still takes records.
+    pub fn is_open(&self) -> bool {
+        self.closed_ms.is_none()
+    }
 }
 
 /// The width of each shard's hash-key range: `floor(2^128 / shards)`, as Kinesis splits a new
@@ -228,19 +255,26 @@ pub(crate) fn shard_of(ranges: &[(u128, u128)], key: u128) -> usize {
     ranges.partition_point(|&(start, _)| start <= key) - 1
 }
 
-/// The shards of `ranges`, each with the first sequence number `first` says.
-pub(crate) fn describe_shards(
-    ranges: &[(u128, u128)],
+/// The shards of `map`, each with the first sequence number `first` says and, when closed,
+/// the ending sequence number `ending` says.
+pub(crate) fn describe_map(
+    map: &ShardMap,
     first: impl Fn(u32) -> SequenceNumber,
+    ending: impl Fn(u32) -> SequenceNumber,
 ) -> Vec<ShardDescription> {
-    ranges
+    map.shards()
         .iter()
         .enumerate()
-        .map(|(i, &(start, end))| ShardDescription {
+        .map(|(i, shard)| ShardDescription {
             shard_id: ShardId(i as u32),
-            starting_hash_key: start,
-            ending_hash_key: end,
+            starting_hash_key: shard.starting_hash_key,
+            ending_hash_key: shard.ending_hash_key,
             starting_sequence_number: first(i as u32),
+            ending_sequence_number: shard.closed_ms.map(|_| ending(i as u32)),
+            parent_shard_id: shard.parent,
+            adjacent_parent_shard_id: shard.adjacent_parent,
+            opened_ms: shard.opened_ms,
+            closed_ms: shard.closed_ms,
         })
         .collect()
 }
@@ -370,6 +404,10 @@ pub struct GetRecordsOutput {
     /// How far the reader is behind the newest record of the shard, in milliseconds (0 at the
     /// tip).
     pub millis_behind_latest: u64,
+    /// `Some` once the shard is closed and these records reach its end: its children (the
+    /// shards it was split or merged into). The shard has nothing more; `next_iterator` reads
+    /// nothing.
+    pub child_shards: Option<Vec<ShardDescription>>,
 }
 
 /// Why a whole stream call failed. Each variant says when it happens.
@@ -398,6 +436,9 @@ pub enum StreamError {
     /// The stream was closed (shut down).
     #[error("the stream is closed")]
     Closed,
+    /// The engine cannot do this (e.g. resharding on an engine that does not support it).
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 /// The stream contract. See the module docs for the rules every engine keeps.
@@ -443,6 +484,14 @@ pub trait Stream: Send + Sync + 'static {
         &self,
         consumer: &str,
     ) -> Result<BTreeMap<ShardId, SequenceNumber>, StreamError>;
+
+    /// Changes the shard map ([`Reshard`]; rules in [`map`]): closes parents once every put
+    /// routed to them is stored, opens their children, and routes later puts to the children.
+    /// Durable once it returns. Engines that cannot reshard answer
+    /// [`StreamError::Unsupported`].
+    async fn reshard(&self, change: Reshard) -> Result<(), StreamError> {
+        Err(StreamError::Unsupported(format!("this stream engine cannot reshard ({change:?})")))
+    }
 
     /// Whether the engine can store puts now, for readiness checks. Cheap: no I/O.
     fn health(&self) -> StreamHealth {

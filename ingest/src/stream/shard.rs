@@ -18,7 +18,10 @@ use std::{
     collections::VecDeque,
     io,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, RwLock,
+    },
 };
 
 use bytes::Bytes;
@@ -126,6 +129,9 @@ pub struct Shard {
     pub throttle: Mutex<Throttle>,
     /// Whether its writes succeed.
     pub writes: Mutex<WriteState>,
+    /// Whether it is closed (resharded away): set only after its last record is committed, so
+    /// a reader that sees it set and reaches the tip has read the shard to its end.
+    closed: AtomicBool,
 }
 
 /// Why a read could not start where asked.
@@ -181,6 +187,17 @@ struct Part {
 }
 
 impl Shard {
+    /// Whether it is closed and its tip final.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes it (after its last record was committed) and wakes the readers waiting at its tip.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.tip.send_modify(|_| {});
+    }
+
     /// The oldest retained counter and the tip.
     pub fn bounds(&self) -> (u64, u64) {
         let index = read_lock(&self.index);
@@ -421,6 +438,7 @@ pub fn open(
     config: &StreamConfig,
     dir: PathBuf,
     id: ShardId,
+    closed: bool,
 ) -> io::Result<(Arc<Shard>, ShardWriter)> {
     fs.create_dir_all(&dir)?;
     let mut bases = Vec::new();
@@ -546,6 +564,7 @@ pub fn open(
         tip: watch::Sender::new(tip),
         throttle: Mutex::default(),
         writes: Mutex::default(),
+        closed: AtomicBool::new(closed),
     });
     let writer = ShardWriter {
         shard: Arc::clone(&shard),

@@ -94,6 +94,11 @@ impl Stream for MemStream {
                 starting_hash_key: start,
                 ending_hash_key: end,
                 starting_sequence_number: SequenceNumber(1),
+                ending_sequence_number: None,
+                parent_shard_id: None,
+                adjacent_parent_shard_id: None,
+                opened_ms: 0,
+                closed_ms: None,
             })
             .collect()
     }
@@ -172,6 +177,7 @@ impl Stream for MemStream {
             records,
             next_iterator: ShardIterator { shard_id: iterator.shard_id, position: next },
             millis_behind_latest: 0,
+            child_shards: None,
         })
     }
 

@@ -11,6 +11,7 @@ mod history;
 mod live;
 mod racers;
 mod races;
+mod ride_history;
 mod rides;
 mod session;
 
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(races::routes())
         .merge(racers::routes())
         .merge(rides::routes())
+        .merge(ride_history::routes())
         .merge(health::api_routes())
         .fallback(error::api_not_found);
     Router::new()

@@ -1,5 +1,5 @@
-//! The root component: loads the server's configuration, then shows the set-up screen or the
-//! ride.
+//! The root component: loads the server's configuration, then shows the page the URL names
+//! (`logic::route`): the set-up screen or the ride, or a racer's page.
 
 use alleycat_domain::{
     api::{ClassInfo, RacerInfo},
@@ -7,8 +7,12 @@ use alleycat_domain::{
 };
 use leptos::prelude::*;
 
-use super::{avatar::Avatar, ride::Ride, setup::Setup};
-use crate::{api, logic::ride::race_to_join, storage, time};
+use super::{avatar::Avatar, racer_page::RacerPage, ride::Ride, setup::Setup};
+use crate::{
+    api,
+    logic::{ride::race_to_join, route::Route},
+    storage, time,
+};
 
 /// What the app shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +34,9 @@ enum Screen {
 #[component]
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(api::config);
+    let route = Route::parse(
+        &web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default(),
+    );
     let screen = RwSignal::new(Screen::Setup);
     let header_racer = move || match screen.get() {
         Screen::Ride { racer, class, .. } => Some((racer, class.name)),
@@ -67,6 +74,16 @@ pub fn App() -> impl IntoView {
                             screen.set(Screen::Setup);
                             scroll_to_top();
                         });
+                        if let Route::Racer(racer_id) = route {
+                            return view! {
+                                <RacerPage racer_id=racer_id classes=classes.clone() race_seconds=config.race_seconds/>
+                            }.into_any();
+                        }
+                        if route == Route::Unknown {
+                            return view! {
+                                <p class="note warn" role="alert">"There is no such page. "<a href="/">"Go racing"</a></p>
+                            }.into_any();
+                        }
                         view! {
                             {move || match screen.get() {
                                 Screen::Setup => view! {

@@ -5,8 +5,15 @@ use std::time::Duration;
 use alleycat_domain::api::{ClassInfo, RacerInfo};
 use leptos::{prelude::*, task::spawn_local};
 
-use super::{avatar::Avatar, countdown::ticking_now, records::ClassRecords};
-use crate::{api, logic::format, logic::ride::JOIN_WINDOW_MS, storage, time::Clock};
+use super::{
+    avatar::Avatar, countdown::ticking_now, racer_marks::RacerMarks, records::ClassRecords,
+};
+use crate::{
+    api,
+    logic::{format, ride::JOIN_WINDOW_MS, route::Route},
+    storage,
+    time::Clock,
+};
 
 /// The racer search's example: racer 1,042 of the default roster (seed 2026) is Kenji Q.
 /// Underhill, so both find the same racer; every roster of more than a few hundred racers has
@@ -159,6 +166,7 @@ fn RacerPicker(
                     <div>
                         <strong class="chosen-name">{r.name.clone()}</strong>
                         <span class="muted small">{format::racer_number(r.id)}</span>
+                        <a class="racer-link small" href=Route::Racer(r.id).path()>"Races and personal bests"</a>
                     </div>
                 </div>
             })}
@@ -177,6 +185,7 @@ fn RacerPicker(
                         }>
                             <Avatar racer_id=r.id name=r.name.clone()/>
                             <span class="racer-result-name">{r.name.clone()}</span>
+                            <RacerMarks racer_id=r.id/>
                             <span class="muted small">{format!("#{}", r.id)}</span>
                         </button>
                     </li>

@@ -12,3 +12,4 @@ pub mod here_now;
 pub mod keys;
 pub mod outbox;
 pub mod ride;
+pub mod route;

@@ -156,6 +156,9 @@ test('a racer connects a trainer and a heart-rate strap and races on measured po
 
   await expect(find.finishHeadline(page)).toBeVisible({ timeout: 40_000 });
   await expect(page.getByRole('link', { name: 'Download .fit' })).toBeVisible({ timeout: 30_000 });
+  // The race results mark the ride as on a real bike too.
+  const myResult = find.raceResults(page).first().getByRole('row').filter({ hasText: racer.name });
+  await expect(myResult.getByText('Real bike')).toBeVisible();
 });
 
 test('a browser without Web Bluetooth says why and rides the simulated bike', async ({ page, request }) => {

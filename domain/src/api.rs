@@ -37,6 +37,11 @@ pub struct ConfigResponse {
     pub current_race_id: RaceId,
     /// When the next race starts, epoch ms.
     pub next_race_start_ms: u64,
+    /// Seconds after a race's end in which a racer's events for it are still taken (the
+    /// server's `--late-seconds`): how long an app keeps resending what it rode. Older servers
+    /// do not say: 0.
+    #[serde(default)]
+    pub late_seconds: u32,
 }
 
 impl ConfigResponse {
@@ -49,7 +54,14 @@ impl ConfigResponse {
             server_time_ms: now_ms,
             current_race_id,
             next_race_start_ms: clock.end_ms(current_race_id),
+            late_seconds: 0,
         }
+    }
+
+    /// The same, saying that late events are taken for `late_seconds` after a race's end.
+    pub fn with_late_seconds(mut self, late_seconds: u32) -> Self {
+        self.late_seconds = late_seconds;
+        self
     }
 
     /// The race clock the server runs.
@@ -203,6 +215,24 @@ pub struct EventResult {
     /// The refusal, as a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+}
+
+/// Per-event error codes worth sending the same event again for: the stream's throttling and
+/// internal failures, the per-racer rate limit, and a resend that met its first send still in
+/// flight. Every other code is final (the event is invalid, or its second is taken).
+pub const RETRYABLE_CODES: &[&str] =
+    &["ProvisionedThroughputExceededException", "InternalFailure", "RateLimited", "EventInFlight"];
+
+impl EventResult {
+    /// Whether the event is stored: now, or before (`alreadyStored`, a resend).
+    pub fn is_stored(&self) -> bool {
+        self.error_code.is_none()
+    }
+
+    /// Whether sending the same event again may succeed ([`RETRYABLE_CODES`]).
+    pub fn is_retryable(&self) -> bool {
+        self.error_code.as_deref().is_some_and(|code| RETRYABLE_CODES.contains(&code))
+    }
 }
 
 /// `POST /api/events` answer: one result per event, in request order.
@@ -470,6 +500,11 @@ mod tests {
         let json = serde_json::to_string(&config).unwrap();
         assert!(json.contains("\"raceSeconds\":300") && json.contains("\"nextRaceStartMs\""));
         assert_eq!(serde_json::from_str::<ConfigResponse>(&json).unwrap(), config);
+        let late = config.clone().with_late_seconds(60);
+        assert!(serde_json::to_string(&late).unwrap().contains("\"lateSeconds\":60"));
+        let without: ConfigResponse =
+            serde_json::from_str(&json.replace(",\"lateSeconds\":0", "")).unwrap();
+        assert_eq!(without.late_seconds, 0, "an older server's config still reads");
     }
 
     #[test]
@@ -492,5 +527,9 @@ mod tests {
             serde_json::to_string(&failed).unwrap(),
             r#"{"errorCode":"DuplicateEvent","errorMessage":"already stored"}"#
         );
+        let resent = EventResult { already_stored: true, ..EventResult::default() };
+        let in_flight = EventResult { error_code: Some("EventInFlight".into()), ..failed.clone() };
+        assert!(ok.is_stored() && resent.is_stored() && !failed.is_stored());
+        assert!(in_flight.is_retryable() && !failed.is_retryable() && !ok.is_retryable());
     }
 }

@@ -271,3 +271,29 @@ async fn a_resent_event_is_answered_as_stored_and_another_event_for_its_second_i
     assert_eq!(records[1]["errorCode"], "DuplicateEvent", "another event for the second: {acks}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn late_events_over_the_socket_are_taken_within_the_grace_and_refused_after_it() {
+    let server = TestServer::start().await;
+    let config: Value = server.get("/api/config").await.json().await.unwrap();
+    assert_eq!(config["lateSeconds"], 60, "the app learns the grace from the config: {config}");
+    let (race, _) = server.race_now();
+    let token = server.token(18).await;
+    let clock = alleycat_domain::RaceClock::new(server.config.race_seconds);
+    let last = server.config.race_seconds;
+    // The rider's last two seconds were ridden offline; the race ends, then the network returns.
+    let (second_last, final_second) =
+        (event(race, 18, 5, last - 1, 70.0), event(race, 18, 5, last, 70.0));
+    server.clock.set(clock.end_ms(race) + 59_000);
+    let mut socket = connect(&server, 5).await;
+    hello(&mut socket, &token).await;
+    send(&mut socket, json!({"type": "events", "events": [to_json(&second_last)]})).await;
+    let within = next_of(&mut socket, "acks").await;
+    assert!(within["records"][0]["sequenceNumber"].is_string(), "59 s after the end: {within}");
+
+    server.clock.set(clock.end_ms(race) + 61_000);
+    send(&mut socket, json!({"type": "events", "events": [to_json(&final_second)]})).await;
+    let after = next_of(&mut socket, "acks").await;
+    assert_eq!(after["records"][0]["errorCode"], "RaceNotRunning", "61 s after the end: {after}");
+    server.stop().await;
+}

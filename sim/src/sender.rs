@@ -46,10 +46,8 @@ use crate::{
     stats::{EventKey, Stats},
 };
 
-/// Per-event error codes worth sending again: the stream's throttling and internal failures,
-/// the per-racer rate limit, and a resend that met its first send still in flight.
-pub const RETRYABLE_CODES: &[&str] =
-    &["ProvisionedThroughputExceededException", "InternalFailure", "RateLimited", "EventInFlight"];
+/// Per-event error codes worth sending again (the one list, shared with the app).
+pub use alleycat_domain::api::RETRYABLE_CODES;
 /// The code of a (race, racer, second) the server already stored.
 pub const DUPLICATE_CODE: &str = "DuplicateEvent";
 /// The code of a request that failed at the transport level.

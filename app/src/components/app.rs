@@ -1,8 +1,9 @@
 //! The root component: loads the server's configuration, then shows the page the URL names
-//! (`logic::route`): the set-up screen or the ride, or a racer's page.
+//! (`logic::route`): the set-up screen or the ride (the ride under way at once after a reload,
+//! `resumed`), or a racer's page.
 
 use alleycat_domain::{
-    api::{ClassInfo, RacerInfo},
+    api::{ClassInfo, ConfigResponse, RacerInfo},
     RaceId,
 };
 use leptos::prelude::*;
@@ -10,7 +11,10 @@ use leptos::prelude::*;
 use super::{avatar::Avatar, racer_page::RacerPage, ride::Ride, setup::Setup};
 use crate::{
     api,
-    logic::{ride::race_to_join, route::Route},
+    logic::{
+        ride::{can_resume, race_to_join, still_sendable},
+        route::Route,
+    },
     storage, time,
 };
 
@@ -38,6 +42,24 @@ pub fn App() -> impl IntoView {
         &web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default(),
     );
     let screen = RwSignal::new(Screen::Setup);
+    // Once the clock is known: back to the ride under way, if there is one (on the home page;
+    // a racer's page stays what it is).
+    Effect::new(move |_| {
+        if route != Route::Home {
+            return;
+        }
+        if let Some(Ok(config)) = config.get() {
+            let now = time::Clock::new(
+                config.race_seconds,
+                config.server_time_ms,
+                time::browser_now_ms(),
+            )
+            .now_ms();
+            if let Some(ride) = resumed(&config, now) {
+                screen.set(ride);
+            }
+        }
+    });
     let header_racer = move || match screen.get() {
         Screen::Ride { racer, class, .. } => Some((racer, class.name)),
         Screen::Setup => None,
@@ -67,10 +89,12 @@ pub fn App() -> impl IntoView {
                         let on_start = Callback::new(move |(racer, class): (RacerInfo, ClassInfo)| {
                             storage::set_class(class.id);
                             let race_id = race_to_join(clock.race, clock.now_ms());
+                            storage::set_current_ride(storage::CurrentRide { racer_id: racer.id, class_id: class.id, race_id });
                             screen.set(Screen::Ride { racer, class, race_id });
                             scroll_to_top();
                         });
                         let on_leave = Callback::new(move |()| {
+                            storage::clear_current_ride();
                             screen.set(Screen::Setup);
                             scroll_to_top();
                         });
@@ -102,6 +126,22 @@ pub fn App() -> impl IntoView {
             </Suspense>
         </main>
     }
+}
+
+/// The ride under way when the page was left, if it is to be taken up again at `now_ms` (see
+/// `can_resume`); forgets saved outboxes whose race can no longer take events.
+fn resumed(config: &ConfigResponse, now_ms: u64) -> Option<Screen> {
+    let clock = config.clock();
+    storage::prune_outboxes(|_, race| still_sendable(clock, race, now_ms, config.late_seconds));
+    let ride = storage::current_ride()?;
+    let racer = storage::racer().filter(|r| r.id == ride.racer_id)?;
+    let class = config.classes.iter().find(|c| c.id == ride.class_id)?.clone();
+    let waiting = storage::outbox(ride.racer_id, ride.race_id).map_or(0, |o| o.waiting());
+    if !can_resume(clock, ride.race_id, now_ms, config.late_seconds, waiting) {
+        storage::clear_current_ride();
+        return None;
+    }
+    Some(Screen::Ride { racer, class, race_id: ride.race_id })
 }
 
 fn scroll_to_top() {

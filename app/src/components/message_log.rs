@@ -1,4 +1,4 @@
-//! The messages log: each second's event and its fate.
+//! The messages log: each second's event and its fate (`logic::outbox`).
 
 use leptos::prelude::*;
 
@@ -7,7 +7,7 @@ use crate::logic::{
     outbox::{Fate, Outbox},
 };
 
-/// The events sent this race, newest first.
+/// The events ridden this race, newest first.
 #[component]
 pub fn MessageLog(
     /// The events sent and their fates.
@@ -15,7 +15,14 @@ pub fn MessageLog(
     outbox: Signal<Outbox>,
 ) -> impl IntoView {
     let counts = move || {
-        outbox.with(|o| format!("{} acknowledged · {} refused", o.acknowledged(), o.lost()))
+        outbox.with(|o| {
+            format!(
+                "{} acknowledged · {} waiting · {} refused",
+                o.acknowledged(),
+                o.waiting(),
+                o.lost()
+            )
+        })
     };
     view! {
         <section class="panel log-panel" aria-labelledby="log-title">
@@ -29,18 +36,20 @@ pub fn MessageLog(
                         Fate::Acknowledged { shard, sequence } => format!("{shard}, sequence number {sequence}"),
                         _ => String::new(),
                     } class=format!("log-entry {}", match e.fate {
-                        Fate::Sent => "sent",
+                        Fate::Waiting | Fate::Sent | Fate::Retrying { .. } => "sent",
                         Fate::Acknowledged { .. } => "ok",
-                        Fate::Rejected { .. } | Fate::Failed(_) => "bad",
+                        Fate::Rejected { .. } => "bad",
                     })>
                         <span class="log-second num">{format!("s{}", e.second)}</span>
                         <span class="log-kind">{if e.last { "final" } else { "update" }}</span>
                         <span class="log-out num">{format::output(e.output)}</span>
                         <span class="log-fate">{match e.fate.clone() {
+                            Fate::Waiting => "waiting to be sent".to_owned(),
                             Fate::Sent => "sent…".to_owned(),
+                            Fate::Retrying { reason } => format!("waiting to be sent again · {reason}"),
+                            Fate::Acknowledged { shard, .. } if shard.is_empty() => "acknowledged · stored before".to_owned(),
                             Fate::Acknowledged { shard, sequence } => format!("acknowledged · {} · seq {}", short_shard(&shard), short_sequence(&sequence)),
                             Fate::Rejected { code, message } => format!("rejected · {code}: {message}"),
-                            Fate::Failed(message) => format!("not delivered: {message}"),
                         }}</span>
                     </li>
                 </For>

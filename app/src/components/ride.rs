@@ -23,7 +23,7 @@ use super::{
 use crate::{
     hooks::{
         event_id, use_heartbeat, use_history, use_live, use_names, use_ride_keys, use_sender,
-        use_session, HistoryState, RaceTime,
+        use_session, HistoryState, RaceTime, Route,
     },
     live::LiveStatus,
     logic::{
@@ -73,13 +73,20 @@ pub fn Ride(
     let names = use_names();
     let live = use_live(class_id, race_id, session, names);
     let history = use_history(class_id);
-    let sender = use_sender(session);
+    let sender = use_sender(session, live.link(), me, race_id);
 
     // The bike, the autopilot and one event per second of the race.
     let bike = RwSignal::new(Bike::default());
     let autopilot = RwSignal::new(false);
     let devices = Devices::new();
-    let outputs = RwSignal::new(Outputs::new(race_seconds));
+    // After a reload the ride goes on from its saved outbox: the seconds ridden before count.
+    let outputs = RwSignal::new(sender.outbox().with_untracked(|o| {
+        let mut outputs = Outputs::new(race_seconds);
+        for entry in o.entries() {
+            outputs.record(entry.second, entry.output);
+        }
+        outputs
+    }));
     let ride_model = RiderProfile::new(AUTOPILOT_SEED, me).race(race_id, race_seconds);
     let RaceTime { phase: phase_now, second } = use_heartbeat(clock, race_id, move |beat, now| {
         let second = match beat {
@@ -92,7 +99,8 @@ pub fn Ride(
             let r = ride_model.at(second.unwrap_or(1));
             bike.set(Bike::set(f64::from(r.cadence), f64::from(r.resistance)));
         }
-        let Some(second) = second else { return };
+        // A second ridden before a reload is not ridden again.
+        let Some(second) = second.filter(|&s| !sender.has_second(s)) else { return };
         let ridden = bike.get_untracked();
         // With a power source the second is worth its measured power (see `Devices::measure`).
         let measured = devices.measure(js_sys::Date::now());
@@ -229,6 +237,12 @@ pub fn Ride(
         match live.status.get() {
         LiveStatus::Connected => None,
         LiveStatus::Connecting => Some(view! { <p class="note muted small" role="status">"Connecting to the live board…"</p> }.into_any()),
+        LiveStatus::Offline => Some(view! {
+            <p class="note warn" role="status" data-testid="live-disconnected">
+                <span class="dot bad" aria-hidden="true"></span>
+                <span class="note-text">"Offline: the live board comes back with the network."</span>
+            </p>
+        }.into_any()),
         LiveStatus::Disconnected { retry_in_ms, attempt } => Some(view! {
             <p class="note warn" role="status" data-testid="live-disconnected">
                 <span class="dot bad" aria-hidden="true"></span>
@@ -236,6 +250,32 @@ pub fn Ride(
             </p>
         }.into_any()),
     }
+    };
+    let route = sender.route();
+    let waiting = Signal::derive(move || outbox.with(|o| o.waiting()));
+    let connection_note = move || {
+        let waiting = waiting.get();
+        let count = match waiting {
+            1 => "1 second waiting to be sent".to_owned(),
+            n => format!("{n} seconds waiting to be sent"),
+        };
+        match route.get() {
+            Route::Offline => view! {
+                <p class="note warn" role="status" data-testid="connection">
+                    <span class="dot bad" aria-hidden="true"></span>
+                    <span class="note-text">{format!("Offline: {count}. Keep riding: they are sent as soon as the connection is back.")}</span>
+                </p>
+            }.into_any(),
+            way => {
+                let how = match way {
+                    Route::Live => "Sending over the live connection",
+                    Route::Http => "Sending over HTTP (the live connection cannot be opened)",
+                    _ => "Connecting…",
+                };
+                let text = if waiting > 0 { format!("{how} · {count}") } else { how.to_owned() };
+                view! { <p class="note muted small" role="status" data-testid="connection">{text}</p> }.into_any()
+            }
+        }
     };
     let session_note = move || {
         session.error().map(|message| view! {
@@ -274,6 +314,7 @@ pub fn Ride(
                 <button class="button ghost" on:click=move |_| on_leave.run(())>"Leave race"</button>
             </div>
             {session_note}
+            {connection_note}
             <Show when=move || phase_now.get() == Phase::Finished>
                 <Finish racer=racer.clone() class=class.clone() race_id=race_id total=total live_place=last_place acknowledged=acknowledged on_again=on_leave/>
             </Show>

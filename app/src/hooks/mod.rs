@@ -3,12 +3,13 @@
 //! component's body (they register cleanups with the component's owner).
 //!
 //! - [`use_session`]: the racer session, one request, awaited by whoever needs the token.
-//! - [`use_live`]: the here-now ranking over the live WebSocket.
+//! - [`use_live`]: the racer's live WebSocket: the here-now ranking, and the link the sender
+//!   rides over.
 //! - [`use_history`]: the class's all-time history, downloaded before the race.
 //! - [`use_names`]: racer names, learnt from the live board and looked up once each.
 //! - [`use_heartbeat`]: the race clock, ticking, and one beat per second of the race.
-//! - [`use_sender`]: sends the rider's events over a [`use_sender::Transport`] and keeps the
-//!   outbox.
+//! - [`use_sender`]: keeps the rider's events in the outbox (saved, so a reload loses nothing)
+//!   and sends them over the live WebSocket, or HTTP when it cannot be opened.
 //! - [`use_ride_keys`]: the keyboard rides the bike.
 
 pub mod use_heartbeat;
@@ -24,5 +25,5 @@ pub use use_history::{use_history, HistoryState};
 pub use use_live::use_live;
 pub use use_names::{use_names, Names};
 pub use use_ride_keys::use_ride_keys;
-pub use use_sender::{event_id, use_sender};
+pub use use_sender::{event_id, use_sender, Route};
 pub use use_session::{use_session, Session};

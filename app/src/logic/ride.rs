@@ -24,6 +24,26 @@ pub fn race_to_join(clock: RaceClock, now_ms: u64) -> RaceId {
     }
 }
 
+/// Whether a ride of race `race`, left at a reload, is taken up again at `now_ms`: while the
+/// race runs, and after its end while the server still takes its late events (`late_seconds`)
+/// and some wait to be sent (`waiting`).
+pub fn can_resume(
+    clock: RaceClock,
+    race: RaceId,
+    now_ms: u64,
+    late_seconds: u32,
+    waiting: usize,
+) -> bool {
+    now_ms < clock.end_ms(race)
+        || (waiting > 0 && still_sendable(clock, race, now_ms, late_seconds))
+}
+
+/// Whether events of race `race` may still be taken at `now_ms` (within `late_seconds` of its
+/// end): an outbox of an older race has nothing left to send.
+pub fn still_sendable(clock: RaceClock, race: RaceId, now_ms: u64, late_seconds: u32) -> bool {
+    now_ms < clock.end_ms(race) + u64::from(late_seconds) * 1000
+}
+
 /// Where the rider is relative to their race.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -206,6 +226,18 @@ mod tests {
         assert_eq!(race_to_join(CLOCK, start + 9_999), 100);
         assert_eq!(race_to_join(CLOCK, start + 10_000), 101);
         assert_eq!(race_to_join(CLOCK, start + 19_999), 101);
+    }
+
+    #[test]
+    fn a_ride_is_taken_up_again_while_its_race_runs_or_while_its_late_events_may_still_go() {
+        let end = CLOCK.end_ms(100);
+        assert!(can_resume(CLOCK, 100, end - 1, 60, 0));
+        assert!(!can_resume(CLOCK, 100, end, 60, 0), "finished, nothing waiting");
+        assert!(can_resume(CLOCK, 100, end + 59_999, 60, 3), "finished, seconds to send");
+        assert!(!can_resume(CLOCK, 100, end + 60_000, 60, 3), "too late for them");
+        assert!(!can_resume(CLOCK, 100, end, 0, 3), "a server that takes no late events");
+        assert!(still_sendable(CLOCK, 100, end + 59_999, 60));
+        assert!(!still_sendable(CLOCK, 99, end, 10));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn config(State(state): State<AppState>) -> impl IntoResponse {
-    let body = ConfigResponse::new(state.clock(), state.now_ms());
+    let body = ConfigResponse::new(state.clock(), state.now_ms())
+        .with_late_seconds(state.config().late_seconds);
     ([(header::CACHE_CONTROL, "no-store")], Json(body))
 }

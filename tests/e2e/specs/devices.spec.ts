@@ -100,9 +100,15 @@ function standInRadio() {
   });
 }
 
-/** The events the app posts, as the server receives them. */
+/** The events the app sends, as the server receives them: on its live WebSocket, or posted. */
 function recordEvents(page: Page) {
   const events: Record<string, unknown>[] = [];
+  page.on('websocket', (socket) => {
+    socket.on('framesent', ({ payload }) => {
+      const message = JSON.parse(String(payload));
+      if (message.type === 'events') events.push(...(message.events as Record<string, unknown>[]));
+    });
+  });
   page.on('request', (request) => {
     if (request.url().endsWith('/api/events') && request.method() === 'POST') {
       events.push(...(request.postDataJSON().events as Record<string, unknown>[]));

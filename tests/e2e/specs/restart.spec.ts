@@ -1,5 +1,6 @@
 // The server restarts in the middle of a race: the app says the live board is disconnected,
-// keeps riding, and reconnects by itself when the server is back.
+// keeps riding with its seconds waiting in the outbox, reconnects by itself when the server is
+// back, and sends them.
 import { expect, test } from '@playwright/test';
 import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
 import { Server } from '../helpers/server';
@@ -20,12 +21,15 @@ test('a server restart mid-race is survived with a visible reconnection', async 
   await server.stop('SIGKILL');
   await expect(find.liveDisconnected(page)).toBeVisible();
   await expect(find.liveDisconnected(page)).toContainText(/Reconnecting in \d+ s/);
-  await expect(find.messages(page).getByRole('listitem').filter({ hasText: 'not delivered' }).first()).toBeVisible();
+  await expect(find.messages(page).getByRole('listitem').filter({ hasText: 'waiting to be sent' }).first()).toBeVisible();
+  await expect(page.getByTestId('connection')).toContainText(/Offline: \d+ seconds? waiting to be sent/);
   await snapshot(page, 'restart-disconnected', testInfo);
 
   await server.start();
   await expect(find.liveDisconnected(page)).toHaveCount(0, { timeout: 20_000 });
   await expect(find.messages(page).getByRole('listitem').first()).toContainText(/acknowledged/, { timeout: 10_000 });
+  await expect(page.getByTestId('connection')).not.toContainText('waiting', { timeout: 20_000 });
+  await expect(find.messages(page).getByRole('listitem').filter({ hasText: /rejected/ })).toHaveCount(0);
   await expect(find.hereNowBoard(page).getByRole('listitem', { current: true })).toBeVisible();
   await snapshot(page, 'restart-reconnected', testInfo);
 });

@@ -3,8 +3,9 @@
 use alleycat_domain::{
     api::{
         ApiError, CeremonyFinish, CeremonyStart, ConfigResponse, CreateRacerRequest, Credential,
-        CredentialList, EventsRequest, EventsResponse, LeaderboardResponse, RaceResultsResponse,
-        RacerInfo, RacesResponse, SessionResponse,
+        CredentialList, EventsRequest, EventsResponse, LeaderboardResponse, PersonalBestsResponse,
+        RaceResultsResponse, RacerInfo, RacerRacesResponse, RacerSearchResponse, RacesResponse,
+        SessionResponse,
     },
     ClassId, RaceId, RacerEvent,
 };
@@ -20,9 +21,37 @@ pub async fn config() -> ApiResult<ConfigResponse> {
     get("/api/config").await
 }
 
+/// `GET /api/racers?q=…`: racers whose name or id matches `query`.
+pub async fn search_racers(query: &str) -> ApiResult<RacerSearchResponse> {
+    let response = Request::get("/api/racers")
+        .query([("q", query)])
+        .send()
+        .await
+        .map_err(unreachable_server)?;
+    json(response).await
+}
+
 /// `GET /api/racers/{id}`.
 pub async fn racer(id: u64) -> ApiResult<RacerInfo> {
     get(&format!("/api/racers/{id}")).await
+}
+
+/// `GET /api/racers/{id}/races[?before=RACE]`: their races, newest first, a page at a time.
+pub async fn racer_races(id: u64, before: Option<RaceId>) -> ApiResult<RacerRacesResponse> {
+    match before {
+        Some(race) => get(&format!("/api/racers/{id}/races?before={race}")).await,
+        None => get(&format!("/api/racers/{id}/races")).await,
+    }
+}
+
+/// `GET /api/racers/{id}/bests`: their personal best in each class.
+pub async fn racer_bests(id: u64) -> ApiResult<PersonalBestsResponse> {
+    get(&format!("/api/racers/{id}/bests")).await
+}
+
+/// The ride of racer `id` in `race` (class `class`) as a FIT file, to download.
+pub fn fit_file_url(id: u64, race: RaceId, class: ClassId) -> String {
+    format!("/api/racers/{id}/races/{race}.fit?classId={class}")
 }
 
 /// `POST /api/events` with the racer token.

@@ -6,12 +6,16 @@
 //! The browser API is reached through `js_sys::Reflect` rather than web-sys's bindings, which
 //! are behind `--cfg=web_sys_unstable_apis` for Web Bluetooth.
 
-use std::{cell::RefCell, rc::Rc, time::Duration};
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+    time::Duration,
+};
 
 use alleycat_domain::{
     ble::{
         self, CadenceMeter, ControlRequest, CyclingPowerMeasurement, HeartRateMeasurement,
-        IndoorBikeData,
+        IndoorBikeData, ResistanceRange,
     },
     Source,
 };
@@ -97,12 +101,17 @@ fn message(error: JsValue) -> String {
 fn event_bytes(event: &JsValue) -> Option<Vec<u8>> {
     let target = Reflect::get(event, &"target".into()).ok()?;
     let view: js_sys::DataView = Reflect::get(&target, &"value".into()).ok()?.dyn_into().ok()?;
-    let bytes = Uint8Array::new_with_byte_offset_and_length(
+    Some(view_bytes(&view))
+}
+
+/// The bytes a characteristic's value (a DataView) covers.
+fn view_bytes(view: &js_sys::DataView) -> Vec<u8> {
+    Uint8Array::new_with_byte_offset_and_length(
         &view.buffer(),
         view.byte_offset() as u32,
         view.byte_length() as u32,
-    );
-    Some(bytes.to_vec())
+    )
+    .to_vec()
 }
 
 /// Callbacks the app gives a connection.
@@ -116,19 +125,21 @@ pub struct Handlers {
     pub control: Rc<dyn Fn(String)>,
 }
 
-/// A connected bike's control point, to drive its resistance.
+/// A connected bike's control point, to drive its resistance, and the resistance levels it
+/// supports.
 #[derive(Clone, Default)]
 pub struct Trainer {
     control_point: Rc<RefCell<Option<JsValue>>>,
+    /// From its Supported Resistance Level Range, or [`ResistanceRange::DEFAULT`].
+    range: Rc<Cell<ResistanceRange>>,
 }
 
 impl Trainer {
-    /// Asks the trainer for `percent` (0-100) of its resistance range (0 to 100 levels by
-    /// default; the range characteristic is not read yet). Does nothing without a control point.
+    /// Asks the trainer for `percent` (0-100) of its resistance range. Does nothing without a
+    /// control point.
     pub fn set_resistance(&self, percent: f64) {
         let Some(point) = self.control_point.borrow().clone() else { return };
-        let request = ControlRequest::resistance_for_percent(percent, 0.0, 100.0, 1.0);
-        write(point, request);
+        write(point, self.range.get().request_for(percent));
     }
 }
 
@@ -295,6 +306,22 @@ async fn subscribe(
     Ok(())
 }
 
+/// The trainer's Supported Resistance Level Range, or the default when it offers none (or
+/// sends a value that does not parse).
+async fn resistance_range(service: &JsValue) -> ResistanceRange {
+    let read = async {
+        let range = call_async(
+            service,
+            "getCharacteristic",
+            &[ble::SUPPORTED_RESISTANCE_LEVEL_RANGE.into()],
+        )
+        .await?;
+        let view: js_sys::DataView = call_async(&range, "readValue", &[]).await?.dyn_into()?;
+        Ok::<_, JsValue>(view_bytes(&view))
+    };
+    read.await.ok().and_then(|bytes| ResistanceRange::parse(&bytes).ok()).unwrap_or_default()
+}
+
 /// Finds the trainer's control point, if it has one, reports its answers, and requests control.
 async fn subscribe_control(server: &JsValue, handlers: &Handlers, trainer: &Trainer) {
     let Ok(service) =
@@ -308,6 +335,7 @@ async fn subscribe_control(server: &JsValue, handlers: &Handlers, trainer: &Trai
     else {
         return (handlers.control)("this trainer takes no commands".into());
     };
+    trainer.range.set(resistance_range(&service).await);
     let control = handlers.control.clone();
     let listener = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         let Some(bytes) = event_bytes(&event) else { return };

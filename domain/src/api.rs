@@ -402,6 +402,10 @@ pub struct RaceResultRow {
     pub best: f64,
     /// Output of the last second ridden.
     pub final_output: f64,
+    /// They rode a real bike: some second was measured by a trainer or a power meter (boards
+    /// mark it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub real_bike: bool,
 }
 
 /// `GET /api/races/{raceId}?classId=N`: a race's results.
@@ -440,6 +444,74 @@ pub struct LeaderboardResponse {
     pub class_id: ClassId,
     /// Racers ranked by their best race total.
     pub entries: Vec<LeaderboardRow>,
+}
+
+/// One of a racer's past races in `GET /api/racers/{id}/races`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RacerRace {
+    /// The race.
+    pub race_id: RaceId,
+    /// The class it was ridden in.
+    pub class_id: ClassId,
+    /// When it started, epoch ms.
+    pub started_at_ms: u64,
+    /// 1-based place by total output.
+    pub place: u32,
+    /// How many racers rode it (in this class).
+    pub field: u32,
+    /// Seconds ridden.
+    pub seconds: u32,
+    /// Total output.
+    pub total: f64,
+    /// Some second was measured by a trainer or a power meter.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub real_bike: bool,
+    /// The output of every second of the race (index 0 is second 1); `null` where nothing was
+    /// ridden.
+    pub outputs: Vec<Option<f64>>,
+}
+
+/// `GET /api/racers/{id}/races[?limit=N&before=RACE]`: a racer's races, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RacerRacesResponse {
+    /// The racer.
+    pub racer_id: u64,
+    /// Their rides in the most recent races asked for (a race ridden in two classes twice).
+    pub races: Vec<RacerRace>,
+    /// Pass as `before` for the races before these; absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<RaceId>,
+}
+
+/// A racer's personal best in one class, in `GET /api/racers/{id}/bests`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonalBest {
+    /// The class.
+    pub class_id: ClassId,
+    /// Their best race total in the class.
+    pub total: f64,
+    /// The race of that total.
+    pub race_id: RaceId,
+    /// Their place on the class's all-time leaderboard.
+    pub place: u32,
+    /// How many racers are on it.
+    pub field: u32,
+    /// Their best output at each second over all their races in the class (index 0 is second
+    /// 1); `null` where they have none.
+    pub seconds: Vec<Option<f64>>,
+}
+
+/// `GET /api/racers/{id}/bests`: a racer's personal best in each class they have ridden.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonalBestsResponse {
+    /// The racer.
+    pub racer_id: u64,
+    /// One per class ridden, in class order.
+    pub bests: Vec<PersonalBest>,
 }
 
 #[cfg(test)]

@@ -285,15 +285,15 @@ async fn late_events_over_the_socket_are_taken_within_the_grace_and_refused_afte
     let config: Value = server.get("/api/config").await.json().await.unwrap();
     assert_eq!(config["lateSeconds"], 60, "the app learns the grace from the config: {config}");
     let (race, _) = server.race_now();
-    let token = server.token(18).await;
+    let racer = server.create_racer("Marie Curie").await;
     let clock = alleycat_domain::RaceClock::new(server.config.race_seconds);
     let last = server.config.race_seconds;
     // The rider's last two seconds were ridden offline; the race ends, then the network returns.
     let (second_last, final_second) =
-        (event(race, 18, 5, last - 1, 70.0), event(race, 18, 5, last, 70.0));
+        (event(race, racer.id, 5, last - 1, 70.0), event(race, racer.id, 5, last, 70.0));
     server.clock.set(clock.end_ms(race) + 59_000);
     let mut socket = connect(&server, 5).await;
-    hello(&mut socket, &token).await;
+    hello(&mut socket, &racer.token).await;
     send(&mut socket, json!({"type": "events", "events": [to_json(&second_last)]})).await;
     let within = next_of(&mut socket, "acks").await;
     assert!(within["records"][0]["sequenceNumber"].is_string(), "59 s after the end: {within}");

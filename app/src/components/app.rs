@@ -1,6 +1,6 @@
 //! The root component: loads the server's configuration and asks who this device rides as,
-//! then shows the set-up screen or the ride (the ride under way at once after a reload,
-//! `resumed`).
+//! then shows the page the URL names (`logic::route`): the set-up screen or the ride (the ride
+//! under way at once after a reload, `resumed`), or a racer's page.
 
 use alleycat_domain::{
     api::{ClassInfo, ConfigResponse, RacerInfo},
@@ -8,11 +8,14 @@ use alleycat_domain::{
 };
 use leptos::prelude::*;
 
-use super::{racer_menu::RacerMenu, ride::Ride, setup::Setup};
+use super::{racer_menu::RacerMenu, racer_page::RacerPage, ride::Ride, setup::Setup};
 use crate::{
     api,
     hooks::provide_session,
-    logic::ride::{can_resume, race_to_join, still_sendable},
+    logic::{
+        ride::{can_resume, race_to_join, still_sendable},
+        route::Route,
+    },
     storage, time,
 };
 
@@ -37,10 +40,17 @@ enum Screen {
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(api::config);
     let session = provide_session();
+    let route = Route::parse(
+        &web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default(),
+    );
     let screen = RwSignal::new(Screen::Setup);
     let on_sign_out = Callback::new(move |()| screen.set(Screen::Setup));
-    // Once the clock and the racer are known: back to the ride under way, if there is one.
+    // Once the clock and the racer are known: back to the ride under way, if there is one (on
+    // the home page; a racer's page stays what it is).
     Effect::new(move |_| {
+        if route != Route::Home {
+            return;
+        }
         if let (Some(Ok(config)), Some(racer)) = (config.get(), session.racer()) {
             let now = time::Clock::new(
                 config.race_seconds,
@@ -81,6 +91,16 @@ pub fn App() -> impl IntoView {
                             screen.set(Screen::Setup);
                             scroll_to_top();
                         });
+                        if let Route::Racer(racer_id) = route {
+                            return view! {
+                                <RacerPage racer_id=racer_id classes=classes.clone() race_seconds=config.race_seconds/>
+                            }.into_any();
+                        }
+                        if route == Route::Unknown {
+                            return view! {
+                                <p class="note warn" role="alert">"There is no such page. "<a href="/">"Go racing"</a></p>
+                            }.into_any();
+                        }
                         view! {
                             {move || match screen.get() {
                                 Screen::Setup => view! {

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use leptos::{html, prelude::*};
 
-use super::avatar::Avatar;
+use super::{avatar::Avatar, racer_link::RacerLink, racer_marks::RacerMarks};
 use crate::logic::{
     board::{centre_on, window, BoardRow},
     format,
@@ -118,12 +118,10 @@ fn BoardLine(
             <span class="place">{move || r().place}</span>
             <Avatar racer_id=initial.racer_id name=initial.name.clone()/>
             <span class="name">
-                <span class="name-text">{move || r().name}</span>
+                <span class="name-text"><RacerLink racer_id=initial.racer_id name=Signal::derive(move || r().name)/></span>
                 {move || r().is_me.then(|| view! { <span class="tag you">"You"</span> })}
                 {move || r().is_my_best.then(|| view! { <span class="tag">"Your best"</span> })}
-                {move || r().real_bike.then(|| view! {
-                    <span class="tag real-bike" title="Riding a real bike (measured power)">"Real bike"</span>
-                })}
+                <RacerMarks racer_id=initial.racer_id real_bike=Signal::derive(move || r().real_bike)/>
             </span>
             <span class="out num">{move || format::output(r().output)}</span>
             {show_total.then(|| view! { <span class="tot num">{move || r().total.map(format::total).unwrap_or_default()}</span> })}

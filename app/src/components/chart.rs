@@ -1,4 +1,5 @@
-//! The live chart: the rider's output second by second against their personal best.
+//! The output chart: a ride's output second by second against the racer's personal best at
+//! each second; live on the ride screen, and for each past race on the racer's page.
 
 use leptos::prelude::*;
 
@@ -17,9 +18,18 @@ pub fn OutputChart(
     bests: Signal<Vec<Option<f64>>>,
     /// The race length.
     race_seconds: u32,
-    /// The current second, marked with a line.
-    #[prop(into)]
-    second: Signal<u32>,
+    /// The current second, marked with a line (none for a finished race).
+    #[prop(optional, into)]
+    second: Option<Signal<u32>>,
+    /// What the ride's line is called.
+    #[prop(default = "You")]
+    mine_label: &'static str,
+    /// What the best's line is called.
+    #[prop(default = "Your personal best")]
+    best_label: &'static str,
+    /// The chart's accessible name.
+    #[prop(default = "Your output each second against your personal best".into(), into)]
+    label: String,
 ) -> impl IntoView {
     let max = Memo::new(move |_| outputs.with(|o| bests.with(|b| y_max(&[o, b]))));
     let grid = move || {
@@ -45,18 +55,21 @@ pub fn OutputChart(
     };
     let summary = move || {
         let mine = outputs.with(|o| o.iter().flatten().count());
-        let ahead = outputs.with(|o| {
+        let level = outputs.with(|o| {
             bests.with(|b| {
                 o.iter()
                     .zip(b)
-                    .filter(|(o, b)| matches!((o, b), (Some(o), Some(b)) if o > b))
+                    .filter(|(o, b)| matches!((o, b), (Some(o), Some(b)) if o >= b))
                     .count()
             })
         });
         if bests.with(|b| b.iter().all(Option::is_none)) {
             format!("{mine} seconds ridden. No personal best in this class yet: this race sets it.")
         } else {
-            format!("{mine} seconds ridden, {ahead} of them above your personal best.")
+            format!(
+                "{mine} seconds ridden, {level} of them at or above {}.",
+                best_label.to_lowercase()
+            )
         }
     };
     view! {
@@ -64,19 +77,21 @@ pub fn OutputChart(
             <div class="chart-plot">
             {labels}
             <svg viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) preserveAspectRatio="none"
-                role="img" aria-label="Your output each second against your personal best">
+                role="img" aria-label=label>
                 {grid}
                 <path class="chart-best" d=move || bests.with(|b| line(FRAME, race_seconds, max.get(), b))/>
                 <path class="chart-area" d=move || outputs.with(|o| area(FRAME, race_seconds, max.get(), o))/>
                 <path class="chart-mine" d=move || outputs.with(|o| line(FRAME, race_seconds, max.get(), o))/>
-                <line class="chart-now" y1="0" y2=FRAME.height
-                    x1=move || x_of(FRAME, race_seconds, second.get())
-                    x2=move || x_of(FRAME, race_seconds, second.get())/>
+                {second.map(|second| view! {
+                    <line class="chart-now" y1="0" y2=FRAME.height
+                        x1=move || x_of(FRAME, race_seconds, second.get())
+                        x2=move || x_of(FRAME, race_seconds, second.get())/>
+                })}
             </svg>
             </div>
             <figcaption>
-                <span class="legend mine">"You"</span>
-                <span class="legend best">"Your personal best"</span>
+                <span class="legend mine">{mine_label}</span>
+                <span class="legend best">{best_label}</span>
                 <span class="muted small">{summary}</span>
             </figcaption>
         </figure>

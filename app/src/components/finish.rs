@@ -133,7 +133,7 @@ pub fn Finish(
                 Some(Ok(rows)) => view! {
                     <ResultsTable rows=rows highlight=Some(me)/>
                     // The ride as a FIT file (server/src/http/rides.rs), once the results have it.
-                    <a class="button ghost" download href=format!("/api/racers/{me}/races/{race_id}.fit?classId={class_id}")>"Download .fit"</a>
+                    <a class="button ghost" download href=api::fit_file_url(me, race_id, class_id)>"Download .fit"</a>
                 }.into_any(),
                 Some(Err(message)) => view! { <p class="note warn" role="alert">{format!("The official results are not available: {}", sentence(&message))}</p> }.into_any(),
             }}

@@ -7,7 +7,7 @@ use alleycat_domain::{
 };
 use leptos::prelude::*;
 
-use super::avatar::Avatar;
+use super::{avatar::Avatar, racer_link::RacerLink, racer_marks::RacerMarks};
 use crate::{api, logic::format};
 
 /// Which table the records show.
@@ -81,7 +81,7 @@ pub fn ClassRecords(
                                     {board.entries.into_iter().take(100).map(|row| view! {
                                         <tr class:me=highlight == Some(row.racer_id)>
                                             <td class="num">{row.place}</td>
-                                            <td><span class="who"><Avatar racer_id=row.racer_id name=row.name.clone() size=22/>{row.name.clone()}</span></td>
+                                            <td><span class="who"><Avatar racer_id=row.racer_id name=row.name.clone() size=22/><RacerLink racer_id=row.racer_id name=row.name.clone()/><RacerMarks racer_id=row.racer_id/></span></td>
                                             <td class="num">{format::total(row.total)}</td>
                                         </tr>
                                     }).collect_view()}
@@ -161,7 +161,7 @@ pub fn ResultsTable(
                 {rows.into_iter().map(|row| view! {
                     <tr class:me=highlight == Some(row.racer_id)>
                         <td class="num">{row.place}</td>
-                        <td><span class="who"><Avatar racer_id=row.racer_id name=row.name.clone() size=22/>{row.name.clone()}</span></td>
+                        <td><span class="who"><Avatar racer_id=row.racer_id name=row.name.clone() size=22/><RacerLink racer_id=row.racer_id name=row.name.clone()/><RacerMarks racer_id=row.racer_id real_bike=row.real_bike/></span></td>
                         <td class="num">{format::total(row.total)}</td>
                         <td class="num hide-narrow">{format::output(row.best)}</td>
                         <td class="num hide-narrow">{row.seconds}</td>

@@ -18,6 +18,7 @@ use super::{
     devices::{Devices, DevicesPanel},
     finish::Finish,
     message_log::MessageLog,
+    racer_link::OpenRacersInNewTab,
 };
 use crate::{
     hooks::{
@@ -65,6 +66,8 @@ pub fn Ride(
     let me = racer.id;
     let class_id = class.id;
     let rider = Rider { racer_id: me, class_id, race_id, race_seconds };
+    // A racer's name on the boards opens their page in a new tab: the race goes on here.
+    provide_context(OpenRacersInNewTab);
 
     let session = use_session(me);
     let names = use_names();

@@ -8,7 +8,7 @@ use super::avatar::Avatar;
 use crate::{
     api,
     hooks::{Identity, Session},
-    logic::format,
+    logic::{format, route::Route},
     passkeys,
 };
 
@@ -33,6 +33,7 @@ pub fn YourRacer(
                         <div>
                             <strong class="chosen-name">{racer.name.clone()}</strong>
                             <span class="muted small">{format::racer_number(racer.id)}</span>
+                            <a class="racer-link small" href=Route::Racer(racer.id).path()>"Races and personal bests"</a>
                         </div>
                     </div>
                     <p class="muted small">"Your passkeys, devices and Sign out are in your racer's menu at the top."</p>

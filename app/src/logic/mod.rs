@@ -13,4 +13,5 @@ pub mod keys;
 pub mod outbox;
 pub mod passkey;
 pub mod ride;
+pub mod route;
 pub mod session;

@@ -10,7 +10,9 @@
 //!   [`cycling_power::CadenceMeter`], which derives cadence from crank revolution data;
 //! - [`heart_rate`]: Heart Rate Service, Heart Rate Measurement (0x2A37);
 //! - [`control_point`]: Fitness Machine Control Point (0x2AD9), Request Control and Set Target
-//!   Resistance Level, and the machine's responses.
+//!   Resistance Level, and the machine's responses;
+//! - [`resistance_range`]: Supported Resistance Level Range (0x2AD6), the levels the trainer
+//!   takes, onto which the resistance slider is mapped.
 //!
 //! Every multi-byte field is little-endian (Bluetooth Core, Vol 3, Part G). A packet shorter
 //! than its flags promise is a [`BleError::Truncated`], never a panic; bytes after the last
@@ -20,16 +22,20 @@ pub mod control_point;
 pub mod cycling_power;
 pub mod heart_rate;
 pub mod indoor_bike_data;
+pub mod resistance_range;
 
 pub use control_point::{ControlRequest, ControlResponse, ResultCode};
 pub use cycling_power::{CadenceMeter, CrankRevolutions, CyclingPowerMeasurement};
 pub use heart_rate::HeartRateMeasurement;
 pub use indoor_bike_data::IndoorBikeData;
+pub use resistance_range::ResistanceRange;
 
 /// 16-bit UUID of the Fitness Machine Service.
 pub const FITNESS_MACHINE_SERVICE: u16 = 0x1826;
 /// 16-bit UUID of Indoor Bike Data (notify).
 pub const INDOOR_BIKE_DATA: u16 = 0x2AD2;
+/// 16-bit UUID of Supported Resistance Level Range (read).
+pub const SUPPORTED_RESISTANCE_LEVEL_RANGE: u16 = 0x2AD6;
 /// 16-bit UUID of the Fitness Machine Control Point (write, indicate).
 pub const FITNESS_MACHINE_CONTROL_POINT: u16 = 0x2AD9;
 /// 16-bit UUID of the Cycling Power Service.
@@ -148,6 +154,7 @@ mod tests {
             let _ = CyclingPowerMeasurement::parse(&bytes);
             let _ = HeartRateMeasurement::parse(&bytes);
             let _ = ControlResponse::parse(&bytes);
+            let _ = ResistanceRange::parse(&bytes);
         }
 
         /// Every strict prefix of a full packet is a typed error, never a panic nor a reading

@@ -18,6 +18,8 @@
 //!   and final output. Keeping the seconds makes merging idempotent: a second merged twice is the
 //!   same second. `details` holds each second's cadence and heart rate (two bytes a second, see
 //!   `merge::record::Detail`; empty for rides merged before it existed), for the ride's FIT file.
+//!   `real_bike` says some second was measured by a trainer or a power meter (the results mark
+//!   it). The index `rides_by_racer` serves a racer's own page (their rides, newest first).
 //! - `class_records`: per class and racer, the best race total and the race it came from (ties go
 //!   to the earlier race, so the answer does not depend on merge order).
 //! - `merged_objects`: the path of every object folded in, committed in the same transaction as
@@ -208,7 +210,9 @@ pub mod results;
 pub mod roster;
 
 pub(crate) use results::StoredRide;
-pub use results::{ClassRecord, RaceResult, RaceSummary, RideSummary, StoredBlobs};
+pub use results::{
+    ClassRecord, RaceResult, RaceSummary, RacerRecord, RacerRide, RideSummary, StoredBlobs,
+};
 
 /// The results database. Cheap to clone (a connection pool); share one between the merge and the
 /// server.

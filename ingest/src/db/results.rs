@@ -22,16 +22,20 @@ pub struct RideSummary {
     pub final_second: u32,
     /// The output at the last second ridden, hundredths.
     pub final_centi: u32,
+    /// Some second was measured by a trainer or a power meter.
+    pub real_bike: bool,
 }
 
 /// A ride's per-second columns as stored: outputs (little-endian u32 hundredths) and details
-/// (see `merge::ride::Ride::from_blob`, which decodes both).
+/// (see `merge::ride::Ride::from_blob`, which decodes both), and its real-bike flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBlobs {
     /// The `outputs` column.
     pub outputs: Vec<u8>,
     /// The `details` column.
     pub details: Vec<u8>,
+    /// The `real_bike` column.
+    pub real_bike: bool,
 }
 
 /// A ride as written in one commit.
@@ -72,6 +76,8 @@ pub struct RaceResult {
     pub best: f64,
     /// Output of the last second ridden.
     pub final_output: f64,
+    /// Some second was measured by a trainer or a power meter.
+    pub real_bike: bool,
 }
 
 /// One racer's all-time record in a class: their best race total.
@@ -86,6 +92,36 @@ pub struct ClassRecord {
     pub race_id: RaceId,
     /// The record total.
     pub total: f64,
+}
+
+/// One of a racer's rides, with its place in its race (their own page's history).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RacerRide {
+    /// The race.
+    pub race_id: RaceId,
+    /// The class it was ridden in.
+    pub class_id: ClassId,
+    /// 1-based place in the race by total output (ties by racer id, as [`Database::race_results`]).
+    pub place: u32,
+    /// How many racers rode the race in this class.
+    pub field: u32,
+    /// Seconds ridden.
+    pub seconds: u32,
+    /// Total output.
+    pub total: f64,
+    /// The per-second columns as stored (decode with `merge::ride::Ride::from_stored`).
+    pub stored: StoredBlobs,
+}
+
+/// A racer's all-time record in one class, with its place and how many racers have one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RacerRecord {
+    /// The record (place, race, total).
+    pub record: ClassRecord,
+    /// The class.
+    pub class_id: ClassId,
+    /// How many racers have a record in the class.
+    pub field: u32,
 }
 
 fn centi(v: i64) -> f64 {
@@ -121,7 +157,8 @@ impl Database {
     ) -> Result<Vec<(u64, StoredBlobs)>, DbError> {
         on_pool!(self, |pool, _Db| {
             let rows = sqlx::query(
-                "SELECT racer_id, outputs, details FROM rides WHERE class_id = $1 AND race_id = $2",
+                "SELECT racer_id, outputs, details, real_bike FROM rides
+                 WHERE class_id = $1 AND race_id = $2",
             )
             .bind(i64::from(class))
             .bind(race as i64)
@@ -130,7 +167,8 @@ impl Database {
             Ok(rows
                 .into_iter()
                 .map(|r| {
-                    let blobs = StoredBlobs { outputs: r.get(1), details: r.get(2) };
+                    let blobs =
+                        StoredBlobs { outputs: r.get(1), details: r.get(2), real_bike: r.get(3) };
                     (r.get::<i64, _>(0) as u64, blobs)
                 })
                 .collect())
@@ -153,7 +191,7 @@ impl Database {
         for class in classes {
             let blobs: Option<StoredBlobs> = on_pool!(self, |pool, _Db| {
                 sqlx::query(
-                    "SELECT outputs, details FROM rides
+                    "SELECT outputs, details, real_bike FROM rides
                      WHERE class_id = $1 AND race_id = $2 AND racer_id = $3",
                 )
                 .bind(i64::from(class))
@@ -161,7 +199,11 @@ impl Database {
                 .bind(racer as i64)
                 .fetch_optional(pool)
                 .await?
-                .map(|r| StoredBlobs { outputs: r.get(0), details: r.get(1) })
+                .map(|r| StoredBlobs {
+                    outputs: r.get(0),
+                    details: r.get(1),
+                    real_bike: r.get(2),
+                })
             });
             if let Some(blobs) = blobs {
                 return Ok(Some((class, blobs)));
@@ -200,7 +242,7 @@ impl Database {
             for chunk in rides.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = QueryBuilder::<Db>::new(
                     "INSERT INTO rides (class_id, race_id, racer_id, outputs, details, seconds,
-                         total_centi, best_centi, final_second, final_centi) ",
+                         total_centi, best_centi, final_second, final_centi, real_bike) ",
                 );
                 insert.push_values(chunk, |mut row, ride| {
                     let RideSummary {
@@ -209,6 +251,7 @@ impl Database {
                         best_centi,
                         final_second,
                         final_centi,
+                        real_bike,
                     } = ride.summary;
                     row.push_bind(i64::from(ride.class))
                         .push_bind(ride.race as i64)
@@ -219,14 +262,16 @@ impl Database {
                         .push_bind(total_centi as i64)
                         .push_bind(i64::from(best_centi))
                         .push_bind(i64::from(final_second))
-                        .push_bind(i64::from(final_centi));
+                        .push_bind(i64::from(final_centi))
+                        .push_bind(real_bike);
                 });
                 insert.push(
                     " ON CONFLICT (class_id, race_id, racer_id) DO UPDATE SET
                          outputs = excluded.outputs, details = excluded.details,
                          seconds = excluded.seconds,
                          total_centi = excluded.total_centi, best_centi = excluded.best_centi,
-                         final_second = excluded.final_second, final_centi = excluded.final_centi",
+                         final_second = excluded.final_second, final_centi = excluded.final_centi,
+                         real_bike = excluded.real_bike",
                 );
                 insert.build().execute(&mut *tx).await?;
             }
@@ -314,7 +359,7 @@ impl Database {
     ) -> Result<Vec<RaceResult>, DbError> {
         on_pool!(self, |pool, _Db| {
             let rows = sqlx::query(
-                "SELECT racer_id, seconds, total_centi, best_centi, final_centi FROM rides
+                "SELECT racer_id, seconds, total_centi, best_centi, final_centi, real_bike FROM rides
                  WHERE class_id = $1 AND race_id = $2 ORDER BY total_centi DESC, racer_id",
             )
             .bind(i64::from(class))
@@ -331,6 +376,7 @@ impl Database {
                     total: centi(r.get(2)),
                     best: centi(r.get(3)),
                     final_output: centi(r.get(4)),
+                    real_bike: r.get(5),
                 })
                 .collect())
         })
@@ -390,5 +436,96 @@ impl Database {
                 total: centi(r.get(1)),
             }))
         })
+    }
+
+    /// `racer`'s rides in their `races` most recent races before `before` (exclusive), newest
+    /// first (a race ridden in two classes gives two rides, in class order), each with its place
+    /// and field. Served by the `rides_by_racer` index, plus the race's own rows for the place.
+    pub async fn racer_rides(
+        &self,
+        racer: u64,
+        before: RaceId,
+        races: u32,
+    ) -> Result<Vec<RacerRide>, DbError> {
+        let before = before.min(i64::MAX as u64) as i64;
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query(
+                "SELECT r.race_id, r.class_id, r.seconds, r.total_centi, r.outputs, r.details,
+                        r.real_bike,
+                        (SELECT COUNT(*) FROM rides o
+                          WHERE o.class_id = r.class_id AND o.race_id = r.race_id
+                            AND (o.total_centi > r.total_centi
+                                 OR (o.total_centi = r.total_centi AND o.racer_id < r.racer_id))),
+                        (SELECT COUNT(*) FROM rides o
+                          WHERE o.class_id = r.class_id AND o.race_id = r.race_id)
+                 FROM rides r
+                 WHERE r.racer_id = $1 AND r.race_id IN (
+                     SELECT DISTINCT race_id FROM rides WHERE racer_id = $1 AND race_id < $2
+                     ORDER BY race_id DESC LIMIT $3)
+                 ORDER BY r.race_id DESC, r.class_id",
+            )
+            .bind(racer as i64)
+            .bind(before)
+            .bind(i64::from(races))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| RacerRide {
+                    race_id: r.get::<i64, _>(0) as u64,
+                    class_id: r.get::<i64, _>(1) as ClassId,
+                    seconds: r.get::<i64, _>(2) as u32,
+                    total: centi(r.get(3)),
+                    stored: StoredBlobs {
+                        outputs: r.get(4),
+                        details: r.get(5),
+                        real_bike: r.get(6),
+                    },
+                    place: r.get::<i64, _>(7) as u32 + 1,
+                    field: r.get::<i64, _>(8) as u32,
+                })
+                .collect())
+        })
+    }
+
+    /// Every ride of `racer` in `class`, as stored (the per-second outputs their personal best
+    /// at each second is the maximum of).
+    pub async fn racer_class_rides(
+        &self,
+        racer: u64,
+        class: ClassId,
+    ) -> Result<Vec<StoredBlobs>, DbError> {
+        on_pool!(self, |pool, _Db| {
+            let rows = sqlx::query(
+                "SELECT outputs, details, real_bike FROM rides
+                 WHERE racer_id = $1 AND class_id = $2",
+            )
+            .bind(racer as i64)
+            .bind(i64::from(class))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| StoredBlobs { outputs: r.get(0), details: r.get(1), real_bike: r.get(2) })
+                .collect())
+        })
+    }
+
+    /// `racer`'s record in every class they have one in, in class order, each with its place
+    /// (as [`Database::class_record`]) and how many racers have a record in the class.
+    pub async fn racer_records(&self, racer: u64) -> Result<Vec<RacerRecord>, DbError> {
+        let mut records = Vec::new();
+        for class in alleycat_domain::CLASSES.iter().map(|c| c.id) {
+            let Some(record) = self.class_record(class, racer).await? else { continue };
+            let field: i64 = on_pool!(self, |pool, _Db| {
+                sqlx::query("SELECT COUNT(*) FROM class_records WHERE class_id = $1")
+                    .bind(i64::from(class))
+                    .fetch_one(pool)
+                    .await?
+                    .get(0)
+            });
+            records.push(RacerRecord { record, class_id: class, field: field as u32 });
+        }
+        Ok(records)
     }
 }

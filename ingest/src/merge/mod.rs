@@ -347,9 +347,7 @@ impl Merger {
                 let race_seconds = self.config.race_seconds;
                 let rides = stored
                     .into_iter()
-                    .map(|(racer, b)| {
-                        (racer, Ride::from_blob(&b.outputs, &b.details, race_seconds))
-                    })
+                    .map(|(racer, b)| (racer, Ride::from_stored(&b, race_seconds)))
                     .collect();
                 self.races.insert(key, RaceRides { rides, dirty: false });
             }
@@ -367,7 +365,7 @@ impl Merger {
             }
             let race = rides.as_deref_mut().expect("loaded above");
             let ride = race.rides.entry(r.racer_id).or_insert_with(|| Ride::new(race_seconds));
-            if ride.apply(r.second, r.centi, r.detail) && !race.dirty {
+            if ride.apply(r.second, r.centi, r.detail, r.measured) && !race.dirty {
                 race.dirty = true;
                 self.dirty_races.push(key);
             }

@@ -1,8 +1,9 @@
 //! Reading delivered objects: gzip NDJSON lines, one transformed racer event each.
 //!
 //! Only the fields the merge needs are read (`raceId`, `classId`, `racerId`, `second`, `output`,
-//! and, kept for the ride's FIT file, `cadence` and `heartRate` when present); the others are
-//! skipped, so a line written by a later delivery version with more fields still merges.
+//! and, kept for the ride's FIT file, `cadence` and `heartRate` when present, and whether `power`
+//! is there: a second measured on a real bike); the others are skipped, so a line written by a
+//! later delivery version with more fields still merges.
 
 use alleycat_domain::{output::to_centi, Class, ClassId, RaceId};
 use serde::Deserialize;
@@ -22,6 +23,9 @@ pub struct MergeRecord {
     pub centi: u32,
     /// The second's cadence and heart rate, as the ride keeps them.
     pub detail: Detail,
+    /// The second was measured by a trainer or a power meter: the line carries `power`, which
+    /// delivery's validation lets through only from a source that measures it.
+    pub measured: bool,
 }
 
 /// What a ride keeps of a second besides its output, for the ride's FIT file: cadence (whole
@@ -78,6 +82,8 @@ struct Line {
     cadence: Option<f64>,
     #[serde(default)]
     heart_rate: Option<f64>,
+    #[serde(default)]
+    power: Option<f64>,
 }
 
 /// What reading one object gave.
@@ -116,6 +122,7 @@ pub fn parse_lines(ndjson: &[u8], race_seconds: u32) -> Parsed {
                     second: l.second,
                     centi: to_centi(l.output),
                     detail: Detail::new(l.cadence, l.heart_rate),
+                    measured: l.power.is_some(),
                 })
             }
             _ => parsed.skipped += 1,
@@ -140,7 +147,7 @@ fn fast_line(line: &[u8]) -> Option<Line> {
         return None;
     }
     let (mut race, mut class, mut racer, mut second, mut output) = (None, None, None, None, None);
-    let (mut cadence, mut heart_rate) = (None, None);
+    let (mut cadence, mut heart_rate, mut power) = (None, None, None);
     i = ws(i + 1);
     if line.get(i) == Some(&b'}') {
         return None;
@@ -197,6 +204,7 @@ fn fast_line(line: &[u8]) -> Option<Line> {
             b"output" => set::<f64>(&mut output, number)?,
             b"cadence" => set::<f64>(&mut cadence, number)?,
             b"heartRate" => set::<f64>(&mut heart_rate, number)?,
+            b"power" => set::<f64>(&mut power, number)?,
             _ => {}
         }
         i = ws(i);
@@ -217,6 +225,7 @@ fn fast_line(line: &[u8]) -> Option<Line> {
         output: output?,
         cadence,
         heart_rate,
+        power,
     })
 }
 
@@ -277,6 +286,7 @@ not json
                 second: 2,
                 centi: 13225,
                 detail: Detail::new(Some(80.0), None),
+                measured: false,
             }]
         );
     }
@@ -290,6 +300,7 @@ not json
         let detail = parsed.records[0].detail;
         assert_eq!((detail.cadence(), detail.heart_rate()), (Some(89), Some(141)));
         assert_eq!(parsed.records[0].centi, 21200);
+        assert!(parsed.records[0].measured && !parsed.records[1].measured);
         assert_eq!(parsed.records[1].detail, Detail::UNKNOWN);
         assert_eq!((Detail::UNKNOWN.cadence(), Detail::UNKNOWN.heart_rate()), (None, None));
         assert_eq!(Detail::new(Some(0.0), Some(f64::NAN)).cadence(), Some(0));
@@ -305,7 +316,7 @@ not json
             fields in proptest::sample::subsequence(
                 vec!["\"raceId\":7", "\"classId\":2", "\"racerId\":9", "\"second\":3",
                      "\"output\":12.5", "\"uuid\":\"x\"", "\"cadence\":-1e2", "\"raceId\":8",
-                     "\"heartRate\":140", "\"cadence\":\"x\""],
+                     "\"heartRate\":140", "\"cadence\":\"x\"", "\"power\":212"],
                 0..8,
             ).prop_shuffle(),
         ) {

@@ -182,3 +182,8 @@ pub fn class_id(raw: Option<i64>) -> Result<u8, ApiError> {
     alleycat_domain::Class::checked_id(raw)
         .ok_or_else(|| ApiError::BadRequest(format!("classId {raw} is not a class (1 to 6).")))
 }
+
+/// Parses a racer id from a path segment.
+pub fn racer_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse().map_err(|_| ApiError::BadRequest(format!("Racer id {raw:?} is not a number.")))
+}

@@ -14,6 +14,7 @@ mod live;
 mod passkeys;
 mod racers;
 mod races;
+mod ride_history;
 mod rides;
 mod session;
 
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(devices::routes())
         .merge(invites::routes())
         .merge(rides::routes())
+        .merge(ride_history::routes())
         .merge(health::api_routes())
         .fallback(error::api_not_found);
     Router::new()

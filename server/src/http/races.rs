@@ -80,6 +80,7 @@ async fn race(
             total: r.total,
             best: r.best,
             final_output: r.final_output,
+            real_bike: r.real_bike,
         })
         .collect();
     if results.is_empty() {

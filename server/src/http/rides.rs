@@ -18,7 +18,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::error::{class_id, ApiError};
+use super::error::{class_id, racer_id, ApiError};
 use crate::AppState;
 
 /// The media type of FIT files.
@@ -40,9 +40,7 @@ async fn fit_file(
     Path((racer, file)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let racer: u64 = racer
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("Racer id {racer:?} is not a number.")))?;
+    let racer = racer_id(&racer)?;
     let race: RaceId = file.strip_suffix(".fit").and_then(|r| r.parse().ok()).ok_or_else(|| {
         ApiError::NotFound(format!("There is no ride file {file:?}: ask for <raceId>.fit."))
     })?;
@@ -51,7 +49,7 @@ async fn fit_file(
     let Some((_, stored)) = state.db().ride(race, racer, class).await? else {
         return Err(ApiError::NotFound(format!("Racer {racer} has no ride in race {race} (yet).")));
     };
-    let ride = Ride::from_blob(&stored.outputs, &stored.details, race_seconds);
+    let ride = Ride::from_stored(&stored, race_seconds);
     let activity = Activity {
         start_unix_seconds: state.clock().start_ms(race) / 1000,
         serial_number: racer as u32,

@@ -28,6 +28,12 @@ function standInRadio() {
       this.value = new DataView(new Uint8Array(bytes).buffer);
       this.emit('characteristicvaluechanged');
     }
+    /** A readable characteristic's value (`fixed`), as a DataView. */
+    fixed: number[] | null = null;
+    async readValue() {
+      if (!this.fixed) throw new Error(`characteristic ${this.uuid} is not readable`);
+      return new DataView(new Uint8Array(this.fixed).buffer);
+    }
     async startNotifications() {
       if (this.packet) {
         this.timer = window.setInterval(() => this.device.connected && this.notify(this.packet!()), 250);
@@ -70,9 +76,13 @@ function standInRadio() {
     }
   }
   // A trainer: flags 0x0044 (speed, cadence, power): 30 km/h, 90 rpm (180 half-rpm), 250 W.
+  // Its Supported Resistance Level Range (0x2AD6): 0 to 20.0 in steps of 1.0, in tenths.
   const trainer = new Device('Stand-in trainer');
+  const range = new Characteristic(0x2ad6, null, trainer);
+  range.fixed = [0x00, 0x00, 0xc8, 0x00, 0x0a, 0x00];
   trainer.characteristics[0x1826] = {
     0x2ad2: new Characteristic(0x2ad2, () => [0x44, 0x00, 0xb8, 0x0b, 0xb4, 0x00, 0xfa, 0x00], trainer),
+    0x2ad6: range,
     0x2ad9: new Characteristic(0x2ad9, null, trainer),
   };
   // A strap: flags 0x16 (u8 rate, contact, RR intervals): 141 bpm.
@@ -120,11 +130,21 @@ test('a racer connects a trainer and a heart-rate strap and races on measured po
   await expect(page.getByTestId('heart-status')).toHaveText('connected: Stand-in strap');
   await expect(page.getByTestId('device-heart-rate')).toHaveText('141 bpm');
 
-  // The resistance slider drives the trainer: Set Target Resistance Level (0x04).
+  // The resistance slider drives the trainer: Set Target Resistance Level (0x04), the slider's
+  // share of the trainer's own range (0 to 20.0), in tenths: 60 % is level 12.0, 120 tenths.
   await setSlider(page, find.resistance(page), 60);
-  await expect
-    .poll(() => page.evaluate(() => (window as any).radio.writes.map((w: number[]) => w[0])))
-    .toContain(0x04);
+  const levels = () =>
+    page.evaluate(() =>
+      (window as any).radio.writes
+        .filter((w: number[]) => w[0] === 0x04)
+        .map((w: number[]) => new DataView(new Uint8Array(w).buffer).getInt16(1, true)),
+    );
+  await expect.poll(async () => (await levels()).at(-1)).toBe(120);
+  for (const tenths of await levels()) {
+    expect(tenths, 'every level is within the range, on its 1.0 increment').toBeGreaterThanOrEqual(0);
+    expect(tenths).toBeLessThanOrEqual(200);
+    expect(tenths % 10).toBe(0);
+  }
 
   await waitForRaceToStart(page);
   await expect.poll(() => events.length).toBeGreaterThan(0);
@@ -140,6 +160,9 @@ test('a racer connects a trainer and a heart-rate strap and races on measured po
 
   await expect(find.finishHeadline(page)).toBeVisible({ timeout: 40_000 });
   await expect(page.getByRole('link', { name: 'Download .fit' })).toBeVisible({ timeout: 30_000 });
+  // The race results mark the ride as on a real bike too.
+  const myResult = find.raceResults(page).first().getByRole('row').filter({ hasText: racer.name });
+  await expect(myResult.getByText('Real bike')).toBeVisible();
 });
 
 test('a browser without Web Bluetooth says why and rides the simulated bike', async ({ page }) => {

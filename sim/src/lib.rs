@@ -2,11 +2,14 @@
 //! HTTP API, exactly as bikes and producers do.
 //!
 //! [`run`] reads the server's race clock (`GET /api/config`), picks the races to ride
-//! ([`plan`]), and sends every racer's event of every second (see [`field`]) in batches of up to
-//! 500 per `POST /api/events`, over a few keep-alive connections, with the API key. On the race
-//! clock each second is sent when it happens, the batches spread over the second; with `--fast`
-//! and for the backfill, as fast as the server acknowledges. Retries follow [`sender`]'s rules,
-//! and every event's fate is counted in [`stats`]; the [`Report`] holds the [`Summary`].
+//! ([`plan`]), and sends every racer's event of every second (see [`field`]) with the API key,
+//! by `--transport` ([`Transport`]): in batches of up to 500 per `POST /api/events` over a few
+//! keep-alive connections (`http`), one request per racer per second (`per-racer-http`), or on a
+//! live WebSocket per racer ([`socket`], `websocket`). On the race clock each second is sent
+//! when it happens, spread over the second; with `--fast` and for the backfill, in batches as
+//! fast as the server acknowledges. Retries follow [`sender`]'s rules, and every event's fate is
+//! counted in [`stats`]; the [`Report`] holds the [`Summary`]. With `--check-results` the run
+//! ends by checking the race results for every acknowledged second ([`check_results`]).
 //!
 //! The binary (`main.rs`) only parses [`SimConfig`], sets up logging, runs until done or
 //! Ctrl-C, prints the summary and sets the exit code. The server's demo mode calls [`run`] too.
@@ -16,6 +19,7 @@ pub mod field;
 pub mod plan;
 mod progress;
 pub mod sender;
+mod socket;
 pub mod stats;
 
 use std::{
@@ -26,15 +30,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alleycat_domain::{api::ConfigResponse, Clock, RaceClock, RaceId};
+use alleycat_domain::{
+    api::{ConfigResponse, RaceResultsResponse},
+    Clock, RaceClock, RaceId,
+};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-pub use config::{ClassChoice, SimConfig};
+pub use config::{ClassChoice, SimConfig, Transport};
 pub use field::Field;
 pub use plan::Plan;
 pub use stats::{EventKey, RideTotal, Summary};
 
-use crate::{progress::Progress, sender::Sender, stats::Stats};
+use crate::{progress::Progress, sender::Sender, socket::SocketRide, stats::Stats};
 
 /// Why a run could not start. Failures of single events are counted in the summary instead.
 #[derive(Debug, thiserror::Error)]
@@ -187,8 +194,13 @@ pub async fn run(
     let servers: Vec<String> =
         config.servers.iter().map(|s| s.trim_end_matches('/').to_owned()).collect();
     let api_key = config.resolve_api_key()?;
+    // A browser per racer has its own connection: as many as there are requests in flight.
+    let connections = match config.transport {
+        Transport::PerRacerHttp => config.connections.max(config.racers.min(1024) as usize),
+        Transport::Http | Transport::Websocket => config.connections,
+    };
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(config.connections)
+        .pool_max_idle_per_host(connections)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(config.request_timeout_seconds))
         .build()
@@ -215,7 +227,8 @@ pub async fn run(
         stop.await;
         let _ = stopping_tx.send(true);
     });
-    let stats = Arc::new(Stats::new(config.keep_details));
+    let stats = Stats::new(config.keep_details);
+    let stats = Arc::new(if config.check_results > 0 { stats.keeping_totals() } else { stats });
     let sender = Arc::new(Sender::new(
         client.clone(),
         &servers,
@@ -227,7 +240,7 @@ pub async fn run(
     ));
     let total = plan.event_count(race_clock.race_seconds, config.racers);
     let progress = Progress::start(stats.clone(), total, config.progress);
-    let permits = Arc::new(Semaphore::new(config.connections));
+    let permits = Arc::new(Semaphore::new(connections));
     let rider = Rider {
         field,
         race_seconds: race_clock.race_seconds,
@@ -236,6 +249,16 @@ pub async fn run(
         permits: permits.clone(),
         stopping: stopping.clone(),
     };
+    let sockets = Arc::new(SocketRide {
+        ws_base: server.replacen("http", "ws", 1),
+        api_key: api_key.clone(),
+        field,
+        race_seconds: race_clock.race_seconds,
+        stats: stats.clone(),
+        backoff: Duration::from_millis(config.backoff_ms),
+        budget: config.retry_budget(),
+        stopping: stopping.clone(),
+    });
 
     let mut ridden = Vec::new();
     for &race in &plan.backfill {
@@ -258,18 +281,28 @@ pub async fn run(
             if let Ok((_, fresh, _)) = first_server_config(&client, &servers).await {
                 live_clock = fresh;
             }
-            tracing::info!(race, start_ms = race_clock.start_ms(race), "Riding race on the clock.");
-            rider.ride_live(race, race_clock, live_clock).await;
+            tracing::info!(race, start_ms = race_clock.start_ms(race), transport = %config.transport, "Riding race on the clock.");
+            match config.transport {
+                Transport::Http => {
+                    rider.ride_live(race, race_clock, live_clock, config.batch_size).await
+                }
+                Transport::PerRacerHttp => rider.ride_live(race, race_clock, live_clock, 1).await,
+                Transport::Websocket => sockets.ride_live(race, race_clock, live_clock).await,
+            }
         }
     }
     // Every sending task holds a permit until its batch is settled.
-    let _all = permits
-        .acquire_many(config.connections as u32)
-        .await
-        .expect("the semaphore is never closed");
+    let _all =
+        permits.acquire_many(connections as u32).await.expect("the semaphore is never closed");
     progress.finish();
     stop_task.abort();
-    let summary = stats.summary(ridden);
+    let mut summary = stats.summary(ridden.clone());
+    summary.transport = config.transport.to_string();
+    if config.check_results > 0 {
+        let within = Duration::from_secs(config.check_results);
+        summary.lost =
+            Some(check_results(&client, &server, &ridden, &stats.totals(), within).await);
+    }
     tracing::info!(
         sent = summary.sent,
         acknowledged = summary.acknowledged,
@@ -284,6 +317,46 @@ pub async fn run(
         totals: stats.totals(),
         acknowledged: stats.acknowledged_keys(),
     })
+}
+
+/// Waits up to `within` for the results of `races` to hold every acknowledged second of each
+/// ride in `totals`; returns how many are still missing then (lost).
+async fn check_results(
+    client: &reqwest::Client,
+    server: &str,
+    races: &[RaceId],
+    totals: &HashMap<(RaceId, u64), RideTotal>,
+    within: Duration,
+) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut stored: HashMap<(RaceId, u64), u32> = HashMap::new();
+        for &race in races {
+            for class in alleycat_domain::CLASSES {
+                let url = format!("{server}/api/races/{race}?classId={}", class.id);
+                let answer = client.get(&url).send().await;
+                let Ok(results) = answer.and_then(reqwest::Response::error_for_status) else {
+                    continue;
+                };
+                if let Ok(results) = results.json::<RaceResultsResponse>().await {
+                    for row in results.results {
+                        stored.insert((race, row.racer_id), row.seconds);
+                    }
+                }
+            }
+        }
+        let missing: u64 = totals
+            .iter()
+            .map(|(ride, total)| {
+                u64::from(total.seconds.saturating_sub(stored.get(ride).copied().unwrap_or(0)))
+            })
+            .sum();
+        if missing == 0 || Instant::now() >= deadline {
+            return missing;
+        }
+        tracing::info!(missing, "Waiting for the race results to hold every acknowledged second.");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Sends the field's events of whole races.
@@ -343,18 +416,25 @@ impl Rider {
         }
     }
 
-    /// `race` on the server's clock: each second's batches spread evenly over that second, the
-    /// seconds already past sent at once.
-    async fn ride_live(&self, race: RaceId, race_clock: RaceClock, clock: ServerClock) {
-        let batches: Vec<_> = self.field.batches(self.batch_size).collect();
-        let spread = 1000 / batches.len().max(1) as u64;
+    /// `race` on the server's clock in batches of `batch_size`: each second's batches spread
+    /// evenly over that second, the seconds already past sent at once.
+    async fn ride_live(
+        &self,
+        race: RaceId,
+        race_clock: RaceClock,
+        clock: ServerClock,
+        batch_size: usize,
+    ) {
+        let batches: Vec<_> = self.field.batches(batch_size).collect();
+        let spread_us = 1_000_000 / batches.len().max(1) as u64;
         for second in 1..=self.race_seconds {
             let second_start = race_clock.start_ms(race) + u64::from(second - 1) * 1000;
             for (b, racers) in batches.iter().enumerate() {
-                let due = second_start + b as u64 * spread;
+                let due =
+                    clock.instant_at(second_start) + Duration::from_micros(b as u64 * spread_us);
                 let mut stopping = self.stopping.clone();
                 tokio::select! {
-                    () = tokio::time::sleep_until(clock.instant_at(due).into()) => {}
+                    () = tokio::time::sleep_until(due.into()) => {}
                     _ = stopping.wait_for(|&stop| stop) => return,
                 }
                 let Some(permit) = self.permit().await else { return };

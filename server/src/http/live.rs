@@ -22,7 +22,7 @@
 
 use std::time::{Duration, Instant};
 
-use alleycat_domain::api::{LiveMessage, LiveRanking};
+use alleycat_domain::api::LiveMessage;
 use axum::{
     body::Bytes,
     extract::{
@@ -47,6 +47,10 @@ pub const MAX_LIMIT: usize = 10_000;
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// Frames a client may send in one second (a racer sends about one); more closes the socket.
 pub const MAX_FRAMES_PER_SECOND: u32 = 50;
+/// Each socket's read buffer: a racer's frames are a few hundred bytes (an event is ~250), and
+/// a larger frame grows it while it is read. tungstenite's default, 128 KiB a socket, is what
+/// 10,000 sockets cannot afford.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// How long a send may take before the client is considered gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The close code for a refused `hello` (in the 4000s, which applications define).
@@ -72,6 +76,7 @@ async fn live(
     let class = super::error::class_id(params.class_id)?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| serve(socket, state, class, limit)))
@@ -223,8 +228,8 @@ async fn serve(mut socket: WebSocket, state: AppState, class: u8, limit: usize) 
     let mut ranking_due = true;
     loop {
         if ranking_due {
-            let ranking: LiveRanking = snapshots.borrow_and_update().message(limit, session.me());
-            if !send(&mut socket, &LiveMessage::Ranking(ranking)).await {
+            let frame = snapshots.borrow_and_update().frame(limit, session.me());
+            if !send_text(&mut socket, frame).await {
                 break;
             }
             ranking_due = false;

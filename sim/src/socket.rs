@@ -222,10 +222,8 @@ impl Racer<'_> {
                     );
                     self.lost_socket();
                 }
-                Some(Some(Some(Ok(Message::Text(text))))) => {
-                    if !self.read(text.as_bytes()) {
-                        self.lost_socket();
-                    }
+                Some(Some(Some(Ok(Message::Text(text))))) if !self.read(text.as_bytes()) => {
+                    self.lost_socket();
                 }
                 Some(Some(Some(Ok(Message::Close(_)) | Err(_)) | None)) => self.lost_socket(),
                 Some(Some(Some(Ok(_)))) => {}

@@ -53,6 +53,8 @@ pub const MAX_FRAMES_PER_SECOND: u32 = 50;
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// How long a send may take before the client is considered gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing socket waits for the client's own close.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 /// The close code for a refused `hello` (in the 4000s, which applications define).
 const UNAUTHENTICATED: u16 = 4401;
 
@@ -215,6 +217,17 @@ async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+    // The closing handshake: read what the client still sends until its own close. A socket
+    // dropped with unread bytes is reset by the kernel, and the client loses the reason (a
+    // flooding client has many frames in flight, more than the small read buffer takes).
+    let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, class: u8, limit: usize) {

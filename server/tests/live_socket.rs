@@ -304,3 +304,49 @@ async fn late_events_over_the_socket_are_taken_within_the_grace_and_refused_afte
     assert_eq!(after["records"][0]["errorCode"], "RaceNotRunning", "61 s after the end: {after}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_producer_socket_says_hello_with_the_api_key_sends_for_any_racer_and_gets_the_ranking() {
+    let server = TestServer::start().await;
+    let (race, second) = server.race_now();
+    let mut socket = connect(&server, 5).await;
+    send(&mut socket, json!({"type": "hello", "apiKey": API_KEY})).await;
+    let welcome = next_of(&mut socket, "welcome").await;
+    assert_eq!(welcome["racerId"], Value::Null, "a producer, not a racer: {welcome}");
+    for racer in [31, 32, 33] {
+        let events = [to_json(&event(race, racer, 5, second, 40.0 + racer as f64))];
+        send(&mut socket, json!({"type": "events", "events": events})).await;
+        let acks = next_of(&mut socket, "acks").await;
+        assert!(acks["records"][0]["sequenceNumber"].is_string(), "racer {racer}: {acks}");
+    }
+    // The class's ranking keeps coming on the same socket, with every racer it rode for.
+    let ranking = timeout(WAIT, async {
+        loop {
+            let ranking = next_of(&mut socket, "ranking").await;
+            if ranking["racerCount"] == 3 {
+                return ranking;
+            }
+        }
+    })
+    .await
+    .expect("the three racers on the board within the deadline");
+    let ranked: Vec<&Value> =
+        ranking["entries"].as_array().unwrap().iter().map(|e| &e["racerId"]).collect();
+    assert_eq!(ranked, [33, 32, 31], "{ranking}");
+    assert!(ranking.get("me").is_none(), "a producer has no entry of its own: {ranking}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_racer_token_is_not_an_api_key_and_that_hello_closes_the_socket() {
+    let server = TestServer::start().await;
+    let racer = server.create_racer("Rosalind Franklin").await;
+    let mut socket = connect(&server, 1).await;
+    send(&mut socket, json!({"type": "hello", "apiKey": racer.token})).await;
+    let refused = next_of(&mut socket, "error").await;
+    assert_eq!(refused["code"], "unauthenticated", "{refused}");
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(u16::from(code), 4401);
+    assert_eq!(reason, "invalid API key");
+    server.stop().await;
+}

@@ -39,6 +39,38 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 /// The file under the server's data directory holding its generated API key.
 pub const API_KEY_FILE: &str = "api-key";
 
+/// The ranking entries each racer's socket asks for: the app's own (`LIVE_LIMIT`), so that the
+/// server does for the generator what it does for browsers.
+pub const SOCKET_RANKING_LIMIT: u32 = 100;
+/// Sockets being opened at once (the rest wait their turn).
+pub const SOCKET_CONNECTS_AT_ONCE: usize = 64;
+
+/// How the events travel to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Transport {
+    /// `POST /api/events` in batches of up to `--batch-size` over `--connections` keep-alive
+    /// connections, with the API key (a producer).
+    #[default]
+    Http,
+    /// One `POST /api/events` per racer per second, each with that racer's one event, spread
+    /// over the second (the app's fallback when it has no socket; with the API key): a
+    /// keep-alive connection per request in flight, up to 1,024.
+    PerRacerHttp,
+    /// One live WebSocket per racer (`/api/live`, `hello` with the API key), each second's event
+    /// sent on it, its acknowledgements and the class's ranking read from it, as the app rides.
+    Websocket,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Http => "http",
+            Self::PerRacerHttp => "per-racer-http",
+            Self::Websocket => "websocket",
+        })
+    }
+}
+
 /// Which classes the racers ride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassChoice {
@@ -134,6 +166,11 @@ pub struct SimConfig {
     #[arg(long, env = "ALLEYCAT_SIM_INVALID_PERCENT", default_value_t = 0.0,
           value_parser = parse_percent)]
     pub invalid_percent: f64,
+    /// How events travel: `http` (batches), `per-racer-http` (a request per racer per second)
+    /// or `websocket` (a live socket per racer). On the clock only; `--fast` and the backfill
+    /// always use batches.
+    #[arg(long, env = "ALLEYCAT_SIM_TRANSPORT", value_enum, default_value_t = Transport::Http)]
+    pub transport: Transport,
     /// Events per request, 1 to 500.
     #[arg(long, env = "ALLEYCAT_SIM_BATCH_SIZE", default_value_t = DEFAULT_BATCH_SIZE,
           value_parser = parse_batch_size)]
@@ -206,6 +243,7 @@ impl Default for SimConfig {
             join_within: DEFAULT_JOIN_WITHIN_SECONDS,
             fast: false,
             backfill: 0,
+            transport: Transport::Http,
             invalid_percent: 0.0,
             batch_size: DEFAULT_BATCH_SIZE,
             connections: DEFAULT_CONNECTIONS,
@@ -272,6 +310,16 @@ mod tests {
         assert!(SimConfig::try_parse_from(["alleycat-sim", "--racers", "0"]).is_err());
         assert!(SimConfig::try_parse_from(["alleycat-sim", "--batch-size", "501"]).is_err());
         assert!(SimConfig::try_parse_from(["alleycat-sim", "--invalid-percent", "101"]).is_err());
+    }
+
+    #[test]
+    fn transports_are_named_on_the_command_line() {
+        let parse = |t: &str| SimConfig::try_parse_from(["alleycat-sim", "--transport", t]);
+        assert_eq!(parse("websocket").unwrap().transport, Transport::Websocket);
+        assert_eq!(parse("per-racer-http").unwrap().transport, Transport::PerRacerHttp);
+        assert_eq!(parse("http").unwrap().transport, Transport::Http);
+        assert!(parse("carrier-pigeon").is_err());
+        assert_eq!(SimConfig::default().transport, Transport::Http);
     }
 
     #[test]

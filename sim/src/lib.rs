@@ -2,11 +2,14 @@
 //! HTTP API, exactly as bikes and producers do.
 //!
 //! [`run`] reads the server's race clock (`GET /api/config`), picks the races to ride
-//! ([`plan`]), and sends every racer's event of every second (see [`field`]) in batches of up to
-//! 500 per `POST /api/events`, over a few keep-alive connections, with the API key. On the race
-//! clock each second is sent when it happens, the batches spread over the second; with `--fast`
-//! and for the backfill, as fast as the server acknowledges. Retries follow [`sender`]'s rules,
-//! and every event's fate is counted in [`stats`]; the [`Report`] holds the [`Summary`].
+//! ([`plan`]), and sends every racer's event of every second (see [`field`]) with the API key,
+//! by `--transport` ([`Transport`]): in batches of up to 500 per `POST /api/events` over a few
+//! keep-alive connections (`http`), one request per racer per second (`per-racer-http`), or on a
+//! live WebSocket per racer ([`socket`], `websocket`). On the race clock each second is sent
+//! when it happens, spread over the second; with `--fast` and for the backfill, in batches as
+//! fast as the server acknowledges. Retries follow [`sender`]'s rules, and every event's fate is
+//! counted in [`stats`]; the [`Report`] holds the [`Summary`]. With `--check-seconds` the run
+//! ends by reading back the results and history for every acknowledged event ([`check`]).
 //!
 //! The binary (`main.rs`) only parses [`SimConfig`], sets up logging, runs until done or
 //! Ctrl-C, prints the summary and sets the exit code. The server's demo mode calls [`run`] too.
@@ -17,6 +20,7 @@ pub mod field;
 pub mod plan;
 mod progress;
 pub mod sender;
+mod socket;
 pub mod stats;
 
 use std::{
@@ -30,12 +34,12 @@ use std::{
 use alleycat_domain::{api::ConfigResponse, Clock, RaceClock, RaceId};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-pub use config::{ClassChoice, SimConfig};
+pub use config::{ClassChoice, SimConfig, Transport};
 pub use field::Field;
 pub use plan::Plan;
 pub use stats::{EventKey, RideTotal, Summary};
 
-use crate::{progress::Progress, sender::Sender, stats::Stats};
+use crate::{progress::Progress, sender::Sender, socket::SocketRide, stats::Stats};
 
 /// Why a run could not start. Failures of single events are counted in the summary instead.
 #[derive(Debug, thiserror::Error)]
@@ -188,8 +192,13 @@ pub async fn run(
     let servers: Vec<String> =
         config.servers.iter().map(|s| s.trim_end_matches('/').to_owned()).collect();
     let api_key = config.resolve_api_key()?;
+    // A browser per racer has its own connection: as many as there are requests in flight.
+    let connections = match config.transport {
+        Transport::PerRacerHttp => config.connections.max(config.racers.min(1024) as usize),
+        Transport::Http | Transport::Websocket => config.connections,
+    };
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(config.connections)
+        .pool_max_idle_per_host(connections)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(config.request_timeout_seconds))
         .build()
@@ -228,7 +237,7 @@ pub async fn run(
     ));
     let total = plan.event_count(race_clock.race_seconds, config.racers);
     let progress = Progress::start(stats.clone(), total, config.progress);
-    let permits = Arc::new(Semaphore::new(config.connections));
+    let permits = Arc::new(Semaphore::new(connections));
     let rider = Rider {
         field,
         race_seconds: race_clock.race_seconds,
@@ -237,6 +246,16 @@ pub async fn run(
         permits: permits.clone(),
         stopping: stopping.clone(),
     };
+    let sockets = Arc::new(SocketRide {
+        ws_base: server.replacen("http", "ws", 1),
+        api_key: api_key.clone(),
+        field,
+        race_seconds: race_clock.race_seconds,
+        stats: stats.clone(),
+        backoff: Duration::from_millis(config.backoff_ms),
+        budget: config.retry_budget(),
+        stopping: stopping.clone(),
+    });
 
     let mut ridden = Vec::new();
     for &race in &plan.backfill {
@@ -259,15 +278,19 @@ pub async fn run(
             if let Ok((_, fresh, _)) = first_server_config(&client, &servers).await {
                 live_clock = fresh;
             }
-            tracing::info!(race, start_ms = race_clock.start_ms(race), "Riding race on the clock.");
-            rider.ride_live(race, race_clock, live_clock).await;
+            tracing::info!(race, start_ms = race_clock.start_ms(race), transport = %config.transport, "Riding race on the clock.");
+            match config.transport {
+                Transport::Http => {
+                    rider.ride_live(race, race_clock, live_clock, config.batch_size).await
+                }
+                Transport::PerRacerHttp => rider.ride_live(race, race_clock, live_clock, 1).await,
+                Transport::Websocket => sockets.ride_live(race, race_clock, live_clock).await,
+            }
         }
     }
     // Every sending task holds a permit until its batch is settled.
-    let _all = permits
-        .acquire_many(config.connections as u32)
-        .await
-        .expect("the semaphore is never closed");
+    let _all =
+        permits.acquire_many(connections as u32).await.expect("the semaphore is never closed");
     progress.finish();
     stop_task.abort();
     let mut report = Report {
@@ -277,6 +300,7 @@ pub async fn run(
         totals: stats.totals(),
         acknowledged: stats.acknowledged_keys(),
     };
+    report.summary.transport = config.transport.to_string();
     if let Some(limit) = config.check_seconds {
         tracing::info!(
             limit_s = limit,
@@ -353,18 +377,25 @@ impl Rider {
         }
     }
 
-    /// `race` on the server's clock: each second's batches spread evenly over that second, the
-    /// seconds already past sent at once.
-    async fn ride_live(&self, race: RaceId, race_clock: RaceClock, clock: ServerClock) {
-        let batches: Vec<_> = self.field.batches(self.batch_size).collect();
-        let spread = 1000 / batches.len().max(1) as u64;
+    /// `race` on the server's clock in batches of `batch_size`: each second's batches spread
+    /// evenly over that second, the seconds already past sent at once.
+    async fn ride_live(
+        &self,
+        race: RaceId,
+        race_clock: RaceClock,
+        clock: ServerClock,
+        batch_size: usize,
+    ) {
+        let batches: Vec<_> = self.field.batches(batch_size).collect();
+        let spread_us = 1_000_000 / batches.len().max(1) as u64;
         for second in 1..=self.race_seconds {
             let second_start = race_clock.start_ms(race) + u64::from(second - 1) * 1000;
             for (b, racers) in batches.iter().enumerate() {
-                let due = second_start + b as u64 * spread;
+                let due =
+                    clock.instant_at(second_start) + Duration::from_micros(b as u64 * spread_us);
                 let mut stopping = self.stopping.clone();
                 tokio::select! {
-                    () = tokio::time::sleep_until(clock.instant_at(due).into()) => {}
+                    () = tokio::time::sleep_until(due.into()) => {}
                     _ = stopping.wait_for(|&stop| stop) => return,
                 }
                 let Some(permit) = self.permit().await else { return };

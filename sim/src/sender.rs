@@ -29,7 +29,7 @@ use std::{
 };
 
 use alleycat_domain::{
-    api::{ApiError, EventsResponse},
+    api::{ApiError, EventResult, EventsResponse},
     hash::splitmix64,
     RacerEvent,
 };
@@ -76,12 +76,51 @@ pub struct Sender {
 }
 
 /// An event waiting for its acknowledgement.
-struct Pending {
-    planned: PlannedEvent,
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) planned: PlannedEvent,
+    /// When it was first sent: its acknowledgement latency and retry budget count from here.
+    pub(crate) first_sent: Instant,
     /// An attempt got no answer, so the server may have stored it.
-    fate_unknown: bool,
+    pub(crate) fate_unknown: bool,
     /// The code it last failed with.
-    last_code: String,
+    pub(crate) last_code: String,
+}
+
+impl Pending {
+    /// `planned`, about to be sent for the first time.
+    pub(crate) fn new(planned: PlannedEvent) -> Self {
+        Self { planned, first_sent: Instant::now(), fate_unknown: false, last_code: String::new() }
+    }
+}
+
+/// Settles each of `pending` by its answer in `records` (the same order, one each) in `stats`;
+/// returns those to send again. Shared by every transport, so they count alike.
+pub(crate) fn settle(
+    stats: &Stats,
+    pending: Vec<Pending>,
+    records: Vec<EventResult>,
+) -> Vec<Pending> {
+    let mut retry = Vec::new();
+    for (mut p, record) in pending.into_iter().zip(records) {
+        let e = &p.planned.event;
+        let key = EventKey { race_id: e.race_id, racer_id: e.racer_id, second: e.second };
+        let latency = p.first_sent.elapsed();
+        match record.error_code {
+            None if p.planned.deliberately_invalid => stats.failed(ACCEPTED_INVALID_CODE, 1),
+            None => stats.acknowledged([(key, e.output())], latency, record.already_stored),
+            Some(_) if p.planned.deliberately_invalid => stats.rejected_as_intended(1),
+            Some(code) if code == DUPLICATE_CODE && p.fate_unknown => {
+                stats.acknowledged([(key, e.output())], latency, true);
+            }
+            Some(code) if RETRYABLE_CODES.contains(&code.as_str()) => {
+                p.last_code = code;
+                retry.push(p);
+            }
+            Some(code) => stats.failed(&code, 1),
+        }
+    }
+    retry
 }
 
 /// How one request went.
@@ -136,16 +175,13 @@ impl Sender {
         }
         let first_sent = Instant::now();
         self.stats.sent(batch.len() as u64);
-        let mut pending: Vec<Pending> = batch
-            .into_iter()
-            .map(|planned| Pending { planned, fate_unknown: false, last_code: String::new() })
-            .collect();
+        let mut pending: Vec<Pending> = batch.into_iter().map(Pending::new).collect();
         let mut attempt = 0u32;
         loop {
             self.stats.request(attempt > 0);
             let server = self.pick(home);
             let retry = match self.post(server, &pending).await {
-                Attempt::Answered(response) => self.settle(pending, response, first_sent),
+                Attempt::Answered(response) => settle(&self.stats, pending, response.records),
                 Attempt::Retry { code, fate_unknown } => {
                     self.mark_down(server);
                     tracing::debug!(%code, events = pending.len(), attempt, "Request failed; retrying.");
@@ -183,42 +219,6 @@ impl Sender {
                 return;
             }
         }
-    }
-
-    /// Settles each answered event; returns those to send again.
-    fn settle(
-        &self,
-        pending: Vec<Pending>,
-        response: EventsResponse,
-        first_sent: Instant,
-    ) -> Vec<Pending> {
-        let latency = first_sent.elapsed();
-        let mut acked = Vec::new();
-        let mut already_stored = Vec::new();
-        let mut retry = Vec::new();
-        for (mut p, record) in pending.into_iter().zip(response.records) {
-            let e = &p.planned.event;
-            let key = EventKey { race_id: e.race_id, racer_id: e.racer_id, second: e.second };
-            match record.error_code {
-                None if p.planned.deliberately_invalid => {
-                    self.stats.failed(ACCEPTED_INVALID_CODE, 1);
-                }
-                None if record.already_stored => already_stored.push((key, e.output())),
-                None => acked.push((key, e.output())),
-                Some(_) if p.planned.deliberately_invalid => self.stats.rejected_as_intended(1),
-                Some(code) if code == DUPLICATE_CODE && p.fate_unknown => {
-                    already_stored.push((key, e.output()));
-                }
-                Some(code) if RETRYABLE_CODES.contains(&code.as_str()) => {
-                    p.last_code = code;
-                    retry.push(p);
-                }
-                Some(code) => self.stats.failed(&code, 1),
-            }
-        }
-        self.stats.acknowledged(acked, latency, false);
-        self.stats.acknowledged(already_stored, latency, true);
-        retry
     }
 
     /// The server to send to: `home` unless it is down, else the next one up (or `home` when
@@ -298,13 +298,18 @@ impl Sender {
 
     /// The wait before retry `attempt` (1-based): doubling from the base, capped, jittered.
     fn delay(&self, attempt: u32) -> Duration {
-        let full = self
-            .backoff
-            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-            .min(Duration::from_millis(MAX_BACKOFF_MS));
-        let draw = splitmix64(self.jitter.fetch_add(1, Relaxed)) % 1000;
-        full / 2 + full / 2 * draw as u32 / 1000
+        backoff(self.backoff, attempt, self.jitter.fetch_add(1, Relaxed))
     }
+}
+
+/// The wait before retry `attempt` (1-based): `base` doubling, capped at [`MAX_BACKOFF_MS`],
+/// with equal jitter drawn from `seed`.
+pub(crate) fn backoff(base: Duration, attempt: u32, seed: u64) -> Duration {
+    let full = base
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(Duration::from_millis(MAX_BACKOFF_MS));
+    let draw = splitmix64(seed) % 1000;
+    full / 2 + full / 2 * draw as u32 / 1000
 }
 
 #[cfg(test)]

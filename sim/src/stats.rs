@@ -61,6 +61,9 @@ pub struct Stats {
     latency_us: Mutex<Histogram<u64>>,
     totals: Option<Mutex<HashMap<(RaceId, u64), RideTotal>>>,
     acknowledged_keys: Option<Mutex<HashSet<EventKey>>>,
+    /// From a tick of the race clock to its ranking arriving on a racer's socket.
+    ranking_delay_us: Mutex<Histogram<u64>>,
+    reconnects: AtomicU64,
 }
 
 impl Stats {
@@ -83,7 +86,22 @@ impl Stats {
             ),
             totals: keep_details.then(Mutex::default),
             acknowledged_keys: keep_details.then(Mutex::default),
+            ranking_delay_us: Mutex::new(
+                Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds"),
+            ),
+            reconnects: AtomicU64::new(0),
         }
+    }
+
+    /// A ranking arrived on a racer's socket `delay` after the tick it shows.
+    pub fn ranking_delay(&self, delay: Duration) {
+        let us = (delay.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        lock(&self.ranking_delay_us).saturating_record(us);
+    }
+
+    /// A racer's socket was lost and opened again.
+    pub fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Relaxed);
     }
 
     /// `n` new events are about to be sent for the first time.
@@ -165,18 +183,8 @@ impl Stats {
     pub fn summary(&self, races: Vec<RaceId>) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
         let acknowledged = self.acknowledged.load(Relaxed);
-        let h = lock(&self.latency_us);
-        let ms = |us: u64| us as f64 / 1000.0;
-        let latency = if h.is_empty() {
-            Latency::default()
-        } else {
-            Latency {
-                p50: ms(h.value_at_quantile(0.50)),
-                p95: ms(h.value_at_quantile(0.95)),
-                p99: ms(h.value_at_quantile(0.99)),
-                max: ms(h.max()),
-            }
-        };
+        let latency = Latency::of(&lock(&self.latency_us)).unwrap_or_default();
+        let ranking_delay = Latency::of(&lock(&self.ranking_delay_us));
         Summary {
             races,
             sent: self.sent.load(Relaxed),
@@ -192,6 +200,9 @@ impl Stats {
             events_per_second: if elapsed > 0.0 { acknowledged as f64 / elapsed } else { 0.0 },
             ack_latency_ms: latency,
             check: None,
+            transport: String::new(),
+            ranking_delay_ms: ranking_delay,
+            reconnects: self.reconnects.load(Relaxed),
         }
     }
 
@@ -234,6 +245,19 @@ pub struct Latency {
     pub max: f64,
 }
 
+impl Latency {
+    /// The percentiles of `h` (microseconds), `None` when it is empty.
+    fn of(h: &Histogram<u64>) -> Option<Self> {
+        let ms = |us: u64| us as f64 / 1000.0;
+        (!h.is_empty()).then(|| Latency {
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        })
+    }
+}
+
 /// The end-of-run summary (`--json` writes it in camelCase).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -267,10 +291,21 @@ pub struct Summary {
     /// What the server stored of the acknowledged events, with `--check-seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
+    /// How the events travelled (`http`, `per-racer-http`, `websocket`).
+    #[serde(default)]
+    pub transport: String,
+    /// From each tick of the race clock (the whole second) to that second's ranking arriving
+    /// on a racer's socket (`websocket` only).
+    #[serde(default)]
+    pub ranking_delay_ms: Option<Latency>,
+    /// Racer sockets lost and opened again (`websocket` only).
+    #[serde(default)]
+    pub reconnects: u64,
 }
 
 impl Summary {
-    /// Whether every event was acknowledged or refused on purpose.
+    /// Whether every event was acknowledged or refused on purpose, and none acknowledged is
+    /// missing from the results.
     pub fn is_success(&self) -> bool {
         self.failed == 0
             && self.abandoned == 0
@@ -281,6 +316,9 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "races          {:?}", self.races)?;
+        if !self.transport.is_empty() {
+            writeln!(f, "transport      {}", self.transport)?;
+        }
         writeln!(f, "sent           {}", self.sent)?;
         writeln!(
             f,
@@ -303,12 +341,13 @@ impl fmt::Display for Summary {
             "throughput     {:.0} events/s over {:.1} s",
             self.events_per_second, self.elapsed_seconds
         )?;
-        let l = self.ack_latency_ms;
-        write!(
-            f,
-            "ack latency    p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms",
-            l.p50, l.p95, l.p99, l.max
-        )?;
+        if self.transport == "websocket" {
+            writeln!(f, "reconnects     {}", self.reconnects)?;
+        }
+        if let Some(l) = self.ranking_delay_ms {
+            writeln!(f, "ranking delay  {l} after the tick")?;
+        }
+        write!(f, "ack latency    {}", self.ack_latency_ms)?;
         if let Some(c) = &self.check {
             write!(
                 f,
@@ -323,6 +362,16 @@ impl fmt::Display for Summary {
             )?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms",
+            self.p50, self.p95, self.p99, self.max
+        )
     }
 }
 

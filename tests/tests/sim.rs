@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use alleycat_sim::ClassChoice;
+use alleycat_sim::{ClassChoice, SimConfig, Transport};
 use support::{
     assert_results_match, client, metric, results_with, ride, serve_config, sim_config, Dirs,
     Server,
@@ -20,6 +20,8 @@ const SHORT_RACE: u32 = 8;
 const LONG_RACE: u32 = 600;
 /// Races of the restart test: long enough that the sim is still sending when the server stops.
 const RESTART_RACE: u32 = 30;
+/// Races of the socket reconnect test: the sim is still riding when the server stops.
+const RECONNECT_RACE: u32 = 12;
 
 fn any_port() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -40,6 +42,89 @@ async fn a_field_rides_a_race_on_the_clock_and_every_racer_is_in_the_results() {
         let rows = results_with(&server.base, race, class, 20 * u64::from(SHORT_RACE)).await;
         assert_results_match(&report, race, class, &rows);
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_field_rides_over_websockets_one_socket_each_and_every_acknowledged_second_is_in_the_results(
+) {
+    let dirs = Dirs::new();
+    let server = Server::start(serve_config(&dirs, SHORT_RACE, 500), any_port()).await;
+    let report = ride(SimConfig {
+        transport: Transport::Websocket,
+        check_seconds: Some(30),
+        ..sim_config(&server.base, 24, ClassChoice::All)
+    })
+    .await;
+
+    let s = &report.summary;
+    assert_eq!(s.transport, "websocket");
+    assert_eq!(s.sent, 24 * u64::from(SHORT_RACE), "{s:?}");
+    assert_eq!((s.acknowledged, s.failed, s.reconnects), (s.sent, 0, 0), "{s:?}");
+    let check = s.check.as_ref().expect("checked");
+    assert!(check.is_ok(0), "results and history hold every acknowledged second: {check:?}");
+    // One events frame per racer and second, but for the seconds already past when the sim
+    // joined the race, sent at once.
+    let joined_late = 24 * u64::from(alleycat_sim::config::DEFAULT_JOIN_WITHIN_SECONDS);
+    assert!(s.requests <= s.sent && s.requests + joined_late >= s.sent, "{s:?}");
+    let delay = s.ranking_delay_ms.expect("rankings read from the sockets");
+    assert!(delay.p50 > 0.0 && delay.max < 1000.0, "each within its second: {s:?}");
+    let [race] = s.races[..] else { panic!("one race ridden: {s:?}") };
+    for class in 1..=6 {
+        let rows = results_with(&server.base, race, class, 4 * u64::from(SHORT_RACE)).await;
+        assert_results_match(&report, race, class, &rows);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_field_rides_one_request_per_racer_and_second_as_browsers_without_a_socket() {
+    let dirs = Dirs::new();
+    let server = Server::start(serve_config(&dirs, SHORT_RACE, 500), any_port()).await;
+    let report = ride(SimConfig {
+        transport: Transport::PerRacerHttp,
+        check_seconds: Some(30),
+        ..sim_config(&server.base, 12, ClassChoice::One(4))
+    })
+    .await;
+    let s = &report.summary;
+    assert_eq!(s.sent, 12 * u64::from(SHORT_RACE), "{s:?}");
+    assert_eq!((s.acknowledged, s.failed), (s.sent, 0), "{s:?}");
+    let check = s.check.as_ref().expect("checked");
+    assert!(check.is_ok(0), "results and history hold every acknowledged second: {check:?}");
+    let joined_late = 12 * u64::from(alleycat_sim::config::DEFAULT_JOIN_WITHIN_SECONDS);
+    assert!(
+        s.requests <= s.sent && s.requests + joined_late >= s.sent,
+        "one request per event: {s:?}"
+    );
+    assert!(s.ranking_delay_ms.is_none(), "no socket, no ranking: {s:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn racer_sockets_cut_by_a_server_restart_reconnect_and_resend_what_was_not_acknowledged() {
+    let dirs = Dirs::new();
+    let server = Server::start(serve_config(&dirs, RECONNECT_RACE, 500), any_port()).await;
+    let (base, address) = (server.base.clone(), server.address);
+    let sim = tokio::spawn(ride(SimConfig {
+        transport: Transport::Websocket,
+        ..sim_config(&base, 30, ClassChoice::One(2))
+    }));
+    // Stop the server once the race is under way, and start it again on the same address.
+    support::eventually(Duration::from_secs(40), "the first seconds", || async {
+        (metric(&base, "events_accepted", "").await >= 60).then_some(())
+    })
+    .await;
+    server.stop().await;
+    let server = Server::start(serve_config(&dirs, RECONNECT_RACE, 500), address).await;
+
+    let report = sim.await.unwrap();
+    let s = &report.summary;
+    let total = 30 * u64::from(RECONNECT_RACE);
+    assert_eq!((s.sent, s.acknowledged, s.failed), (total, total, 0), "{s:?}");
+    assert!(s.reconnects >= 30, "every socket was cut and opened again: {s:?}");
+    let rows = results_with(&server.base, s.races[0], 2, total).await;
+    assert_results_match(&report, s.races[0], 2, &rows);
     server.stop().await;
 }
 

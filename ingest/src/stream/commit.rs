@@ -2,8 +2,11 @@
 //!
 //! `put_records` routes its records and sends the committer one [`Append`] holding a sub-batch
 //! per shard it touches. The committer drains everything queued into one *group* (up to
-//! [`MAX_GROUP_BYTES`] in all, and never past a shard's segment size by more than one put), then
-//! runs one *commit cycle* over every shard in the group at once:
+//! [`MAX_GROUP_BYTES`] in all, and never past a shard's segment size by more than one put); a
+//! group of fewer than [`COMMIT_WINDOW_RECORDS`] records also takes the puts that arrive within
+//! the *commit window* of its first ([`super::StreamConfig::commit_window`]), so that puts
+//! trickling in one event at a time share a cycle. Then it runs one *commit cycle* over every
+//! shard in the group at once:
 //!
 //! 1. it hands each shard's part of the group to that shard's worker thread, and each worker
 //!    at the same time encodes its records, in arrival order, into one buffer, writes it with
@@ -58,7 +61,10 @@ use tokio::sync::oneshot;
 use tracing::{debug, error};
 
 use super::{
-    config::{SyncPolicy, MAX_GROUP_BYTES, PROBE_INTERVAL, RETENTION_CHECK_INTERVAL},
+    config::{
+        SyncPolicy, COMMIT_WINDOW_RECORDS, MAX_GROUP_BYTES, PROBE_INTERVAL,
+        RETENTION_CHECK_INTERVAL,
+    },
     segment,
     shard::{Shard, ShardWriter},
     PutRecord,
@@ -130,6 +136,7 @@ pub fn spawn(
     writers: Vec<ShardWriter>,
     sync: SyncPolicy,
     segment_bytes: u64,
+    window: Duration,
 ) -> io::Result<(mpsc::Sender<Command>, JoinHandle<()>)> {
     let mut workers = Vec::with_capacity(writers.len());
     for (index, (shard, writer)) in shards.iter().zip(writers).enumerate() {
@@ -141,6 +148,7 @@ pub fn spawn(
         workers,
         sync,
         segment_bytes,
+        window,
         unsynced_since: None,
     };
     let thread = std::thread::Builder::new()
@@ -259,6 +267,8 @@ struct Committer {
     workers: Vec<Worker>,
     sync: SyncPolicy,
     segment_bytes: u64,
+    /// How long a small group waits for more puts.
+    window: Duration,
     /// Bytes of the group being drained, per shard.
     shard_bytes: Vec<usize>,
     /// Under [`SyncPolicy::Interval`], when the oldest unsynced write was published.
@@ -303,6 +313,8 @@ impl Committer {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
             let mut next = Some(command);
+            let opened = Instant::now();
+            let mut group_records = 0usize;
             let mut bytes = 0usize;
             let mut stop = false;
             let mut reshard = None;
@@ -324,6 +336,7 @@ impl Committer {
                             self.shard_bytes[*shard] += added;
                             full |= segment_lens[*shard] + self.shard_bytes[*shard] as u64
                                 >= self.segment_bytes;
+                            group_records += records.len();
                         }
                         group.push(append);
                         if full || bytes >= MAX_GROUP_BYTES {
@@ -343,7 +356,21 @@ impl Committer {
                         break;
                     }
                 }
-                next = receiver.try_recv().ok();
+                next = match receiver.try_recv() {
+                    Ok(command) => Some(command),
+                    // A small group waits out its window for more puts to share its fsyncs,
+                    // asleep: the puts queue meanwhile without waking the committer one by one.
+                    Err(mpsc::TryRecvError::Empty) if group_records < COMMIT_WINDOW_RECORDS => {
+                        let left = self.window.saturating_sub(opened.elapsed());
+                        if left.is_zero() {
+                            None
+                        } else {
+                            std::thread::sleep(left);
+                            receiver.try_recv().ok()
+                        }
+                    }
+                    Err(_) => None,
+                };
             }
             if !group.is_empty() {
                 self.commit(&mut group);

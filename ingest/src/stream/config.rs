@@ -18,6 +18,17 @@ pub const DEFAULT_THROTTLE: bool = false;
 /// The most bytes one commit cycle writes, all shards together, before its fsyncs: 8 MiB (at
 /// ~300 MB/s, ~27 ms).
 pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// The default commit window: how long a commit cycle with few records waits for more puts to
+/// join it before its fsyncs, 10 ms. Browsers' events arrive one at a time, spread over each
+/// second (1,000 racers: one a millisecond, each on any of the shards); without a window each
+/// would be its own cycle, with its own fsync and thread hand-offs. With it a cycle gathers the
+/// puts of 10 ms (each shard then syncs once for ten of them), for at most that much more
+/// acknowledgement latency (BENCHMARKS.md, "Racers on their own connections": 4 ms gathered
+/// too little, as every cycle still touched all four shards).
+pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(10);
+/// A group holding at least this many records commits at once, without waiting out the window:
+/// producers' batches and saturation already fill their cycles.
+pub const COMMIT_WINDOW_RECORDS: usize = 256;
 /// How often each shard checks retention when it is otherwise idle.
 pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// How often a shard whose last write failed is probed ([`crate::stream::Stream::health`]), so
@@ -53,6 +64,9 @@ pub struct StreamConfig {
     pub segment_bytes: u64,
     /// When writes are acknowledged (default [`DEFAULT_SYNC_POLICY`], durable).
     pub sync: SyncPolicy,
+    /// How long a cycle of fewer than [`COMMIT_WINDOW_RECORDS`] records waits for more puts
+    /// (default [`DEFAULT_COMMIT_WINDOW`]; zero commits what is queued at once).
+    pub commit_window: Duration,
     /// Whether the Kinesis per-shard write limits apply (default [`DEFAULT_THROTTLE`], off):
     /// [`super::SHARD_BYTES_PER_SECOND`] and [`super::SHARD_RECORDS_PER_SECOND`].
     pub throttle: bool,
@@ -65,6 +79,7 @@ impl Default for StreamConfig {
             retention: DEFAULT_RETENTION,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             sync: DEFAULT_SYNC_POLICY,
+            commit_window: DEFAULT_COMMIT_WINDOW,
             throttle: DEFAULT_THROTTLE,
         }
     }

@@ -214,8 +214,13 @@ impl DiskStream {
             shards.push(shard);
             writers.push(writer);
         }
-        let (committer, thread) =
-            commit::spawn(&shards, writers, config.sync, config.segment_bytes)?;
+        let (committer, thread) = commit::spawn(
+            &shards,
+            writers,
+            config.sync,
+            config.segment_bytes,
+            config.commit_window,
+        )?;
         info!(dir = %dir.display(), shards = shards.len(), open = map.open_count(),
             sync = ?config.sync, "Opened stream.");
         Ok(Self {

@@ -181,7 +181,7 @@ pub struct Engine {
 
 /// A stream of any engine, used as `dyn Stream`.
 pub enum TestStream {
-    Disk(DiskStream),
+    Disk(Box<DiskStream>),
     JetStream(Box<JetStreamStream>),
 }
 
@@ -190,7 +190,7 @@ impl Deref for TestStream {
 
     fn deref(&self) -> &Self::Target {
         match self {
-            Self::Disk(s) => s,
+            Self::Disk(s) => &**s,
             Self::JetStream(s) => &**s,
         }
     }
@@ -199,7 +199,7 @@ impl Deref for TestStream {
 impl TestStream {
     pub async fn close(self) {
         match self {
-            Self::Disk(s) => s.close().await,
+            Self::Disk(s) => (*s).close().await,
             Self::JetStream(s) => (*s).close().await,
         }
     }
@@ -255,7 +255,7 @@ impl Engine {
 
     pub async fn try_open(&self, config: StreamConfig) -> Result<TestStream, StreamError> {
         match (&self.env, &self.nats) {
-            (Some(env), _) => env.try_open(config).map(TestStream::Disk),
+            (Some(env), _) => env.try_open(config).map(|s| TestStream::Disk(Box::new(s))),
             (None, Some((cluster, name))) => {
                 let config = jetstream_config(cluster, name, &config);
                 JetStreamStream::open_with_clock(Arc::new(self.clock.clone()), config)

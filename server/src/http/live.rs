@@ -3,8 +3,12 @@
 //! (`{"type": "ranking", …}`), and takes the racer's events on the same socket:
 //!
 //! - `{"type": "hello", "token": "…"}` proves who is riding (a racer token or the API key);
-//!   answered by `{"type": "welcome", "racerId": N}`. The secret never travels in the URL, so it
-//!   is in no server or proxy log. A bad token gets an `error` and the socket is closed (4401).
+//!   answered by `{"type": "welcome", "racerId": N}`. `{"type": "hello", "apiKey": "…"}` is a
+//!   producer's hello (the load generator riding the generated field): only the API key is taken
+//!   there, the welcome has `"racerId": null`, and the socket may then send for any racer while
+//!   it receives the class's ranking like any other. The secret never travels in the URL, so it
+//!   is in no server or proxy log. A bad token or key gets an `error` and the socket is closed
+//!   (4401).
 //! - `{"type": "events", "events": [RacerEvent, …]}` (at most 500, only after `hello`) goes
 //!   through the same [intake](crate::intake) as `POST /api/events` and is answered by
 //!   `{"type": "acks", "records": [{"uuid", "shardId", "sequenceNumber"} | {"uuid",
@@ -18,7 +22,7 @@
 
 use std::time::{Duration, Instant};
 
-use alleycat_domain::api::{LiveMessage, LiveRanking};
+use alleycat_domain::api::LiveMessage;
 use axum::{
     body::Bytes,
     extract::{
@@ -43,8 +47,14 @@ pub const MAX_LIMIT: usize = 10_000;
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// Frames a client may send in one second (a racer sends about one); more closes the socket.
 pub const MAX_FRAMES_PER_SECOND: u32 = 50;
+/// Each socket's read buffer: a racer's frames are a few hundred bytes (an event is ~250), and
+/// a larger frame grows it while it is read. tungstenite's default, 128 KiB a socket, is what
+/// 10,000 sockets cannot afford.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// How long a send may take before the client is considered gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing socket waits for the client's own close.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 /// The close code for a refused `hello` (in the 4000s, which applications define).
 const UNAUTHENTICATED: u16 = 4401;
 
@@ -68,6 +78,7 @@ async fn live(
     let class = super::error::class_id(params.class_id)?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| serve(socket, state, class, limit)))
@@ -80,6 +91,8 @@ struct Incoming<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     token: Option<String>,
+    #[serde(rename = "apiKey")]
+    api_key: Option<String>,
     #[serde(borrow)]
     events: Option<Vec<&'a RawValue>>,
 }
@@ -135,19 +148,15 @@ async fn handle(state: &AppState, session: &mut Session, frame: &Bytes) -> Next 
             ))
         }
     };
-    match (incoming.kind, incoming.token, incoming.events) {
-        ("hello", Some(token), None) => match state.keys().identify(&token, state.now_ms()) {
-            Some(caller) => {
-                session.caller = Some(caller);
-                Next::Reply(LiveMessage::Welcome { racer_id: session.me() })
-            }
-            None => Next::Close(
-                error("unauthenticated", "This token is not valid (expired or not ours): get a new one from POST /api/session."),
-                UNAUTHENTICATED,
-                "invalid token",
-            ),
-        },
-        ("events", None, Some(events)) => {
+    match (incoming.kind, incoming.token, incoming.api_key, incoming.events) {
+        ("hello", Some(token), None, None) => {
+            hello(session, state.keys().identify(&token, state.now_ms()), "invalid token")
+        }
+        ("hello", None, Some(key), None) => {
+            let producer = state.keys().identify(&key, state.now_ms());
+            hello(session, producer.filter(|c| *c == Caller::Producer), "invalid API key")
+        }
+        ("events", None, None, Some(events)) => {
             let Some(caller) = session.caller else {
                 return Next::Reply(error(
                     "unauthenticated",
@@ -164,30 +173,61 @@ async fn handle(state: &AppState, session: &mut Session, frame: &Bytes) -> Next 
                 }
             }
         }
-        (kind, _, _) => Next::Reply(error(
+        (kind, _, _, _) => Next::Reply(error(
             "bad_request",
-            format!("{kind:?} with these fields is not a message: send hello (with token) or events (with events)."),
+            format!("{kind:?} with these fields is not a message: send hello (with token or apiKey) or events (with events)."),
         )),
     }
 }
 
+/// Answers a `hello` whose credential identified `caller` (`None`: refused, closing with
+/// `reason`).
+fn hello(session: &mut Session, caller: Option<Caller>, reason: &'static str) -> Next {
+    match caller {
+        Some(caller) => {
+            session.caller = Some(caller);
+            Next::Reply(LiveMessage::Welcome { racer_id: session.me() })
+        }
+        None => Next::Close(
+            error(
+                "unauthenticated",
+                "This token or key is not valid (expired or not ours): get a new token from POST /api/session.",
+            ),
+            UNAUTHENTICATED,
+            reason,
+        ),
+    }
+}
+
 async fn send(socket: &mut WebSocket, message: &LiveMessage) -> bool {
-    let text = match serde_json::to_string(message) {
-        Ok(text) => text,
+    match serde_json::to_string(message) {
+        Ok(text) => send_text(socket, text.into()).await,
         Err(error) => {
             tracing::error!(%error, "Cannot encode a live message.");
-            return false;
+            false
         }
-    };
-    matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
-        Ok(Ok(()))
-    )
+    }
+}
+
+/// Sends one text frame; false when the client is gone or too slow.
+async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await, Ok(Ok(())))
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+    // The closing handshake: read what the client still sends until its own close. A socket
+    // dropped with unread bytes is reset by the kernel, and the client loses the reason (a
+    // flooding client has many frames in flight, more than the small read buffer takes).
+    let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, class: u8, limit: usize) {
@@ -201,8 +241,8 @@ async fn serve(mut socket: WebSocket, state: AppState, class: u8, limit: usize) 
     let mut ranking_due = true;
     loop {
         if ranking_due {
-            let ranking: LiveRanking = snapshots.borrow_and_update().message(limit, session.me());
-            if !send(&mut socket, &LiveMessage::Ranking(ranking)).await {
+            let frame = snapshots.borrow_and_update().frame(limit, session.me());
+            if !send_text(&mut socket, frame).await {
                 break;
             }
             ranking_due = false;

@@ -1,88 +1,248 @@
 #!/usr/bin/env bash
 # Fault matrix (issue #19, RELIABILITY.md): with simulated racers riding (`alleycat-sim`), inject
-# a fault into a running server, heal it, and check that nothing acknowledged was lost.
+# a fault into a running deployment, heal it, and check that nothing acknowledged was lost.
 #
-#   sudo scripts/faults.sh [ROW...]     rows: disk-full sigkill   (default: all of them)
+#   sudo scripts/faults.sh [--short] [ROW...]      (default: every row)
 #
-# Settings (environment): RACERS (default 1000), RIDES (races ridden in real time, one event per
-# racer and second; default 2), RACE_SECONDS (default 60), FAULT_SECONDS (how long a fault
-# lasts, default 10), PROFILE (debug or release, default debug).
+# Rows (each on fresh data, components and ports, torn down at its end):
+#   disk-full   the data disk (a tmpfs shared with the server's log) full for 10 s, then
+#               remounted larger
+#   s3          the object store (moto) paused with SIGSTOP for 30 s, then SIGCONT
+#   sigkill     the server SIGKILLed while delivery is flushing an object (its PUT held in
+#               flight by pausing moto), then moto resumed and the server restarted on its data
+#   postgres    PostgreSQL stopped for 30 s under two servers sharing it (with NATS and S3):
+#               the lease holder stops delivering, puts carry on, delivery resumes on one
+#   nats        the JetStream stream's leader node (of three) SIGSTOPped for 20 s, then SIGCONT
+#   clock       the wall clock stepped 5 s back and forth through the injected clock: the Rust
+#               test tests/tests/faults_clock.rs (the binary has no clock hook), run here
 #
-# Per row it prints: events acknowledged (the generator's count of distinct events the server
-# acknowledged), events lost (acknowledged but not in any delivered object once the server has
-# flushed and stopped: must be 0), seconds from the heal until the server accepted events
-# again (`alleycat_events_accepted_total` grew), what clients were told meanwhile (the server's
-# `alleycat_events_rejected_total` by reason, and the generator's final failures by code), and
-# the `/readyz` answers seen while the fault lasted (status and stream state).
+# --short (CI): races of 30 s and faults of a third of their length (10 s, 10 s, 7 s, 5 s).
+# Settings (environment): RACERS (1000), RIDES (races ridden, joining the running one; 2),
+# RACE_SECONDS (60), PROFILE (debug or release, default debug), KEEP=1 (keep the data of every
+# row in a temporary directory, to investigate; it is printed), ALLEYCAT_MOTO_SERVER (default
+# .tools/venv/bin/moto_server, from scripts/setup.sh). The nats row uses scripts/nats-cluster.sh's
+# fixed ports (4301-4303, 6301-6303, 8301-8303).
 #
-# Needs root: the data directory lives on a tmpfs that is filled and then remounted larger.
-# Exits 1 when any row lost an acknowledged event.
+# Per row it prints: events acknowledged (the generator's count), events lost: acknowledged
+# events missing from the race results / from the class history files once the merge settled
+# (`alleycat-sim --check-seconds`, which also counts events in the results twice), how long
+# after the heal puts succeeded again (`alleycat_events_accepted_total` grew) or that they never
+# stopped, what clients saw (the servers' `alleycat_events_rejected_total` by reason from the
+# injection until puts succeeded again, the generator's retried requests and final failures),
+# and the `/readyz` answers sampled every 0.5 s while the fault lasted (status and the
+# components not ready, with how many samples).
+#
+# Needs root (tmpfs mounts; PostgreSQL runs as the `postgres` user). Exits 1 when any row lost
+# an acknowledged event, counted one twice, or could not be checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+SHORT=0
+if [ "${1:-}" = --short ]; then
+  SHORT=1
+  shift
+fi
 RACERS=${RACERS:-1000}
 RIDES=${RIDES:-2}
-RACE_SECONDS=${RACE_SECONDS:-60}
-FAULT_SECONDS=${FAULT_SECONDS:-10}
 PROFILE=${PROFILE:-debug}
+if [ "$SHORT" = 1 ]; then
+  RACE_SECONDS=${RACE_SECONDS:-30}
+  DISK_SECONDS=5 S3_SECONDS=10 PG_SECONDS=10 NATS_SECONDS=7
+else
+  RACE_SECONDS=${RACE_SECONDS:-60}
+  DISK_SECONDS=10 S3_SECONDS=30 PG_SECONDS=30 NATS_SECONDS=20
+fi
+MOTO=${ALLEYCAT_MOTO_SERVER:-$repo/.tools/venv/bin/moto_server}
 API_KEY=faults
+BUCKET=alleycat-faults
+CHECK_SECONDS=180
 ROWS=("$@")
-[ ${#ROWS[@]} -gt 0 ] || ROWS=(disk-full sigkill)
-[ "$(id -u)" = 0 ] || { echo "faults.sh mounts a tmpfs: run it as root" >&2; exit 1; }
+[ ${#ROWS[@]} -gt 0 ] || ROWS=(disk-full s3 sigkill postgres nats clock)
+for name in "${ROWS[@]}"; do
+  case $name in
+    disk-full | s3 | sigkill | postgres | nats | clock) ;;
+    *) echo "unknown row $name (rows: disk-full s3 sigkill postgres nats clock)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "faults.sh mounts tmpfs file systems: run it as root" >&2; exit 1; }
 
 if [ "$PROFILE" = release ]; then
   cargo build --release --locked -p alleycat-server -p alleycat-sim
 else
   cargo build --locked -p alleycat-server -p alleycat-sim
 fi
-bin=target/$PROFILE
+bin=$repo/target/$PROFILE
 work=$(mktemp -d)
-server_pid=
-sim_pid=
+# PostgreSQL runs as `postgres`, which must reach its cluster under here.
+chmod 755 "$work"
 lost_any=0
+
+# What a row started, for its teardown (and the exit trap's).
+servers=()   # ports of running `alleycat serve` processes (pid in $work/pids/<port>)
+stopped=()   # pids paused with SIGSTOP
+watchers=()  # /readyz samplers
+sim_pid=
+moto_pid=
+nats_dir=
+pg_dir=
+mounts=()
+mkdir -p "$work/pids"
+
+teardown() {
+  local pid port
+  for pid in "${stopped[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
+  stopped=()
+  for pid in "${watchers[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  watchers=()
+  [ -n "$sim_pid" ] && { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
+  sim_pid=
+  for port in "${servers[@]}"; do
+    pid=$(cat "$work/pids/$port")
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  servers=()
+  [ -n "$moto_pid" ] && { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+  moto_pid=
+  [ -n "$nats_dir" ] && { scripts/nats-cluster.sh stop "$nats_dir" >/dev/null || true; }
+  nats_dir=
+  [ -n "$pg_dir" ] && { scripts/postgres.sh stop "$pg_dir" >/dev/null || true; }
+  pg_dir=
+  local i m
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
+    m=${mounts[$i]}
+    # What was on the disk outlives it: the logs, and with KEEP=1 the data.
+    mkdir -p "$m.kept"
+    if [ "${KEEP:-0}" = 1 ]; then
+      (cd "$m" && find . -mindepth 1 -maxdepth 1 ! -name filler -exec cp -a {} "$m.kept/" \;) || true
+    else
+      cp "$m"/*.log "$m.kept/" 2>/dev/null || true
+    fi
+    umount "$m" 2>/dev/null || true
+  done
+  mounts=()
+}
+# Logs of a failed run are kept in target/faults-logs (servers, generator, components).
 cleanup() {
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
-  [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
-  for disk in "$work"/*/disk; do umount "$disk" 2>/dev/null || true; done
-  rm -rf "$work"
+  local status=$?
+  teardown
+  if [ "$status" != 0 ]; then
+    rm -rf target/faults-logs
+    mkdir -p target/faults-logs
+    (cd "$work" && find . \( -name '*.log' -o -name '*.json' -o -name 'ready-*.txt' \) \
+      -exec cp --parents {} "$repo/target/faults-logs" \;) 2>/dev/null || true
+    echo "faults.sh failed: logs in target/faults-logs" >&2
+  fi
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "kept $work (KEEP=1): remove it when done" >&2
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+elapsed_since() { python3 -c "print(f'{$(date +%s.%N) - $1:.1f}')"; }
 
-# Starts `alleycat serve` on row directory $1 (data and log on its disk) and port $2.
+# Starts `alleycat serve` on data directory $1, logging to $2, on port $3, with more settings
+# (NAME=value) after; waits until it answers.
 serve() {
-  local row=$1 port=$2
-  env ALLEYCAT_PORT="$port" ALLEYCAT_DATA_DIR="$row/disk/data" ALLEYCAT_DIST="$row/no-dist" \
+  local data=$1 log=$2 port=$3
+  shift 3
+  mkdir -p "$(dirname "$log")"
+  env ALLEYCAT_PORT="$port" ALLEYCAT_DATA_DIR="$data" ALLEYCAT_DIST="$work/no-dist" \
     ALLEYCAT_API_KEY=$API_KEY ALLEYCAT_LOG=info NO_COLOR=1 ALLEYCAT_RACE_SECONDS="$RACE_SECONDS" \
-    ALLEYCAT_DELIVERY_INTERVAL_MS=1000 \
-    "$bin/alleycat" serve >>"$row/disk/server.log" 2>&1 &
-  server_pid=$!
+    ALLEYCAT_DELIVERY_INTERVAL_MS=1000 ALLEYCAT_ROSTER_SIZE=2000 "$@" \
+    "$bin/alleycat" serve >>"$log" 2>&1 &
+  echo $! >"$work/pids/$port"
+  servers+=("$port")
   for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return
     sleep 0.1 # waiting for the server to listen, with a deadline
   done
-  tail -20 "$row/disk/server.log" >&2
-  echo "the server did not start" >&2
+  tail -20 "$log" >&2
+  echo "the server on port $port did not start" >&2
   exit 1
 }
 
-# A counter of the server's metrics (the sum over its labels), 0 if absent or unreachable.
+# SIGKILLs the server on port $1 and reaps it.
+kill_server() {
+  local pid
+  pid=$(cat "$work/pids/$1")
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  local kept=()
+  for port in "${servers[@]}"; do [ "$port" = "$1" ] || kept+=("$port"); done
+  servers=("${kept[@]}")
+}
+
+# Starts moto on a free port and creates the bucket; prints the S3 settings for `serve`.
+start_moto() {
+  [ -x "$MOTO" ] || { echo "moto_server not found at $MOTO: run scripts/setup.sh" >&2; exit 1; }
+  local port
+  port=$(free_port)
+  "$MOTO" --host 127.0.0.1 --port "$port" >"$work/moto-$port.log" 2>&1 &
+  moto_pid=$!
+  for _ in $(seq 300); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    sleep 0.1 # waiting for moto to listen, with a deadline
+  done
+  curl -sf -X PUT "http://127.0.0.1:$port/$BUCKET" >/dev/null
+  moto_port=$port
+}
+s3_env() {
+  echo ALLEYCAT_OBJECT_STORE=s3://$BUCKET ALLEYCAT_S3_ENDPOINT=http://127.0.0.1:$moto_port \
+    ALLEYCAT_S3_ACCESS_KEY_ID=faults ALLEYCAT_S3_SECRET_ACCESS_KEY=faults ALLEYCAT_S3_ALLOW_HTTP=true
+}
+
+pause() { kill -STOP "$1"; stopped+=("$1"); }
+resume() {
+  kill -CONT "$1"
+  local kept=()
+  for pid in "${stopped[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  stopped=("${kept[@]}")
+}
+
+# The sum of a counter over the servers on ports $2... (0 where absent or unreachable).
 metric() {
-  curl -sf --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-    awk -v name="$2" '$1 == name || index($1, name "{") == 1 { sum += $2 } END { print sum + 0 }'
+  local name=$1 port sum=0 value
+  shift
+  for port in "$@"; do
+    value=$(curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" 2>/dev/null |
+      awk -v name="$name" '$1 == name || index($1, name "{") == 1 { sum += $2 } END { print sum + 0 }') || value=0
+    sum=$((sum + ${value:-0}))
+  done
+  echo "$sum"
 }
 
-# The rejected events by reason, as `reason=count ...`.
+# The rejected events by reason over the servers on ports $@, as `reason=count` lines.
 rejections() {
-  curl -sf --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-    sed -n 's/^alleycat_events_rejected_total{reason="\([^"]*\)"} \([0-9]*\).*/\1=\2/p' | tr '\n' ' '
+  local port
+  for port in "$@"; do
+    curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" 2>/dev/null |
+      sed -n 's/^alleycat_events_rejected_total{reason="\([^"]*\)"} \([0-9]*\).*/\1 \2/p' || true
+  done | awk '{ n[$1] += $2 } END { for (r in n) print r "=" n[r] }' | sort
 }
 
-# Samples /readyz every 0.5 s into $2 ("<status> <components not ok>") until the file $3 exists.
+# The rejections between two snapshots ($1 before, $2 after), as `reason ×n, ...`.
+rejected_between() {
+  python3 - "$1" "$2" <<'EOF'
+import sys
+def parse(text):
+    return {k: int(v) for k, v in (l.split("=") for l in text.split() if "=" in l)}
+before, after = parse(sys.argv[1]), parse(sys.argv[2])
+seen = [f"`{r}` ×{n - before.get(r, 0):,}" for r, n in sorted(after.items()) if n > before.get(r, 0)]
+print(", ".join(seen) or "no rejections")
+EOF
+}
+
+# Samples /readyz of the server on port $1 every 0.5 s into $2 ("<status> <components not
+# ready>") until the file $3 exists.
 watch_ready() {
   local port=$1 out=$2 stop=$3
   while [ ! -e "$stop" ]; do
-    curl -s --max-time 2 -w '\n%{http_code}\n' "http://127.0.0.1:$port/readyz" 2>/dev/null |
+    curl -s --max-time 5 -w '\n%{http_code}\n' "http://127.0.0.1:$port/readyz" 2>/dev/null |
       python3 -c '
 import json, sys
 lines = sys.stdin.read().rstrip("\n").split("\n")
@@ -92,132 +252,301 @@ try:
     bad = [name + ":" + part.get("state", "?") for name, part in sorted(parts.items()) if not part.get("ready")]
     print(code, ",".join(bad) or "all ready")
 except Exception:
-    print(code, "no JSON")' >>"$out" 2>/dev/null || echo "000 no answer" >>"$out"
+    print(code, "no answer" if code == "000" else "no JSON")' >>"$out" 2>/dev/null || echo "000 no answer" >>"$out"
     sleep 0.5 # a sampling period, not a synchronisation
   done
 }
-
-# Waits until `alleycat_events_accepted_total` grows past $2; prints the seconds it took.
-until_accepting() {
-  local port=$1 before=$2 start
-  start=$(date +%s.%N)
-  for _ in $(seq 1200); do
-    [ "$(metric "$port" alleycat_events_accepted_total)" -gt "$before" ] && break
-    sleep 0.05 # polling a counter, with a deadline
+start_watching() {
+  local port
+  for port in "$@"; do
+    watch_ready "$port" "$row/ready-$port.txt" "$row/stop-watch" &
+    watchers+=($!)
   done
-  python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')"
+}
+# The samples of every watched server, as `status states ×n; ...` (prefixed by port when several).
+readiness_seen() {
+  local files=("$row"/ready-*.txt) f port sep=
+  for f in "${files[@]}"; do
+    [ -e "$f" ] || continue
+    port=${f##*/ready-}
+    port=${port%.txt}
+    printf '%s' "$sep"
+    [ ${#files[@]} -gt 1 ] && printf 'server :%s: ' "$port"
+    sort "$f" | uniq -c | sort -rn | awk '{c=$1; $1=""; printf "%s%s ×%s", sep, substr($0,2), c; sep="; "}'
+    sep=' — '
+  done
 }
 
-# Starts the generator: RACERS racers ride the next RIDES races in real time (one event per
-# racer and second), then waits until the server has accepted events.
+# Waits until the servers on ports $2... accepted more than $1 events in all; prints the
+# seconds it took.
+until_accepting() {
+  local before=$1 start
+  shift
+  start=$(date +%s.%N)
+  for _ in $(seq 2400); do
+    [ "$(metric alleycat_events_accepted_total "$@")" -gt "$before" ] && break
+    sleep 0.05 # polling a counter, with a deadline
+  done
+  elapsed_since "$start"
+}
+
+# Starts the generator against the servers on ports $@: RACERS racers ride RIDES races on the
+# clock, joining the running one, then check what was stored; waits until events are accepted.
 ride() {
-  local row=$1 port=$2
-  "$bin/alleycat-sim" --server "http://127.0.0.1:$port" --api-key $API_KEY --racers "$RACERS" \
-    --races "$RIDES" --connections 4 --retry-seconds 120 --json \
+  local urls=() port
+  for port in "$@"; do urls+=("http://127.0.0.1:$port"); done
+  NO_COLOR=1 "$bin/alleycat-sim" --server "$(IFS=,; echo "${urls[*]}")" --api-key $API_KEY \
+    --racers "$RACERS" --races "$RIDES" --join-within "$RACE_SECONDS" --connections 4 \
+    --retry-seconds 120 --check-seconds $CHECK_SECONDS --json \
     >"$row/sim.json" 2>"$row/sim.log" &
   sim_pid=$!
-  for _ in $(seq $((RACE_SECONDS * 20 + 200))); do
-    [ "$(metric "$port" alleycat_events_accepted_total)" -gt 0 ] && return
+  for _ in $(seq 600); do
+    [ "$(metric alleycat_events_accepted_total "$@")" -gt 0 ] && return
     sleep 0.1 # waiting for the ride to start, with a deadline
   done
   echo "the ride did not start" >&2
   exit 1
 }
 
-# Distinct (race, racer, second) in the delivered objects of the row's data directory.
-delivered() {
-  python3 - "$1/disk/data" <<'EOF'
-import gzip, json, pathlib, sys
-seen = set()
-for path in pathlib.Path(sys.argv[1]).rglob("*.gz"):
-    if "delivery" not in path.parts:
-        continue
-    for line in gzip.open(path, "rt"):
-        e = json.loads(line)
-        seen.add((e["raceId"], e["racerId"], e["second"]))
-print(len(seen))
-EOF
+# Injection bookkeeping: call `injected PORTS` right after injecting and `healed PORTS` right
+# after healing; `healed` measures how long until puts succeed again.
+injected() {
+  accepted_at_fault=$(metric alleycat_events_accepted_total "$@")
+  rejected_at_fault=$(rejections "$@")
+  start_watching "$@"
+}
+healed() {
+  local accepted_at_heal rejected_now
+  accepted_at_heal=$(metric alleycat_events_accepted_total "$@")
+  rejected_now=$(rejections "$@")
+  if [ "$rejected_now" = "$rejected_at_fault" ] && [ "$accepted_at_heal" -gt "$accepted_at_fault" ]; then
+    heal="never stopped ($((accepted_at_heal - accepted_at_fault)) accepted during the fault)"
+  else
+    heal="$(until_accepting "$accepted_at_heal" "$@") s after the heal"
+  fi
+  touch "$row/stop-watch"
+  rejected_seen=$(rejected_between "$rejected_at_fault" "$(rejections "$@")")
 }
 
-# Stops the server gracefully (delivery flushes), then reports the row.
+# Waits for the generator (its ride and check), stops the servers gracefully, prints the row.
 finish() {
-  local row=$1 name=$2 port=$3 heal_seconds=$4 rejected=$5
+  local name=$1
   wait "$sim_pid" || true
   sim_pid=
-  # Let delivery catch up with the last events, then stop gracefully (it flushes).
-  kill -TERM "$server_pid"
-  wait "$server_pid" || true
-  server_pid=
-  local acked failed_codes stored ready
-  acked=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["acknowledged"])' "$row/sim.json")
-  failed_codes=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(f"{k}={v}" for k,v in s["failedByCode"].items()) or "none")' "$row/sim.json")
-  stored=$(delivered "$row")
-  ready=$(sort "$row/ready.txt" | uniq -c | awk '{c=$1; $1=""; printf "%s x%s;", substr($0,2), c}')
-  [ "$acked" -gt "$stored" ] && lost_any=1
-  printf '| %s | %s | %s | %s | %s (final failures: %s) | %s |\n' \
-    "$name" "$acked" "$((acked > stored ? acked - stored : 0))" "$heal_seconds" \
-    "${rejected:-none}" "$failed_codes" "$ready" | tee -a "$work/table.md"
+  local port pid
+  for port in "${servers[@]}"; do
+    pid=$(cat "$work/pids/$port")
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  servers=()
+  local verdict
+  verdict=$(python3 - "$row/sim.json" <<'EOF'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+    c = s["check"]
+except Exception as e:
+    print(f"1\t?\t? (no check: {e})\t?")
+    sys.exit()
+lost = c["missingFromResults"] + c["missingFromHistory"]
+twice = c["extraInResults"] if s["failed"] == 0 else 0
+wrong = c["wrongTotals"] if s["failed"] == 0 else 0
+failed = ", ".join(f"`{k}` ×{v:,}" for k, v in s["failedByCode"].items()) or "none"
+lost_text = f'{c["missingFromResults"]} / {c["missingFromHistory"]}'
+if twice or wrong:
+    lost_text += f" ({twice} counted twice, {wrong} wrong totals)"
+clients = f'{s["retriedRequests"]:,} requests retried; final failures: {failed}'
+print(f'{int(lost > 0 or twice > 0 or wrong > 0)}\t{s["acknowledged"]:,}\t{lost_text}\t{clients}')
+EOF
+)
+  local acked lost clients bad
+  IFS=$'\t' read -r bad acked lost clients <<<"$verdict"
+  [ "$bad" = 0 ] || lost_any=1
+  printf '| %s | %s | %s | %s | %s; %s | %s |\n' "$name" "$acked" "$lost" "$heal" \
+    "$rejected_seen" "$clients" "$(readiness_seen)" | tee -a "$work/table.md"
+  teardown
+}
+
+new_row() {
+  row=$work/$1
+  mkdir -p "$row"
+  heal=? rejected_seen=?
 }
 
 # The data disk (shared with the server's log) fills up while racers ride, then grows again.
 row_disk_full() {
-  local row=$work/disk-full port
+  new_row disk-full
   mkdir -p "$row/disk"
   mount -t tmpfs -o size=256m tmpfs "$row/disk"
+  mounts+=("$row/disk")
+  local port
   port=$(free_port)
-  serve "$row" "$port"
-  ride "$row" "$port"
-  local before_rejected
-  before_rejected=$(rejections "$port")
-  watch_ready "$port" "$row/ready.txt" "$row/stop-watch" &
-  # Fill what is left of the disk.
+  serve "$row/disk/data" "$row/disk/server.log" "$port"
+  ride "$port"
   dd if=/dev/zero of="$row/disk/filler" bs=4k status=none 2>/dev/null || true
-  sleep "$FAULT_SECONDS" # the fault lasts this long
-  local before
-  before=$(metric "$port" alleycat_events_accepted_total)
+  injected "$port"
+  sleep "$DISK_SECONDS" # the fault lasts this long
   mount -o remount,size=2g "$row/disk"
-  local heal
-  heal=$(until_accepting "$port" "$before")
-  touch "$row/stop-watch"
-  local after_rejected
-  after_rejected=$(rejections "$port")
-  finish "$row" "data disk full ${FAULT_SECONDS} s, then remounted larger" "$port" "$heal" \
-    "before: ${before_rejected:-none}; after: ${after_rejected:-none}"
+  healed "$port"
+  finish "data disk (tmpfs, shared with the server's log) full for $DISK_SECONDS s, then remounted larger"
 }
 
-# The server is SIGKILLed while delivery flushes (1 s interval) and restarted on its data.
-row_sigkill() {
-  local row=$work/sigkill port
-  mkdir -p "$row/disk"
-  mount -t tmpfs -o size=2g tmpfs "$row/disk"
+# The object store unreachable: moto paused while racers ride, then resumed.
+row_s3() {
+  new_row s3
+  start_moto
+  local port
   port=$(free_port)
-  serve "$row" "$port"
-  ride "$row" "$port"
-  watch_ready "$port" "$row/ready.txt" "$row/stop-watch" &
-  # Kill just after a delivery object appears, so a flush is likely in flight.
-  local objects
-  objects=$(find "$row/disk/data" -name '*.gz' | wc -l)
-  for _ in $(seq 200); do
-    [ "$(find "$row/disk/data" -name '*.gz' | wc -l)" -gt "$objects" ] && break
-    sleep 0.02 # polling for the next object, with a deadline
-  done
-  kill -9 "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
-  local start heal
-  start=$(date +%s.%N)
-  serve "$row" "$port"
-  heal=$(until_accepting "$port" 0)
-  heal=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
-  touch "$row/stop-watch"
-  finish "$row" "server SIGKILLed while delivery flushes, restarted" "$port" "$heal (restart included)" \
-    "$(rejections "$port")"
+  # shellcheck disable=SC2046 # s3_env is a list of settings
+  serve "$row/a/data" "$row/a/server.log" "$port" $(s3_env)
+  ride "$port"
+  pause "$moto_pid"
+  injected "$port"
+  sleep "$S3_SECONDS" # the fault lasts this long
+  resume "$moto_pid"
+  healed "$port"
+  finish "object store (moto) paused with SIGSTOP for $S3_SECONDS s, then SIGCONT"
 }
 
-echo "Fault matrix: $RACERS racers riding $RIDES races of $RACE_SECONDS s, faults of $FAULT_SECONDS s, $PROFILE build, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo '| fault | events acknowledged | events lost | seconds until puts succeed again | what clients saw (server rejections by reason) | /readyz during the fault |'
+# Bytes moto has received and not read (a request held in flight while it is paused).
+moto_unread() {
+  python3 - "$moto_port" <<'EOF'
+import sys
+port, unread = int(sys.argv[1]), 0
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        lines = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for line in lines:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        if int(local.rsplit(":", 1)[1], 16) == port and state == "01":  # established
+            unread += int(queues.split(":")[1], 16)
+print(unread)
+EOF
+}
+
+# The server SIGKILLed with delivery's PUT in flight (moto paused holds it), restarted.
+row_sigkill() {
+  new_row sigkill
+  start_moto
+  local port
+  port=$(free_port)
+  # shellcheck disable=SC2046
+  serve "$row/a/data" "$row/a/server.log" "$port" $(s3_env)
+  ride "$port"
+  pause "$moto_pid"
+  local unread=0
+  for _ in $(seq 200); do
+    unread=$(moto_unread)
+    [ "$unread" -gt 1000 ] && break
+    sleep 0.05 # waiting for delivery's next PUT to be sent, with a deadline
+  done
+  injected "$port"
+  kill_server "$port"
+  local start
+  start=$(date +%s.%N)
+  # Resumed first: the server checks its bucket at start.
+  resume "$moto_pid"
+  serve "$row/a/data" "$row/a/server.log" "$port" $(s3_env)
+  until_accepting 0 "$port" >/dev/null
+  heal="$(elapsed_since "$start") s after the kill (restart included)"
+  touch "$row/stop-watch"
+  rejected_seen=$(rejected_between "" "$(rejections "$port")")
+  finish "server SIGKILLed while delivery's PUT ($unread bytes) was in flight (moto paused); moto resumed, server restarted on its data"
+}
+
+# PostgreSQL stopped under two servers sharing it (stream on NATS, objects in S3).
+row_postgres() {
+  new_row postgres
+  start_moto
+  nats_dir=$row/nats
+  scripts/nats-cluster.sh start "$nats_dir" >"$row/nats.log"
+  pg_dir=$row/pg
+  local pg_port a b
+  pg_port=$(free_port)
+  ALLEYCAT_PG_PORT=$pg_port scripts/postgres.sh start "$pg_dir" >"$row/pg.log"
+  local shared=(ALLEYCAT_STREAM=nats://127.0.0.1:4301,127.0.0.1:4302,127.0.0.1:4303
+    ALLEYCAT_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/alleycat $(s3_env))
+  a=$(free_port)
+  b=$(free_port)
+  serve "$row/a/data" "$row/a/server.log" "$a" "${shared[@]}"
+  serve "$row/b/data" "$row/b/server.log" "$b" "${shared[@]}"
+  ride "$a" "$b"
+  ALLEYCAT_PG_PORT=$pg_port scripts/postgres.sh stop "$pg_dir" >>"$row/pg.log"
+  injected "$a" "$b"
+  sleep "$PG_SECONDS" # the fault lasts this long
+  ALLEYCAT_PG_PORT=$pg_port scripts/postgres.sh start "$pg_dir" >>"$row/pg.log"
+  healed "$a" "$b"
+  local leaders
+  leaders=$(for p in "$a" "$b"; do curl -s "http://127.0.0.1:$p/api/metrics"; echo; done | grep -c '"pipelineLeader":true' || true)
+  finish "PostgreSQL stopped for $PG_SECONDS s under two servers (NATS stream, S3 objects), then started; $leaders lease holder(s) afterwards"
+}
+
+# The node leading the JetStream stream (n0, n1 or n2), from the monitoring endpoints.
+nats_stream_leader() {
+  local i
+  for i in 1 2 3; do
+    curl -sf "http://127.0.0.1:830$i/jsz?accounts=true&streams=true" 2>/dev/null
+    echo
+  done | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        for account in json.loads(line).get("account_details", []):
+            for stream in account.get("stream_detail", []):
+                leader = stream.get("cluster", {}).get("leader")
+                if leader:
+                    print(leader)
+                    sys.exit()
+    except ValueError:
+        pass
+print("n0")'
+}
+
+# The JetStream stream's leader node paused while racers ride, then resumed.
+row_nats() {
+  new_row nats
+  nats_dir=$row/nats
+  scripts/nats-cluster.sh start "$nats_dir" >"$row/nats.log"
+  local port
+  port=$(free_port)
+  serve "$row/a/data" "$row/a/server.log" "$port" \
+    ALLEYCAT_STREAM=nats://127.0.0.1:4301,127.0.0.1:4302,127.0.0.1:4303
+  ride "$port"
+  local leader pid
+  leader=$(nats_stream_leader)
+  pid=$(cat "$nats_dir/$leader.pid")
+  pause "$pid"
+  injected "$port"
+  sleep "$NATS_SECONDS" # the fault lasts this long
+  resume "$pid"
+  healed "$port"
+  finish "NATS node $leader (the stream's leader, of three) paused with SIGSTOP for $NATS_SECONDS s, then SIGCONT"
+}
+
+# The wall clock stepped: a Rust test (the server binary has no clock to step from outside).
+row_clock() {
+  new_row clock
+  local report=$row/row.md
+  if ALLEYCAT_FAULTS_ROW="$report" ALLEYCAT_FAULTS_RACERS="$RACERS" \
+    cargo nextest run --workspace --exclude alleycat-app --locked --no-fail-fast \
+    -E 'binary(faults_clock)' >"$row/test.log" 2>&1 && [ -s "$report" ]; then
+    tee -a "$work/table.md" <"$report"
+  else
+    tail -40 "$row/test.log" >&2
+    echo "| wall clock stepped 5 s (tests/tests/faults_clock.rs) | ? | the test failed | ? | ? | ? |" | tee -a "$work/table.md"
+    lost_any=1
+  fi
+}
+
+echo "Fault matrix: $RACERS racers riding $RIDES races of $RACE_SECONDS s (joining the running one), $PROFILE build$([ "$SHORT" = 1 ] && echo ", --short"), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo '| fault | events acknowledged | events lost (results / history) | puts succeed again | what clients saw | /readyz during the fault |'
 echo '|---|---|---|---|---|---|'
-for row in "${ROWS[@]}"; do
-  "row_${row//-/_}"
+for name in "${ROWS[@]}"; do
+  "row_${name//-/_}"
 done
 # Any acknowledged event lost fails the run (for CI).
 exit "$lost_any"

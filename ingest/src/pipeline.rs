@@ -18,7 +18,7 @@ use tokio::{
 use crate::{
     db::{Database, DatabaseConfig, DbError},
     delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryProgress},
-    merge::{self, MergeConfig, MergeError, MergeProgress, Merger, RebuildStats},
+    merge::{self, MergeConfig, MergeError, MergeHealth, MergeProgress, Merger, RebuildStats},
     objects::{self, StoreConfig, StoreError},
     stream::{Clock, Stream},
 };
@@ -55,6 +55,7 @@ pub enum PipelineError {
 pub struct Pipeline {
     delivery_progress: watch::Receiver<DeliveryProgress>,
     merge_progress: watch::Receiver<MergeProgress>,
+    merge_health: watch::Receiver<MergeHealth>,
     stop: oneshot::Sender<()>,
     delivery: JoinHandle<Result<(), DeliveryError>>,
     merge: JoinHandle<Result<(), MergeError>>,
@@ -107,6 +108,7 @@ impl Pipeline {
         let (notify, notifications) = mpsc::unbounded_channel();
         let merger = Merger::new(store.clone(), database, config.merge).clock(clock.clone());
         let merge_progress = merger.progress();
+        let merge_health = merger.health();
         // The merge stops when delivery drops its end of the channel, after the last object.
         let merge = tokio::spawn(merge::run(merger, notifications, std::future::pending()));
         let delivery =
@@ -116,7 +118,7 @@ impl Pipeline {
         let delivery = tokio::spawn(delivery.run(async {
             let _ = stopped.await;
         }));
-        Self { delivery_progress, merge_progress, stop, delivery, merge }
+        Self { delivery_progress, merge_progress, merge_health, stop, delivery, merge }
     }
 
     /// Delivery's counters (for `/metrics`).
@@ -127,6 +129,11 @@ impl Pipeline {
     /// The merge's counters (for `/metrics`, and to wait until something is merged).
     pub fn merge_progress(&self) -> watch::Receiver<MergeProgress> {
         self.merge_progress.clone()
+    }
+
+    /// Whether the merge's attempts succeed (for `/readyz`).
+    pub fn merge_health(&self) -> watch::Receiver<MergeHealth> {
+        self.merge_health.clone()
     }
 
     /// Whether delivery or the merge has ended by itself (an error it gave up on, or a panic);

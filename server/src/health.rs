@@ -7,8 +7,8 @@
 //! | `database` | a trivial query answers within [`CHECK_TIMEOUT`] | `ok` or `unreachable` + the error |
 //! | `objectStore` | a `HEAD` answers (found or not) within [`CHECK_TIMEOUT`] | `ok` or `unreachable` + the error |
 //! | `pipeline` | delivery and merge run (on the lease holder), or wait for the lease | `running`, `standby`, or `failed` + the error and since when |
-//! | `delivery` | always (a lag is reported, not refused) | `ok` or `lagging` + how far behind the stream it is |
-//! | `merge` | always | `ok` or `lagging` + the delivered objects not merged yet |
+//! | `delivery` | always (a lag is reported, not refused) | `ok` or `lagging` + how far behind the stream it is, or `unknown` (the stream did not answer within [`crate::metrics::LAG_TIMEOUT`]) |
+//! | `merge` | its writes succeed (history files, results database), or it does not run here | `ok` or `lagging` + the delivered objects not merged yet, or `failing` + the error and since when (retried) |
 //!
 //! The server is ready when every component is. Delivery and merge lag never make it unready:
 //! events are durable in the stream meanwhile, and refusing them would not help delivery catch
@@ -21,10 +21,11 @@ use std::{
     time::Duration,
 };
 
-use alleycat_ingest::stream::StreamHealth;
+use alleycat_ingest::{merge::MergeHealth, stream::StreamHealth};
 use object_store::{path::Path, ObjectStoreExt};
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use crate::AppState;
 
@@ -123,19 +124,36 @@ pub enum PipelineState {
     },
 }
 
-/// The pipeline's state, shared by the leader loop (which sets it) and readiness checks.
+/// The pipeline's state, shared by the leader loop (which sets it) and readiness checks, with
+/// the running merge's health.
 #[derive(Debug, Clone, Default)]
-pub struct PipelineStatus(Arc<Mutex<PipelineState>>);
+pub struct PipelineStatus {
+    state: Arc<Mutex<PipelineState>>,
+    merge: Arc<Mutex<Option<watch::Receiver<MergeHealth>>>>,
+}
 
 impl PipelineStatus {
     /// Records the pipeline's state.
     pub fn set(&self, state: PipelineState) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = state;
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
     }
 
     /// The pipeline's state.
     pub fn get(&self) -> PipelineState {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Follows the health of the merge the leader loop just started.
+    pub fn watch_merge(&self, health: watch::Receiver<MergeHealth>) {
+        *self.merge.lock().unwrap_or_else(|p| p.into_inner()) = Some(health);
+    }
+
+    /// The merge's health while the pipeline runs here (`None` otherwise).
+    pub fn merge(&self) -> Option<MergeHealth> {
+        if self.get() != PipelineState::Running {
+            return None;
+        }
+        self.merge.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|h| h.borrow().clone())
     }
 }
 
@@ -163,7 +181,7 @@ pub async fn check(state: &AppState) -> Readiness {
         ("objectStore", object_store),
         ("pipeline", pipeline(&state.pipeline_status().get(), metrics.pipeline_lease_losses())),
         ("delivery", delivery(lag)),
-        ("merge", merge(metrics.merge_waiting())),
+        ("merge", merge(metrics.merge_waiting(), state.pipeline_status().merge())),
     ]))
 }
 
@@ -219,8 +237,15 @@ pub fn delivery(lag: Option<(u64, u64)>) -> Component {
     }
 }
 
-/// The merge's component: delivered objects not merged yet.
-pub fn merge(waiting: u64) -> Component {
+/// The merge's component: delivered objects not merged yet, and whether its writes fail
+/// (`health`, while the pipeline runs here).
+pub fn merge(waiting: u64, health: Option<MergeHealth>) -> Component {
+    if let Some(MergeHealth::Failing { error, since_ms }) = health {
+        return Component::new(
+            false,
+            json!({"state": "failing", "error": error, "sinceMs": since_ms, "objectsWaiting": waiting}),
+        );
+    }
     let state = if waiting > MERGE_BACKLOG_WARNING { "lagging" } else { "ok" };
     Component::new(true, json!({"state": state, "objectsWaiting": waiting}))
 }
@@ -240,7 +265,7 @@ mod tests {
         };
         let readiness = Readiness::of(BTreeMap::from([
             ("stream", stream(&failing)),
-            ("merge", merge(3)),
+            ("merge", merge(3, None)),
             ("delivery", delivery(Some((10, 2)))),
         ]));
         assert!(!readiness.ready);
@@ -252,11 +277,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_merge_makes_the_server_unready_and_says_why_and_since_when() {
+        let failing =
+            MergeHealth::Failing { error: "database or disk is full".into(), since_ms: 7 };
+        let component = merge(4, Some(failing));
+        assert!(!component.ready);
+        assert_eq!(component.state(), "failing");
+        let json = serde_json::to_value(&component).unwrap();
+        assert_eq!(json["error"], "database or disk is full");
+        assert_eq!(json["sinceMs"], 7);
+        assert_eq!(json["objectsWaiting"], 4);
+    }
+
+    #[test]
     fn lag_is_reported_but_never_makes_the_server_unready() {
         let readiness = Readiness::of(BTreeMap::from([
             ("stream", stream(&StreamHealth::Writing { last_ok_ms: Some(5) })),
             ("delivery", delivery(Some((3_600_000, 1_000_000)))),
-            ("merge", merge(10_000)),
+            ("merge", merge(10_000, Some(MergeHealth::Ok))),
         ]));
         assert!(readiness.ready);
         assert_eq!(readiness.components["delivery"].state(), "lagging");

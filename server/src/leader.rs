@@ -90,6 +90,7 @@ async fn lead(state: AppState, lease: Arc<dyn Lease>, mut stop: oneshot::Receive
         );
         state.metrics().watch_delivery(pipeline.delivery_progress());
         state.metrics().watch_merge(pipeline.merge_progress());
+        state.pipeline_status().watch_merge(pipeline.merge_health());
         state.metrics().set_pipeline_leader(true);
         state.pipeline_status().set(PipelineState::Running);
         let ended = tokio::select! {

@@ -328,10 +328,18 @@ impl Metrics {
     }
 }
 
+/// How long [`delivery_lag`] may ask the stream: a stream that does not answer (a paused NATS
+/// node) must not hold `/readyz` and `/metrics` up.
+pub const LAG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How far delivery is behind the stream: the age of the oldest record it has not
 /// checkpointed (ms) and how many records that is, over every shard; `None` when its
-/// checkpoints cannot be read.
+/// checkpoints cannot be read or the stream does not answer within [`LAG_TIMEOUT`].
 pub async fn delivery_lag(stream: &dyn Stream) -> Option<(u64, u64)> {
+    tokio::time::timeout(LAG_TIMEOUT, lag_of(stream)).await.ok().flatten()
+}
+
+async fn lag_of(stream: &dyn Stream) -> Option<(u64, u64)> {
     let checkpoints = stream.checkpoints(DELIVERY_CONSUMER).await.ok()?;
     let (mut lag_ms, mut lag_records) = (0u64, 0u64);
     for shard in stream.shards() {

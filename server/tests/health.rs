@@ -1,11 +1,18 @@
 //! `/healthz` and `/readyz` over real HTTP: readiness names every component, turns 503 while
 //! the data disk is full (saying why and since when), and comes back by itself once there is
-//! space again, with no restart and no put needed.
+//! space again, with no restart and no put needed. The same for the results database alone on
+//! a full disk: the merge retries, and every event is in the results once when space is back.
 
 mod support;
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
+use alleycat_testkit::eventually;
 use serde_json::Value;
 use support::{event, to_json, TestServer, API_KEY};
 
@@ -126,5 +133,82 @@ async fn a_full_data_disk_makes_readyz_503_with_the_stream_error_and_it_comes_ba
     let body = until_readyz(&server, 200).await;
     assert_eq!(body["components"]["stream"]["state"], "writing");
     assert_eq!(post(&server, 10, 400).await, 400);
+    server.stop().await;
+}
+
+/// Each racer's (seconds, total) in `race`'s class 1 results, by racer; empty before any.
+async fn results(server: &TestServer, race: u64) -> BTreeMap<u64, (u64, f64)> {
+    let response = server.get(&format!("/api/races/{race}?classId=1")).await;
+    if response.status() != 200 {
+        return BTreeMap::new();
+    }
+    let body: Value = response.json().await.unwrap();
+    let rows = body["results"].as_array().unwrap();
+    rows.iter()
+        .map(|r| {
+            let racer = r["racerId"].as_u64().unwrap();
+            (racer, (r["seconds"].as_u64().unwrap(), r["total"].as_f64().unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn results_database_writes_failing_on_a_full_disk_are_retried_and_readyz_says_so_meanwhile() {
+    // `results.sqlite` alone on a small disk; the stream and the object store on disks of their
+    // own, so that only the database's writes fail.
+    let disk = tempfile::tempdir().unwrap();
+    let data = disk.path().join("data");
+    let roomy: Vec<PathBuf> = ["stream", "delivery", "history"].map(|d| data.join(d)).into();
+    std::fs::create_dir(&data).unwrap();
+    let _small = Tmpfs::mount(&data, "2m");
+    let _roomy: Vec<Tmpfs> = roomy
+        .iter()
+        .map(|dir| {
+            std::fs::create_dir(dir).unwrap();
+            Tmpfs::mount(dir, "64m")
+        })
+        .collect();
+    let server = TestServer::start_with(|config| config.data_dir = data.clone()).await;
+    until_readyz(&server, 200).await;
+    let (race, _) = server.race_now();
+    const RACERS: u64 = 50;
+    server.set_second(1);
+    assert_eq!(post(&server, 1, RACERS).await, RACERS as usize);
+    eventually(Duration::from_secs(20), "second 1 in the results", || async {
+        (results(&server, race).await.len() == RACERS as usize).then_some(())
+    })
+    .await;
+
+    // Fill the database's disk (dd stops at ENOSPC): the next events are acknowledged (the
+    // stream has room), delivered, and their merge fails.
+    let filler = data.join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", "status=none"])
+        .arg(format!("of={}", filler.display()))
+        .status();
+    server.set_second(2);
+    assert_eq!(post(&server, 1, RACERS).await, RACERS as usize);
+    let body = until_readyz(&server, 503).await;
+    let merge = &body["components"]["merge"];
+    assert_eq!(merge["state"], "failing", "{body}");
+    assert!(merge["error"].as_str().unwrap().contains("full"), "{merge}");
+    assert!(merge["sinceMs"].as_u64().is_some(), "{merge}");
+    assert_eq!(body["components"]["stream"]["state"], "writing", "{body}");
+    assert!(results(&server, race).await.values().all(|&(seconds, _)| seconds == 1));
+
+    // Space back: the merge's next retry commits second 2, once.
+    std::fs::remove_file(&filler).unwrap();
+    let body = until_readyz(&server, 200).await;
+    assert_eq!(body["components"]["merge"]["state"], "ok", "{body}");
+    let output = alleycat_domain::output(80.0, 50.0);
+    let rows = eventually(Duration::from_secs(20), "second 2 in the results", || async {
+        let rows = results(&server, race).await;
+        rows.values().all(|&(seconds, _)| seconds == 2).then_some(rows)
+    })
+    .await;
+    assert_eq!(rows.len(), RACERS as usize);
+    for (racer, (_, total)) in rows {
+        assert!((total - 2.0 * output).abs() < 0.005, "racer {racer}'s total {total}");
+    }
     server.stop().await;
 }

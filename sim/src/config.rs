@@ -162,6 +162,13 @@ pub struct SimConfig {
     /// Write the summary as JSON on standard output (the text summary still goes to stderr).
     #[arg(long, env = "ALLEYCAT_SIM_JSON")]
     pub json: bool,
+    /// After riding, check that the server stored every acknowledged event: wait up to this
+    /// many seconds until each ride's race results have exactly its acknowledged seconds and
+    /// total and the class history's best at each of them is at least its output, then report
+    /// what is missing or counted twice (`--json`: `check`); any of it makes the exit code 1.
+    /// For fault tests (`scripts/faults.sh`); keeps every acknowledged event in memory.
+    #[arg(long, env = "ALLEYCAT_SIM_CHECK_SECONDS")]
+    pub check_seconds: Option<u64>,
     /// Draw the progress bar (only ever on a terminal); the library's callers turn it off.
     #[arg(skip = true)]
     pub progress: bool,
@@ -210,6 +217,7 @@ impl Default for SimConfig {
             json: false,
             progress: true,
             keep_details: false,
+            check_seconds: None,
         }
     }
 }

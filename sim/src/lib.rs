@@ -11,6 +11,7 @@
 //! The binary (`main.rs`) only parses [`SimConfig`], sets up logging, runs until done or
 //! Ctrl-C, prints the summary and sets the exit code. The server's demo mode calls [`run`] too.
 
+pub mod check;
 pub mod config;
 pub mod field;
 pub mod plan;
@@ -215,7 +216,7 @@ pub async fn run(
         stop.await;
         let _ = stopping_tx.send(true);
     });
-    let stats = Arc::new(Stats::new(config.keep_details));
+    let stats = Arc::new(Stats::new(config.keep_details || config.check_seconds.is_some()));
     let sender = Arc::new(Sender::new(
         client.clone(),
         &servers,
@@ -269,7 +270,22 @@ pub async fn run(
         .expect("the semaphore is never closed");
     progress.finish();
     stop_task.abort();
-    let summary = stats.summary(ridden);
+    let mut report = Report {
+        summary: stats.summary(ridden),
+        race_seconds: race_clock.race_seconds,
+        field,
+        totals: stats.totals(),
+        acknowledged: stats.acknowledged_keys(),
+    };
+    if let Some(limit) = config.check_seconds {
+        tracing::info!(
+            limit_s = limit,
+            "Checking that the server stored every acknowledged event."
+        );
+        let limit = Duration::from_secs(limit);
+        report.summary.check = Some(check::stored(&client, &server, &report, limit).await);
+    }
+    let summary = &report.summary;
     tracing::info!(
         sent = summary.sent,
         acknowledged = summary.acknowledged,
@@ -277,13 +293,7 @@ pub async fn run(
         events_per_second = summary.events_per_second as u64,
         "Done."
     );
-    Ok(Report {
-        summary,
-        race_seconds: race_clock.race_seconds,
-        field,
-        totals: stats.totals(),
-        acknowledged: stats.acknowledged_keys(),
-    })
+    Ok(report)
 }
 
 /// Sends the field's events of whole races.

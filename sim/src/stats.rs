@@ -20,6 +20,8 @@ use alleycat_domain::{output::to_centi, RaceId};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::check::Check;
+
 /// Highest latency tracked, microseconds (anything slower is clamped to it).
 const MAX_LATENCY_US: u64 = 600_000_000;
 
@@ -189,6 +191,7 @@ impl Stats {
             elapsed_seconds: elapsed,
             events_per_second: if elapsed > 0.0 { acknowledged as f64 / elapsed } else { 0.0 },
             ack_latency_ms: latency,
+            check: None,
         }
     }
 
@@ -261,12 +264,17 @@ pub struct Summary {
     pub events_per_second: f64,
     /// Acknowledgement latency.
     pub ack_latency_ms: Latency,
+    /// What the server stored of the acknowledged events, with `--check-seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
 }
 
 impl Summary {
     /// Whether every event was acknowledged or refused on purpose.
     pub fn is_success(&self) -> bool {
-        self.failed == 0 && self.abandoned == 0
+        self.failed == 0
+            && self.abandoned == 0
+            && self.check.as_ref().is_none_or(|c| c.is_ok(self.failed))
     }
 }
 
@@ -300,7 +308,21 @@ impl fmt::Display for Summary {
             f,
             "ack latency    p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms",
             l.p50, l.p95, l.p99, l.max
-        )
+        )?;
+        if let Some(c) = &self.check {
+            write!(
+                f,
+                "\nstored         {} acknowledged checked after {:.1} s: missing from results {}, \
+                 from history {}; extra in results {}; wrong totals {}",
+                c.acknowledged,
+                c.waited_seconds,
+                c.missing_from_results,
+                c.missing_from_history,
+                c.extra_in_results,
+                c.wrong_totals
+            )?;
+        }
+        Ok(())
     }
 }
 

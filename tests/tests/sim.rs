@@ -1,6 +1,7 @@
 //! The load generator against a real server: it rides races on the clock and at full speed,
 //! every event is acknowledged and lands in the results with the totals the sim computed, and
-//! it retries exactly what may succeed when sent again.
+//! it retries exactly what may succeed when sent again; its check (`--check-seconds`) finds
+//! every acknowledged event stored, and says so when they are not.
 
 mod support;
 
@@ -8,7 +9,8 @@ use std::time::Duration;
 
 use alleycat_sim::ClassChoice;
 use support::{
-    assert_results_match, metric, results_with, ride, serve_config, sim_config, Dirs, Server,
+    assert_results_match, client, metric, results_with, ride, serve_config, sim_config, Dirs,
+    Server,
 };
 
 /// Races of the live test: short, so the sim rides a whole one within seconds.
@@ -162,4 +164,40 @@ async fn racers_are_spread_over_several_servers_and_a_dead_one_is_passed_over() 
     assert!(on_a > total / 4 && on_b > total / 4, "spread: {on_a} on one, {on_b} on the other");
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test]
+async fn the_check_finds_every_acknowledged_event_stored_and_counts_them_missing_elsewhere() {
+    let dirs = Dirs::new();
+    let server = Server::start(serve_config(&dirs, LONG_RACE, 100), any_port()).await;
+    let config = alleycat_sim::SimConfig {
+        fast: true,
+        check_seconds: Some(30),
+        ..sim_config(&server.base, 12, ClassChoice::All)
+    };
+    let report = ride(config).await;
+    let s = &report.summary;
+    let check = s.check.clone().expect("the sim checked what was stored");
+    assert_eq!(s.acknowledged, 12 * u64::from(LONG_RACE), "{s:?}");
+    assert_eq!(
+        (check.acknowledged, check.missing_from_results, check.missing_from_history),
+        (s.acknowledged, 0, 0),
+        "{check:?}"
+    );
+    assert_eq!((check.extra_in_results, check.wrong_totals), (0, 0), "{check:?}");
+    assert!(s.is_success());
+
+    // A server that stored none of it: every acknowledged event is missing from both.
+    let other_dirs = Dirs::new();
+    let other = Server::start(serve_config(&other_dirs, LONG_RACE, 100), any_port()).await;
+    let elsewhere =
+        alleycat_sim::check::stored(&client(), &other.base, &report, Duration::ZERO).await;
+    assert_eq!(
+        (elsewhere.missing_from_results, elsewhere.missing_from_history),
+        (s.acknowledged, s.acknowledged),
+        "{elsewhere:?}"
+    );
+    assert!(!elsewhere.is_ok(0));
+    other.stop().await;
+    server.stop().await;
 }

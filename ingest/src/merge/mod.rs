@@ -130,6 +130,22 @@ pub struct MergeProgress {
     pub commits: u64,
 }
 
+/// Whether the merge's last attempt succeeded (watch it for `/readyz`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MergeHealth {
+    /// The last attempt committed (or nothing has failed yet).
+    #[default]
+    Ok,
+    /// Attempts fail and are retried (the database or the object store refusing writes, e.g. a
+    /// full disk under the SQLite file): nothing is lost, the objects wait in the store.
+    Failing {
+        /// The last attempt's error.
+        error: String,
+        /// When the first failing attempt of this run of failures failed (epoch ms).
+        since_ms: u64,
+    },
+}
+
 /// A fast hasher for integer keys (the default SipHash is several times slower, and these keys
 /// come from our own objects, not from an adversary choosing collisions).
 #[derive(Default)]
@@ -186,6 +202,7 @@ pub struct Merger {
     pending_skipped: u64,
     newest_race: RaceId,
     progress: watch::Sender<MergeProgress>,
+    health: watch::Sender<MergeHealth>,
 }
 
 impl Merger {
@@ -207,6 +224,7 @@ impl Merger {
             pending_skipped: 0,
             newest_race: 0,
             progress: watch::channel(MergeProgress::default()).0,
+            health: watch::channel(MergeHealth::Ok).0,
         }
     }
 
@@ -221,6 +239,30 @@ impl Merger {
     /// Watches the merge's progress (updated after every commit).
     pub fn progress(&self) -> watch::Receiver<MergeProgress> {
         self.progress.subscribe()
+    }
+
+    /// Watches whether the merge's attempts succeed (updated after each one [`run`] makes).
+    pub fn health(&self) -> watch::Receiver<MergeHealth> {
+        self.health.subscribe()
+    }
+
+    /// Records an attempt's outcome: a failure keeps the time of the first of a run of them.
+    fn record_attempt<T>(&self, outcome: &Result<T, MergeError>) {
+        let now_ms = self.clock.now_ms();
+        self.health.send_if_modified(|health| {
+            let next = match (outcome, &*health) {
+                (Ok(_), _) => MergeHealth::Ok,
+                (Err(e), MergeHealth::Failing { since_ms, .. }) => {
+                    MergeHealth::Failing { error: e.to_string(), since_ms: *since_ms }
+                }
+                (Err(e), MergeHealth::Ok) => {
+                    MergeHealth::Failing { error: e.to_string(), since_ms: now_ms }
+                }
+            };
+            let changed = *health != next;
+            *health = next;
+            changed
+        });
     }
 
     /// Paths under `delivery/` and `imports/` not yet merged, sorted.
@@ -475,7 +517,9 @@ pub async fn run(
 async fn retrying(merger: &mut Merger, batch: Option<Vec<Path>>) -> usize {
     let mut wait = RETRY_INITIAL;
     loop {
-        match attempt(merger, batch.clone()).await {
+        let outcome = attempt(merger, batch.clone()).await;
+        merger.record_attempt(&outcome);
+        match outcome {
             Ok(n) => return n,
             Err(e) => {
                 error!(error = %e, retry_in_ms = wait.as_millis() as u64, "Merge failed; retrying.");

@@ -257,7 +257,7 @@ async fn a_delivery_that_never_arrived_is_read_again_not_skipped() {
     // The engine keeps its read consumer for the next read: take its next delivery.
     let client = async_nats::connect(cluster.servers()[0].as_str()).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    let mut js_stream = js.get_stream(&name).await.unwrap();
+    let js_stream = js.get_stream(&name).await.unwrap();
     let names: Vec<String> = js_stream.consumer_names().try_collect().await.unwrap();
     assert_eq!(names.len(), 1, "the engine's read consumer: {names:?}");
     let reader: async_nats::jetstream::consumer::PullConsumer =

@@ -238,3 +238,49 @@ async fn an_idle_shards_reader_reads_on_when_other_shards_records_expire() {
     let page = stream.get_records(&page.next_iterator, 10, Duration::ZERO).await.unwrap();
     assert_eq!(&page.records[0].data[..], b"idle no more");
 }
+
+/// A message the engine's read consumer delivered that never reached the engine (lost on the
+/// way while a NATS node was paused, or sent to a pull request given up on) is read again, not
+/// skipped (#19). The test takes that delivery from the engine's consumer itself.
+#[tokio::test]
+async fn a_delivery_that_never_arrived_is_read_again_not_skipped() {
+    use futures::TryStreamExt;
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let stream = open(&cluster, &name, &small_config(1)).await;
+    let sent = ["one", "two", "three"];
+    put_all(&stream, sent.iter().map(|d| rec("k", d)).collect(), Duration::from_secs(30)).await;
+    let start = stream.shard_iterator(ShardId(0), StartingPosition::TrimHorizon).await.unwrap();
+    let first = stream.get_records(&start, 1, Duration::ZERO).await.unwrap();
+    assert_eq!(&first.records[0].data[..], b"one");
+
+    // The engine keeps its read consumer for the next read: take its next delivery.
+    let client = async_nats::connect(cluster.servers()[0].as_str()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let js_stream = js.get_stream(&name).await.unwrap();
+    let names: Vec<String> = js_stream.consumer_names().try_collect().await.unwrap();
+    assert_eq!(names.len(), 1, "the engine's read consumer: {names:?}");
+    let reader: async_nats::jetstream::consumer::PullConsumer =
+        js_stream.get_consumer(&names[0]).await.unwrap();
+    let taken: Vec<_> = reader
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(&taken[0].payload[..], b"two");
+
+    // Three reads at most (one may come back empty while the engine replaces its consumer).
+    let mut it = first.next_iterator;
+    let mut read = Vec::new();
+    for _ in 0..3 {
+        let page = stream.get_records(&it, 10, Duration::ZERO).await.unwrap();
+        read.extend(page.records.iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()));
+        it = page.next_iterator;
+    }
+    assert_eq!(read, ["two", "three"]);
+}

@@ -50,6 +50,10 @@
 //!   `wait` (the server holds it: no polling), then takes what else has arrived. A consumer
 //!   that fails (its server died, it idled out) is replaced by a new one at the same position,
 //!   which is exact because the position is the sequence after the last record returned.
+//!   With no acks, JetStream counts a message as read once it sends it, so one lost on the way
+//!   (a paused node, a pull request the client gave up on) would be skipped: a read checks
+//!   that the consumer sequences it receives run on without a gap, and at a gap returns only
+//!   what came before and drops the consumer (the next read starts a new one there).
 //!   `arrival_ms` is JetStream's timestamp of the message (the leader's clock);
 //!   `millis_behind_latest` is the age of the last record returned when the consumer says more
 //!   are pending, else 0.
@@ -321,8 +325,9 @@ pub struct JetStreamStream {
     throttle: Option<Vec<Mutex<Throttle>>>,
     clock: Arc<dyn Clock>,
     timeout: Duration,
-    /// Read consumers by (shard, position of their next message).
-    readers: Mutex<HashMap<(u32, u64), PullConsumer>>,
+    /// Read consumers by (shard, position of their next message), each with the consumer
+    /// sequence of the last message it delivered.
+    readers: Mutex<HashMap<(u32, u64), (PullConsumer, u64)>>,
     state: Mutex<Option<StreamState>>,
 }
 
@@ -552,7 +557,7 @@ impl JetStreamStream {
             .map_err(|e| JetStreamError::request("consumer create", e))
     }
 
-    fn cache_reader(&self, shard: u32, position: u64, consumer: PullConsumer) {
+    fn cache_reader(&self, shard: u32, position: u64, consumer: PullConsumer, delivered: u64) {
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if readers.len() >= MAX_CACHED_READERS {
             // Forget one; the server deletes it once idle.
@@ -560,7 +565,7 @@ impl JetStreamStream {
                 readers.remove(&key);
             }
         }
-        readers.insert((shard, position), consumer);
+        readers.insert((shard, position), (consumer, delivered));
     }
 
     /// Up to `limit` messages of `shard` from `position`: what is there now, or, when nothing is
@@ -979,7 +984,8 @@ impl Stream for JetStreamStream {
                     self.new_reader(shard, DeliverPolicy::ByStartTime { start_time }).await?;
                 // JetStream placed it on the first message at or after the time.
                 let position = consumer.cached_info().delivered.stream_sequence + 1;
-                self.cache_reader(shard, position, consumer);
+                let delivered = consumer.cached_info().delivered.consumer_sequence;
+                self.cache_reader(shard, position, consumer, delivered);
                 position
             }
         };
@@ -999,27 +1005,40 @@ impl Stream for JetStreamStream {
         let cached =
             self.readers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(shard, position));
         let by_position = || DeliverPolicy::ByStartSequence { start_sequence: position };
-        let (consumer, messages) = match cached {
-            Some(consumer) => match self.pull(&consumer, shard, position, limit, wait).await {
-                Ok(messages) => (consumer, messages),
-                Err(error) => {
-                    // Its server may have died, or it idled out: a new one at the same place.
-                    warn!(shard = %iterator.shard_id, %error, "A cached JetStream reader failed; replacing it.");
-                    let consumer = self.new_reader(shard, by_position()).await?;
-                    let messages = self.pull(&consumer, shard, position, limit, wait).await?;
-                    (consumer, messages)
+        let (consumer, mut delivered, messages) = match cached {
+            Some((consumer, delivered)) => {
+                match self.pull(&consumer, shard, position, limit, wait).await {
+                    Ok(messages) => (consumer, delivered, messages),
+                    Err(error) => {
+                        // Its server may have died, or it idled out: a new one at the same place.
+                        warn!(shard = %iterator.shard_id, %error, "A cached JetStream reader failed; replacing it.");
+                        let consumer = self.new_reader(shard, by_position()).await?;
+                        let messages = self.pull(&consumer, shard, position, limit, wait).await?;
+                        (consumer, 0, messages)
+                    }
                 }
-            },
+            }
             None => {
                 let consumer = self.new_reader(shard, by_position()).await?;
                 let messages = self.pull(&consumer, shard, position, limit, wait).await?;
-                (consumer, messages)
+                (consumer, 0, messages)
             }
         };
         let mut records = Vec::with_capacity(messages.len());
         let mut pending = 0;
         let mut next = position;
+        let mut unbroken = true;
         for message in &messages {
+            let info = message.info().map_err(|e| JetStreamError::request("pull", e))?;
+            if info.consumer_sequence != delivered + 1 {
+                // Delivered but never received (lost on the way while a node was paused, or
+                // sent to a pull request given up on): reading on would skip it. Keep what came
+                // before; the next read starts a new consumer there.
+                warn!(shard = %iterator.shard_id, expected = delivered + 1, got = info.consumer_sequence, position = next, "A JetStream reader's deliveries have a gap; reading again from its position.");
+                unbroken = false;
+                break;
+            }
+            delivered = info.consumer_sequence;
             let (record, left) = self.record(shard, message)?;
             let seq = record.sequence_number.0 as u64;
             if seq < next {
@@ -1034,7 +1053,9 @@ impl Stream for JetStreamStream {
             pending = left;
             records.push(record);
         }
-        self.cache_reader(shard, next, consumer);
+        if unbroken {
+            self.cache_reader(shard, next, consumer, delivered);
+        }
         let millis_behind_latest = match records.last() {
             // Arrival times are JetStream's: the clock given is expected to follow the wall.
             Some(last) if pending > 0 => self.clock.now_ms().saturating_sub(last.arrival_ms),

@@ -13,6 +13,7 @@ mod racer_link;
 mod racer_marks;
 mod racer_menu;
 mod racer_page;
+mod racer_search;
 mod records;
 mod ride;
 mod setup;

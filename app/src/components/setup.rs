@@ -1,10 +1,13 @@
-//! The set-up screen: who rides (this device's racer, or how to get one), in which class, and
-//! the Start button.
+//! The set-up screen: who rides (this device's racer, or how to get one), a search to look
+//! racers up, in which class, and the Start button.
 
 use alleycat_domain::api::{ClassInfo, RacerInfo};
 use leptos::{html, prelude::*};
 
-use super::{avatar::Avatar, countdown::ticking_now, records::ClassRecords, your_racer::YourRacer};
+use super::{
+    avatar::Avatar, countdown::ticking_now, racer_search::RacerSearch, records::ClassRecords,
+    your_racer::YourRacer,
+};
 use crate::{hooks::Session, logic::format, logic::ride::JOIN_WINDOW_MS, storage, time::Clock};
 
 /// Who rides and in which class, then start.
@@ -52,7 +55,10 @@ pub fn Setup(
                 <super::countdown::Countdown clock=clock/>
             </div>
             <div class="setup-grid">
-                <YourRacer session=session on_signed_in=signed_in/>
+                <div class="setup-side">
+                    <YourRacer session=session on_signed_in=signed_in/>
+                    <RacerSearch/>
+                </div>
                 <fieldset class="panel class-picker">
                     <legend class="panel-title">"2. Pick your class"</legend>
                     <ul class="class-grid">

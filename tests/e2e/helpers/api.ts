@@ -80,3 +80,10 @@ export async function historyRacers(request: APIRequestContext, classId: number)
   if (!response.ok()) throw new Error(`GET /api/history/class-${classId}.gz: ${response.status()}`);
   return JSON.parse(gunzipSync(await response.body()).toString('utf8')).racers.length;
 }
+
+/** A racer as `GET /api/racers/{id}` answers it (people and roster racers alike). */
+export async function racerInfo(request: APIRequestContext, id: number): Promise<{ id: number; name: string }> {
+  const response = await request.get(`/api/racers/${id}`);
+  if (!response.ok()) throw new Error(`GET /api/racers/${id}: ${response.status()}`);
+  return response.json();
+}

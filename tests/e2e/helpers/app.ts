@@ -8,6 +8,9 @@ export const find = {
   racerName: (page: Page) => page.getByLabel("Your racer's name"),
   invite: (page: Page) => page.getByLabel('Invitation code'),
   createRacer: (page: Page) => page.getByRole('button', { name: 'Create your racer' }),
+  racerSearch: (page: Page) => page.getByLabel('Find a racer by name or id'),
+  racerResult: (page: Page, name: string | RegExp) =>
+    page.getByRole('list', { name: 'Matching racers' }).getByRole('link', { name }),
   passkeySignIn: (page: Page) => page.getByRole('button', { name: 'Sign in with a passkey' }),
   racerMenu: (page: Page) => page.getByRole('button', { name: /^Your racer: / }),
   menu: (page: Page) => page.getByRole('region', { name: "Your racer's menu" }),

@@ -120,7 +120,7 @@ test('a racer connects a trainer and a heart-rate strap and races on measured po
   test.setTimeout(90_000);
   await page.addInitScript(standInRadio);
   const events = recordEvents(page);
-  await startRide(page, { className: 'Fixie' });
+  const racer = await startRide(page, { className: 'Fixie' });
 
   await page.getByRole('button', { name: 'Connect a bike' }).click();
   await expect(page.getByTestId('bike-status')).toHaveText('connected: Stand-in trainer');

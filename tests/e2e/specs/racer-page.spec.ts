@@ -3,16 +3,17 @@
 // link; and every board marks the simulated racers (the generated field) with an icon whose
 // text alternative says so, while a person's racer goes unmarked.
 import { expect, test } from '@playwright/test';
-import { find, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
-import { config, historyRacers, postSecond, searchRacers } from '../helpers/api';
+import { createRacer, find, pickClassAndStart, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
+import { config, historyRacers, postSecond, racerInfo } from '../helpers/api';
 
 /** A person's racer id (people's ids start at 1,000,000; the generated roster is below). */
 const PERSON = 1_000_007;
+/** A generated (simulated) racer who rides the marks test's race beside the person. */
+const ROSTER_RIDER = 6161;
 
-test('a racer rides a race and finds it on their page with total, place, chart and .fit file', async ({ page, request }, testInfo) => {
+test('a racer rides a race and finds it on their page with total, place, chart and .fit file', async ({ page }, testInfo) => {
   test.setTimeout(150_000);
-  const [racer] = await searchRacers(request, '4343');
-  await startRide(page, { query: '4343', racer: racer.name, className: 'Climber' });
+  const racer = await startRide(page, { className: 'Climber' });
   const title = await page.getByRole('heading', { name: /^Climber · Race \d+$/ }).textContent();
   const raceId = Number(title!.match(/Race (\d+)/)![1]);
   await find.autopilot(page).click();
@@ -57,11 +58,20 @@ test('a racer rides a race and finds it on their page with total, place, chart a
 
 test('every board marks simulated racers and leaves a person unmarked', async ({ page, request }) => {
   test.setTimeout(120_000);
-  // The racer search: the generated field is marked.
-  await page.goto('/');
-  await find.racerSearch(page).fill('6161');
+  // The rider is a person: they make their racer on this device.
+  const rider = await createRacer(page);
+  const roster = await racerInfo(request, ROSTER_RIDER);
+
+  // The racer search finds both and says which is which: the generated field is marked, the
+  // person is not.
+  await find.racerSearch(page).fill(String(ROSTER_RIDER));
   const result = find.racerResult(page, /./).first();
   await expect(result.getByRole('img', { name: 'Simulated racer' })).toBeVisible();
+  await expect(result).toHaveAttribute('href', `/racers/${ROSTER_RIDER}`);
+  await find.racerSearch(page).fill(rider.name);
+  const me = find.racerResult(page, new RegExp(rider.name));
+  await expect(me).toHaveAttribute('href', `/racers/${rider.id}`);
+  await expect(me.getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
 
   // Courier's history, backfilled with the API key as a producer would: a generated racer and
   // a person, both far above the rider, so both are on the all-time board.
@@ -76,42 +86,44 @@ test('every board marks simulated racers and leaves a person unmarked', async ({
   }
   await expect.poll(() => historyRacers(request, 2), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
 
-  const [racer] = await searchRacers(request, '6161');
-  await startRide(page, { query: '6161', racer: racer.name, className: 'Courier' });
+  await pickClassAndStart(page, 'Courier');
   const title = await page.getByRole('heading', { name: /^Courier · Race \d+$/ }).textContent();
   const raceId = Number(title!.match(/Race (\d+)/)![1]);
   await waitForRaceToStart(page);
-  // A person rides the same race (sent with the API key, as a producer would).
+  // A generated racer rides the same race (sent with the API key, as a producer would).
   const second = Number((await find.raceSecond(page).textContent())!.split(' ')[0]);
-  await postSecond(request, { raceId, classId: 2, second, raceSeconds, readings: [{ racerId: PERSON, cadence: 80, resistance: 50 }] });
+  await postSecond(request, { raceId, classId: 2, second, raceSeconds, readings: [{ racerId: ROSTER_RIDER, cadence: 80, resistance: 50 }] });
 
-  // Here now: the rider (generated) is marked; the person is not.
+  // Here now: the generated racer is marked; the rider (a person) is not.
   const board = find.hereNowBoard(page);
   const mine = board.locator('[aria-current="true"]');
-  await expect(mine.getByRole('img', { name: 'Simulated racer' })).toBeVisible();
-  const person = board.getByRole('listitem').filter({ hasText: `Racer ${PERSON}` });
-  await expect(person).toBeVisible({ timeout: 10_000 });
-  await expect(person.getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
+  await expect(mine).toBeVisible();
+  await expect(mine.getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
+  const generated = board.getByRole('listitem').filter({ hasText: roster.name });
+  await expect(generated).toBeVisible({ timeout: 10_000 });
+  await expect(generated.getByRole('img', { name: 'Simulated racer' })).toBeVisible();
   // The name links to the racer's page, in a new tab so the race goes on.
-  const link = mine.getByRole('link', { name: racer.name });
-  await expect(link).toHaveAttribute('href', `/racers/${racer.id}`);
+  const link = mine.getByRole('link', { name: rider.name });
+  await expect(link).toHaveAttribute('href', `/racers/${rider.id}`);
   await expect(link).toHaveAttribute('target', '_blank');
 
-  // All time: the generated racers are marked (the rider and their rival), the person is not.
+  // All time: the generated rival is marked; the people (the rider and the backfilled person)
+  // are not.
   await find.boardToggle(page, 'All time').click();
   const allTime = find.allTimeBoard(page);
-  await expect(allTime.locator('[aria-current="true"]').getByRole('img', { name: 'Simulated racer' })).toBeVisible();
+  await expect(allTime.locator('[aria-current="true"]')).toBeVisible();
+  await expect(allTime.locator('[aria-current="true"]').getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
   await expect(allTime.locator('li[data-racer="6162"]').getByRole('img', { name: 'Simulated racer' })).toBeVisible();
   await expect(allTime.locator(`li[data-racer="${PERSON}"]`)).toBeVisible();
   await expect(allTime.locator(`li[data-racer="${PERSON}"]`).getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
 
-  // The results: marked for the rider, not for the person.
+  // The results: marked for the generated racer, not for the rider.
   await expect(find.finishHeadline(page)).toBeVisible({ timeout: 60_000 });
   const results = find.raceResults(page).first();
-  const myResult = results.getByRole('row').filter({ hasText: racer.name });
+  const myResult = results.getByRole('row').filter({ hasText: rider.name });
   await expect(myResult).toBeVisible({ timeout: 30_000 });
-  await expect(myResult.getByRole('img', { name: 'Simulated racer' })).toBeVisible();
-  const personResult = results.getByRole('row').filter({ hasText: `Racer ${PERSON}` });
-  await expect(personResult).toBeVisible();
-  await expect(personResult.getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
+  await expect(myResult.getByRole('img', { name: 'Simulated racer' })).toHaveCount(0);
+  const rosterResult = results.getByRole('row').filter({ hasText: roster.name });
+  await expect(rosterResult).toBeVisible();
+  await expect(rosterResult.getByRole('img', { name: 'Simulated racer' })).toBeVisible();
 });

@@ -56,7 +56,7 @@ free_port() {
 await_log() {
   local log=$1 pattern=$2 name=$3
   for _ in $(seq 300); do
-    grep -q -e "$pattern" "$log" && return 0
+    grep -qs -e "$pattern" "$log" && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1 # waiting for the server's start-up line, with a deadline
   done

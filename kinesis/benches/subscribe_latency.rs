@@ -96,6 +96,8 @@ async fn main() {
         let b64 = base64::engine::general_purpose::STANDARD;
         while latencies.len() < records {
             match decoder.decode_frame(&mut buffer).expect("an event-stream frame") {
+                // An event without a payload (Alleycat's initial-response) carries no records.
+                DecodedFrame::Complete(message) if message.payload().is_empty() => {}
                 DecodedFrame::Complete(message) => {
                     let event: Value = serde_json::from_slice(message.payload()).expect("JSON");
                     let now = epoch.elapsed().as_micros() as f64;

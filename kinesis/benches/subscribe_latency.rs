@@ -8,9 +8,10 @@
 //!
 //! Creates a one-shard stream, registers a consumer, subscribes from LATEST over HTTP/1.1, then
 //! puts `--records` single records at `--rate` a second, each carrying the microsecond it was
-//! sent, and reads them back from the event stream. Prints one JSON line: records received,
-//! p50/p99/max latency in ms. The put is acknowledged only once durable, so the figure includes
-//! the fsync. `scripts/bench-kinesis.sh` runs it.
+//! sent, and reads them back from the event stream (the stream and the consumer awaited ACTIVE
+//! first: ferrokinesis creates both asynchronously). Prints one JSON line: records received,
+//! p50/p99/max latency in ms. Alleycat acknowledges a put only once durable, so its figure
+//! includes the fsync. `scripts/bench-kinesis.sh` runs it against Alleycat and ferrokinesis.
 #![allow(missing_docs, clippy::print_stdout)]
 
 mod support;
@@ -24,6 +25,22 @@ use support::{arg, now_ms, percentile, Client};
 
 /// How long the reader waits for the last record after the last put.
 const DRAIN: Duration = Duration::from_secs(30);
+/// How long a stream or consumer may stay CREATING.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(30);
+
+/// Calls `action` until the status at `pointer` in its answer is ACTIVE (within
+/// [`ACTIVE_WITHIN`]); the last answer.
+async fn wait_active(client: &Client, action: &str, request: Value, pointer: &str) -> Value {
+    let deadline = Instant::now() + ACTIVE_WITHIN;
+    loop {
+        let answer = client.call(action, request.to_string().into_bytes()).await.expect(action);
+        if answer.pointer(pointer).and_then(Value::as_str) == Some("ACTIVE") {
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "{action}: not ACTIVE within {ACTIVE_WITHIN:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling the status, with a deadline
+    }
+}
 
 #[tokio::main]
 async fn main() {
@@ -43,13 +60,15 @@ async fn main() {
         .call("CreateStream", body(json!({"StreamName": stream, "ShardCount": 1})))
         .await
         .expect("CreateStream");
-    let arn = client
-        .call("DescribeStreamSummary", body(json!({"StreamName": stream})))
-        .await
-        .expect("DescribeStreamSummary")["StreamDescriptionSummary"]["StreamARN"]
-        .as_str()
-        .expect("a stream ARN")
-        .to_owned();
+    let summary = wait_active(
+        &client,
+        "DescribeStreamSummary",
+        json!({"StreamName": stream}),
+        "/StreamDescriptionSummary/StreamStatus",
+    )
+    .await;
+    let arn =
+        summary["StreamDescriptionSummary"]["StreamARN"].as_str().expect("a stream ARN").to_owned();
     let consumer = client
         .call("RegisterStreamConsumer", body(json!({"StreamARN": arn, "ConsumerName": "bench"})))
         .await
@@ -57,6 +76,14 @@ async fn main() {
         .as_str()
         .expect("a consumer ARN")
         .to_owned();
+    // ferrokinesis registers a consumer as CREATING for half a second; Alleycat at once.
+    wait_active(
+        &client,
+        "DescribeStreamConsumer",
+        json!({"ConsumerARN": consumer}),
+        "/ConsumerDescription/ConsumerStatus",
+    )
+    .await;
     let subscribe = json!({"ConsumerARN": consumer, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}});
     let mut response =
         client.send("SubscribeToShard", body(subscribe)).await.expect("SubscribeToShard");
@@ -69,6 +96,8 @@ async fn main() {
         let b64 = base64::engine::general_purpose::STANDARD;
         while latencies.len() < records {
             match decoder.decode_frame(&mut buffer).expect("an event-stream frame") {
+                // An event without a payload (Alleycat's initial-response) carries no records.
+                DecodedFrame::Complete(message) if message.payload().is_empty() => {}
                 DecodedFrame::Complete(message) => {
                     let event: Value = serde_json::from_slice(message.payload()).expect("JSON");
                     let now = epoch.elapsed().as_micros() as f64;

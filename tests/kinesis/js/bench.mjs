@@ -2,16 +2,20 @@
 // batches of ~200-byte racer events, at each concurrency, against one endpoint.
 //
 //   node bench.mjs --endpoint http://127.0.0.1:4567 [--seconds 10] [--concurrency 1,8,32]
-//                  [--shards 4] [--label alleycat]
+//                  [--shards 4] [--label alleycat] [--server-pid PID]
 //
 // Prints one JSON line per concurrency: records/s acknowledged, p50/p99 latency of the PutRecords
-// calls in ms, and the client's own CPU (% of one core, µs per record). Credentials come from
+// calls in ms, the client's own CPU (% of one core, µs per record) and, given --server-pid, the
+// server's (utime + stime of /proc/PID/stat over the run, µs per record acknowledged: unlike
+// records/s and latency, robust to other work on the machine). Credentials come from
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
-// scripts/bench-kinesis.sh runs it against Alleycat and kinesalite in the same run.
+// scripts/bench-kinesis.sh runs it against Alleycat, kinesalite and ferrokinesis in one sitting.
 import { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 
 const { values: args } = parseArgs({
@@ -21,8 +25,19 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,8,32' },
     shards: { type: 'string', default: '4' },
     label: { type: 'string', default: 'endpoint' },
+    'server-pid': { type: 'string' },
   },
 });
+
+const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+/** The server's CPU time so far (user + system, all its threads) in µs, or null without a pid. */
+function serverCpuUs() {
+  if (!args['server-pid']) return null;
+  const stat = readFileSync(`/proc/${args['server-pid']}/stat`, 'utf8');
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
+}
 
 const client = new KinesisClient({
   endpoint: args.endpoint,
@@ -77,9 +92,11 @@ async function run(stream, concurrency, seconds) {
   }
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const serverCpu = serverCpuUs();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - started) / 1000;
   const { user, system } = process.cpuUsage(cpu);
+  const serverUs = serverCpu === null ? null : serverCpuUs() - serverCpu;
   latencies.sort((a, b) => a - b);
   return {
     label: args.label, concurrency, seconds: +elapsed.toFixed(2), calls: latencies.length,
@@ -88,6 +105,11 @@ async function run(stream, concurrency, seconds) {
     // The SDK's own cost: what one client process needs per record, whatever the server.
     client_cpu_pct: Math.round((100 * (user + system)) / 1e6 / elapsed),
     client_cpu_us_per_record: +((user + system) / Math.max(ok, 1)).toFixed(2),
+    ...(serverUs === null ? {} : {
+      server_cpu_pct: Math.round((100 * serverUs) / 1e6 / elapsed),
+      server_cpu_us_per_record: +(serverUs / Math.max(ok, 1)).toFixed(2),
+    }),
+    loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
 }
 

@@ -21,7 +21,7 @@ use alleycat_domain::{
 };
 use alleycat_ingest::stream::{
     lineage::{self, Lineage, ShardRead},
-    ShardId, ShardIterator, StartingPosition, Stream, StreamError,
+    Record, ShardId, ShardIterator, StartingPosition, Stream, StreamError,
 };
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::watch;
@@ -259,6 +259,12 @@ pub struct CaughtUp {
     positions: HashMap<ShardId, ShardIterator>,
 }
 
+/// The racer events among `records` (a record that is not one is skipped: the stream is the
+/// pipeline's, and producers on the Kinesis API may put anything).
+fn events_of(records: &[Record]) -> Vec<RacerEvent> {
+    records.iter().filter_map(|record| serde_json::from_slice(&record.data).ok()).collect()
+}
+
 /// Replays every shard from shortly before the current race began to the tip into the board and
 /// the duplicate check, parents before children ([`lineage`]); returns where to [`follow`]
 /// from.
@@ -285,11 +291,7 @@ pub async fn catch_up(
                 stream.shard_iterator(shard, StartingPosition::AtTimestamp(from)).await?;
             loop {
                 let page = stream.get_records(&iterator, READ_LIMIT, Duration::ZERO).await?;
-                let events: Vec<RacerEvent> = page
-                    .records
-                    .iter()
-                    .filter_map(|record| serde_json::from_slice(&record.data).ok())
-                    .collect();
+                let events = events_of(&page.records);
                 board.learn_names(&events).await;
                 for event in &events {
                     admission.remember(event, now_ms);
@@ -349,11 +351,7 @@ async fn follow_shard(state: AppState, shard: ShardId, start: Option<ShardIterat
         match stream.get_records(&at, READ_LIMIT, TIP_WAIT).await {
             Ok(page) => {
                 let now = state.now_ms();
-                let events: Vec<RacerEvent> = page
-                    .records
-                    .iter()
-                    .filter_map(|record| serde_json::from_slice(&record.data).ok())
-                    .collect();
+                let events = events_of(&page.records);
                 board.learn_names(&events).await;
                 for event in &events {
                     board.apply(event, now);

@@ -9,16 +9,16 @@ mod support;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use alleycat_server::config::TlsArgs;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
-use support::{event, to_json, TestServer, API_KEY};
+use support::{event, next_of, to_json, TestServer, API_KEY};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     time::timeout,
 };
-use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 
 /// Every wait for something that must happen has this deadline.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -124,29 +124,6 @@ async fn health_the_api_and_the_app_answer_over_https() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<title>Alleycat</title>"));
     https.server.stop().await;
-}
-
-/// The next message of `type` on a live socket (others skipped).
-async fn next_of<S>(socket: &mut WebSocketStream<S>, kind: &str) -> Value
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    timeout(DEADLINE, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let message: Value = serde_json::from_str(&text).unwrap();
-                    if message["type"] == kind {
-                        return message;
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("the socket ended while waiting for {kind}: {other:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {kind} message in time"))
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{event, to_json, TestServer, API_KEY};
+use support::{event, next_of, to_json, TestServer, API_KEY};
 use tokio::time::timeout;
 use tokio_tungstenite::{
     tungstenite::{protocol::frame::coding::CloseCode, Message},
@@ -33,26 +33,6 @@ async fn send(socket: &mut Socket, message: Value) {
         .await
         .expect("sends in time")
         .expect("sent");
-}
-
-/// The next message of `type` (rankings and others in between are skipped).
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    timeout(WAIT, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let message: Value = serde_json::from_str(&text).unwrap();
-                    if message["type"] == kind {
-                        return message;
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("the socket ended while waiting for {kind}: {other:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {kind} message within {WAIT:?}"))
 }
 
 /// The close frame the server sends (other messages skipped).

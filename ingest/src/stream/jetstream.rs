@@ -366,6 +366,34 @@ fn check_stream_name(name: &str) -> Result<(), JetStreamError> {
     }
 }
 
+/// The nats-server release Alleycat's tests and fault matrix run on (`scripts/setup.sh`).
+pub const TESTED_NATS_SERVER: &str = "2.15.1";
+
+/// Whether a nats-server `version` (`major.minor.patch`, maybe with a suffix) is older than 2.10:
+/// Debian 12's 2.9.10 let a paused node's replicas diverge, so that acknowledged messages were on
+/// one replica only and readers on the others never saw them (RELIABILITY.md, the nats row).
+fn known_to_diverge(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| {
+        p.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u32>().ok()
+    });
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) < (2, 10),
+        _ => false,
+    }
+}
+
+/// Warns when the servers run a release known to lose acknowledged messages.
+fn warn_if_diverging(version: &str) {
+    if known_to_diverge(version) {
+        warn!(
+            version,
+            tested = TESTED_NATS_SERVER,
+            "This nats-server is older than 2.10: its replicas can diverge after a node pauses, \
+             losing acknowledged records. Upgrade the NATS servers."
+        );
+    }
+}
+
 /// `shard << 64 | stream sequence`.
 fn sequence(shard: u32, stream_seq: u64) -> u128 {
     u128::from(shard) << 64 | u128::from(stream_seq)
@@ -414,6 +442,7 @@ impl JetStreamStream {
                 servers: servers.clone(),
                 reason: e.to_string(),
             })?;
+        warn_if_diverging(&client.server_info().version);
         let max_payload = client.server_info().max_payload;
         let needed = MAX_RECORD_BYTES + HEADER_ROOM;
         if max_payload < needed {
@@ -1122,6 +1151,16 @@ impl Stream for JetStreamStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releases_before_2_10_are_known_to_diverge() {
+        for old in ["2.9.10", "v2.9.25", "2.2.0", "1.4.1"] {
+            assert!(known_to_diverge(old), "{old}");
+        }
+        for new in ["2.10.0", "2.15.1", "2.11.0-RC.1", "3.0.0", "", "dev"] {
+            assert!(!known_to_diverge(new), "{new}");
+        }
+    }
 
     #[test]
     fn durable_names_are_one_to_one_and_dot_free() {

@@ -86,6 +86,13 @@ struct LinkState {
 }
 
 impl Link {
+    /// A link with no socket behind it, which says so: a sender on it uses `POST /api/events`.
+    pub fn without_socket() -> Self {
+        let link = Self::default();
+        link.0.borrow_mut().unavailable = true;
+        link
+    }
+
     /// Whether events can go over the socket now.
     pub fn is_open(&self) -> bool {
         self.0.borrow().frames.is_some()

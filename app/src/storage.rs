@@ -88,20 +88,36 @@ pub fn save_outbox(racer_id: u64, race_id: RaceId, outbox: &Outbox) {
     }
 }
 
-/// Removes the saved outboxes for which `keep(racer_id, race_id)` is false.
+/// The (racer, race) of every saved outbox.
+pub fn saved_outboxes() -> Vec<(u64, RaceId)> {
+    outbox_keys().into_iter().filter_map(|(_, ride)| ride).collect()
+}
+
+/// Removes the saved outboxes for which `keep(racer_id, race_id)` is false (and any whose key
+/// does not parse).
 pub fn prune_outboxes(keep: impl Fn(u64, RaceId) -> bool) {
     let Some(storage) = storage() else { return };
-    let count = storage.length().unwrap_or(0);
-    let keys: Vec<String> = (0..count).filter_map(|i| storage.key(i).ok().flatten()).collect();
-    for key in keys {
-        let Some(rest) = key.strip_prefix(OUTBOX_PREFIX) else { continue };
-        let parsed = rest
-            .split_once('.')
-            .and_then(|(racer, race)| Some((racer.parse().ok()?, race.parse().ok()?)));
-        if parsed.is_none_or(|(racer, race)| !keep(racer, race)) {
+    for (key, ride) in outbox_keys() {
+        if ride.is_none_or(|(racer, race)| !keep(racer, race)) {
             let _ = storage.remove_item(&key);
         }
     }
+}
+
+/// Every outbox key, with the (racer, race) it names when it parses.
+fn outbox_keys() -> Vec<(String, Option<(u64, RaceId)>)> {
+    let Some(storage) = storage() else { return Vec::new() };
+    let count = storage.length().unwrap_or(0);
+    (0..count)
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter_map(|key| {
+            let rest = key.strip_prefix(OUTBOX_PREFIX)?;
+            let ride = rest
+                .split_once('.')
+                .and_then(|(racer, race)| Some((racer.parse().ok()?, race.parse().ok()?)));
+            Some((key, ride))
+        })
+        .collect()
 }
 
 /// Whether the person asked their system for less motion.

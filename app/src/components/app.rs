@@ -1,6 +1,7 @@
 //! The root component: loads the server's configuration and asks who this device rides as,
 //! then shows the page the URL names (`logic::route`): the set-up screen or the ride (the ride
-//! under way at once after a reload, `resumed`), or a racer's page.
+//! under way at once after a reload, `resumed`), or a racer's page. Off the ride it sends what
+//! earlier rides left waiting (`leftovers`: a rider who left a race while offline loses nothing).
 
 use alleycat_domain::{
     api::{ClassInfo, ConfigResponse, RacerInfo},
@@ -11,8 +12,9 @@ use leptos::prelude::*;
 use super::{racer_menu::RacerMenu, racer_page::RacerPage, ride::Ride, setup::Setup};
 use crate::{
     api,
-    hooks::provide_session,
+    hooks::{drain_saved, provide_session, Sender, Session},
     logic::{
+        format,
         ride::{can_resume, race_to_join, still_sendable},
         route::Route,
     },
@@ -44,6 +46,19 @@ pub fn App() -> impl IntoView {
         &web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default(),
     );
     let screen = RwSignal::new(Screen::Setup);
+    let leftovers = RwSignal::new(Vec::<Sender>::new());
+    let owner = Owner::current();
+    Effect::new(move |_| {
+        if let (Some(Ok(config)), Some(racer), Some(owner)) =
+            (config.get(), session.racer(), owner.as_ref())
+        {
+            let on_screen = match screen.get() {
+                Screen::Ride { race_id, .. } => Some(race_id),
+                Screen::Setup => None,
+            };
+            owner.with(|| send_leftovers(&config, session, racer.id, on_screen, screen, leftovers));
+        }
+    });
     let on_sign_out = Callback::new(move |()| screen.set(Screen::Setup));
     // Once the clock and the racer are known: back to the ride under way, if there is one (on
     // the home page; a racer's page stays what it is).
@@ -74,6 +89,7 @@ pub fn App() -> impl IntoView {
             <RacerMenu session=session on_sign_out=on_sign_out/>
         </header>
         <main class="page" id="main">
+            <LeftoversNote leftovers=leftovers/>
             <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the race clock…"</p> }>
                 {move || config.get().map(|loaded| match loaded {
                     Ok(config) => {
@@ -134,6 +150,69 @@ fn resumed(config: &ConfigResponse, now_ms: u64, racer: RacerInfo) -> Option<Scr
         return None;
     }
     Some(Screen::Ride { racer, class, race_id: ride.race_id })
+}
+
+/// Starts a drain (`drain_saved`) for each saved outbox of `racer_id` with seconds waiting whose
+/// race can still take them, other than the race `on_screen` (its ride's own sender has it) and
+/// those already draining. A drain stops when nothing waits, when its race can no longer take
+/// events, or when its ride comes back on screen.
+fn send_leftovers(
+    config: &ConfigResponse,
+    session: Session,
+    racer_id: u64,
+    on_screen: Option<RaceId>,
+    screen: RwSignal<Screen>,
+    leftovers: RwSignal<Vec<Sender>>,
+) {
+    let (race_clock, late_seconds) = (config.clock(), config.late_seconds);
+    let clock =
+        time::Clock::new(config.race_seconds, config.server_time_ms, time::browser_now_ms());
+    let draining: Vec<RaceId> =
+        leftovers.with_untracked(|l| l.iter().map(|s| s.race_id()).collect());
+    for (racer, race) in storage::saved_outboxes() {
+        let waiting = storage::outbox(racer, race).map_or(0, |o| o.waiting());
+        let sendable = still_sendable(race_clock, race, clock.now_ms(), late_seconds);
+        if racer != racer_id
+            || Some(race) == on_screen
+            || draining.contains(&race)
+            || waiting == 0
+            || !sendable
+        {
+            continue;
+        }
+        let keep_going = move || {
+            let back_on_screen = screen
+                .with_untracked(|s| matches!(s, Screen::Ride { race_id, .. } if *race_id == race));
+            !back_on_screen && still_sendable(race_clock, race, clock.now_ms(), late_seconds)
+        };
+        let done = move || leftovers.update(|l| l.retain(|s| s.race_id() != race));
+        let sender = drain_saved(session, racer, race, keep_going, done);
+        leftovers.update(|l| l.push(sender));
+    }
+}
+
+/// What earlier rides left waiting and the app is sending now.
+#[component]
+fn LeftoversNote(leftovers: RwSignal<Vec<Sender>>) -> impl IntoView {
+    move || {
+        leftovers.with(|l| {
+            l.iter()
+                .copied()
+                .map(|sender| {
+                    let race = sender.race_id();
+                    let waiting = move || sender.outbox().with(|o| o.waiting());
+                    view! {
+                        <p class="note" role="status" data-testid="leftovers">
+                            {move || format!(
+                                "Sending {} of race {race} that waited when you left it…",
+                                format::seconds(waiting()),
+                            )}
+                        </p>
+                    }
+                })
+                .collect_view()
+        })
+    }
 }
 
 fn scroll_to_top() {

@@ -255,10 +255,7 @@ pub fn Ride(
     let waiting = Signal::derive(move || outbox.with(|o| o.waiting()));
     let connection_note = move || {
         let waiting = waiting.get();
-        let count = match waiting {
-            1 => "1 second waiting to be sent".to_owned(),
-            n => format!("{n} seconds waiting to be sent"),
-        };
+        let count = format!("{} waiting to be sent", format::seconds(waiting));
         match route.get() {
             Route::Offline => view! {
                 <p class="note warn" role="status" data-testid="connection">

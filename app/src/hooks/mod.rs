@@ -26,5 +26,5 @@ pub use use_history::{use_history, HistoryState};
 pub use use_live::use_live;
 pub use use_names::{use_names, Names};
 pub use use_ride_keys::use_ride_keys;
-pub use use_sender::{event_id, use_sender, Route};
+pub use use_sender::{drain_saved, event_id, use_sender, Route, Sender};
 pub use use_session::{provide_session, use_session, Identity, Session};

@@ -8,13 +8,18 @@
 //! - nowhere while the browser is offline or the socket is still opening: the events wait.
 //!
 //! The pump wakes when a second is ridden, when the link opens or closes, and every
-//! [`IDLE_MS`]. After a failed try or a retryable refusal it waits [`RETRY_MS`] before sending
+//! [`IDLE_MS`]. When the ride leaves the screen with seconds still waiting (the rider left the
+//! race while offline), [`drain_saved`] takes over its saved outbox at the app's level and
+//! sends it over `POST /api/events` until nothing waits or the race can no longer take events. After a failed try or a retryable refusal it waits [`RETRY_MS`] before sending
 //! again (the server limits each racer to a few events a second, so a backlog drains over a
 //! few seconds, oldest first). What the screen shows of it is [`Route`] and the outbox.
 
-use std::sync::{
-    atomic::{AtomicBool, Ordering},
-    Arc,
+use std::{
+    rc::Rc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
 };
 
 use alleycat_domain::{api::EventResult, RaceId, RacerEvent};
@@ -87,7 +92,32 @@ pub fn use_sender(session: Session, link: Link, racer_id: u64, race_id: RaceId) 
         });
     }
     let sender = Sender { outbox, route, wake: StoredValue::new_local(wake), racer_id, race_id };
-    spawn_local(pump(sender, session, link, woken, alive));
+    spawn_local(pump(sender, session, link, woken, Rc::new(move || alive.load(Ordering::Relaxed))));
+    sender
+}
+
+/// A sender for what waits in the saved outbox of `racer_id`'s race `race_id` once its ride has
+/// left the screen. Off the ride there is no live socket, so it sends over `POST /api/events`,
+/// until nothing waits or `keep_going` says stop (the race can no longer take events, or its
+/// ride is back on screen, whose own sender takes the outbox over); then it calls `done`. Call it
+/// under an owner that outlives the ride (the app's): its signals live there.
+pub fn drain_saved(
+    session: Session,
+    racer_id: u64,
+    race_id: RaceId,
+    keep_going: impl Fn() -> bool + 'static,
+    done: impl FnOnce() + 'static,
+) -> Sender {
+    let outbox = RwSignal::new(storage::outbox(racer_id, race_id).unwrap_or_default());
+    let route = RwSignal::new(Route::Connecting);
+    let (wake, woken) = unbounded::<()>();
+    let sender = Sender { outbox, route, wake: StoredValue::new_local(wake), racer_id, race_id };
+    let waiting = move || outbox.with_untracked(|o| o.waiting() > 0);
+    let go_on = Rc::new(move || keep_going() && waiting());
+    spawn_local(async move {
+        pump(sender, session, Link::without_socket(), woken, go_on).await;
+        done();
+    });
     sender
 }
 
@@ -100,6 +130,11 @@ impl Sender {
     /// How the events reach the server now.
     pub fn route(self) -> ReadSignal<Route> {
         self.route.read_only()
+    }
+
+    /// The race whose events this sends.
+    pub fn race_id(self) -> RaceId {
+        self.race_id
     }
 
     /// Whether `second` was ridden already (in this page or before a reload).
@@ -122,20 +157,20 @@ impl Sender {
     }
 }
 
-/// Sends the outbox until the component is dropped.
+/// Sends the outbox while `keep_going` says so (for a ride: until its component is dropped).
 async fn pump(
     sender: Sender,
     session: Session,
     link: Link,
     mut woken: UnboundedReceiver<()>,
-    alive: Arc<AtomicBool>,
+    keep_going: Rc<dyn Fn() -> bool>,
 ) {
     // Without a session nothing can be sent: the events stay saved for a later visit, and the
     // screen says why (the session's error).
     let Ok(token) = session.token().await else { return };
     let mut not_before = 0.0;
     let mut http_failed = false;
-    while alive.load(Ordering::Relaxed) {
+    while keep_going() {
         let now = perf_now();
         if now < not_before {
             sleep_or_wake(&mut woken, (not_before - now) as u32).await;
@@ -162,7 +197,7 @@ async fn pump(
             continue;
         }
         let answer = within(ANSWER_TIMEOUT_MS, deliver(way, &link, &token, batch)).await;
-        if !alive.load(Ordering::Relaxed) {
+        if !keep_going() {
             return;
         }
         if way == Route::Http {

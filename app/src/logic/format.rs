@@ -67,9 +67,24 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A count of seconds: `1 second`, `12 seconds`.
+pub fn seconds(n: usize) -> String {
+    match n {
+        1 => "1 second".to_owned(),
+        n => format!("{} seconds", thousands(n as u64)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_are_counted_in_words() {
+        assert_eq!(seconds(0), "0 seconds");
+        assert_eq!(seconds(1), "1 second");
+        assert_eq!(seconds(1200), "1,200 seconds");
+    }
 
     #[test]
     fn thousands_are_separated_by_commas() {

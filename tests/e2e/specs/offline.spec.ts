@@ -135,3 +135,44 @@ test('a dead socket is noticed, and a reload mid-race comes back to the same rac
   await expectEverySecondStored(page, racer, 1, raceId);
   await snapshot(page, 'reload-caught-up', testInfo);
 });
+
+test('leaving the race while offline loses nothing: the app sends what waited once the network is back', async ({ page, context }, testInfo) => {
+  test.setTimeout(180_000);
+  const racer = await startRide(page, { className: 'Gravel', url: server.url });
+  const raceId = await raceOnScreen(page);
+  await waitForRaceToStart(page, 45_000);
+  await expect(logEntries(page).filter({ hasText: /acknowledged/ }).first()).toBeVisible();
+
+  await context.setOffline(true);
+  await expect(connection(page)).toContainText(/Offline: ([3-9]|\d\d+) seconds waiting/, { timeout: 20_000 });
+  await page.getByRole('button', { name: 'Leave race' }).click();
+  // Off the ride, the app says what still waits, and cannot send it yet.
+  const leftovers = page.getByTestId('leftovers');
+  await expect(leftovers).toContainText(new RegExp(`Sending \\d+ seconds of race ${raceId} that waited`));
+  const saved = await page.evaluate(
+    ([racerId, race]) => JSON.parse(localStorage.getItem(`alleycat.outbox.${racerId}.${race}`) ?? '{"log":[],"waiting":[]}'),
+    [racer.id, raceId],
+  );
+  const ridden = saved.log.length as number;
+  expect(saved.waiting.length, 'seconds wait in the saved outbox').toBeGreaterThanOrEqual(3);
+  await snapshot(page, 'left-offline-waiting', testInfo);
+
+  await context.setOffline(false);
+  await expect(leftovers).toHaveCount(0, { timeout: 30_000 });
+  const after = await page.evaluate(
+    ([racerId, race]) => JSON.parse(localStorage.getItem(`alleycat.outbox.${racerId}.${race}`) ?? 'null'),
+    [racer.id, raceId],
+  );
+  expect(after?.waiting ?? [], 'nothing waits any more').toHaveLength(0);
+  // Every second ridden is in the race's results once the race is over and merged.
+  const classId = await classIdOf(page, 'Gravel');
+  await expect
+    .poll(async () => (await result(page, raceId, classId, racer.id))?.seconds, { timeout: 90_000 })
+    .toBe(ridden);
+});
+
+/** The id of the class named `name`, from the server's configuration. */
+async function classIdOf(page: Page, name: string): Promise<number> {
+  const config = await (await page.request.get(`${server.url}/api/config`)).json();
+  return (config.classes as { id: number; name: string }[]).find((c) => c.name === name)!.id;
+}

@@ -146,6 +146,9 @@ const STATE_MAX_AGE: Duration = Duration::from_secs(1);
 /// The expiry of a pull request that does not wait (answered at once unless the server is
 /// confused by messages removed under it).
 const NO_WAIT_EXPIRES: Duration = Duration::from_secs(1);
+/// How long a pull request that finds no responders (a consumer not listening yet) is sent
+/// again before the read fails.
+const NO_RESPONDERS_GRACE: Duration = Duration::from_secs(3);
 /// Headers fetched at once by a checkpoint.
 const CHECKPOINT_FETCH: usize = 1000;
 
@@ -303,6 +306,30 @@ impl From<JetStreamError> for StreamError {
 }
 
 type PullConsumer = js_consumer::Consumer<pull::Config>;
+
+/// Why one pull request failed.
+enum Fetch {
+    /// Nobody listens on the consumer's subject (status 503) and nothing was delivered: a
+    /// consumer not ready yet, worth asking again.
+    NoResponders(JetStreamError),
+    /// Anything else.
+    Failed(JetStreamError),
+}
+
+impl Fetch {
+    /// The error a pull's message stream gave after `delivered`. async-nats reports statuses
+    /// of a pull only as text (`error while processing messages from the stream: 503, …`).
+    fn of(delivered: &[jetstream::Message], error: impl fmt::Display) -> Self {
+        let error = JetStreamError::request("pull", error);
+        let no_responders = matches!(&error, JetStreamError::Request { reason, .. }
+            if reason.contains("stream: 503,") || reason.contains("no responders"));
+        if no_responders && delivered.is_empty() {
+            Self::NoResponders(error)
+        } else {
+            Self::Failed(error)
+        }
+    }
+}
 
 /// The stream's first and last sequence, as last read from its leader.
 #[derive(Debug, Clone, Copy)]
@@ -644,13 +671,37 @@ impl JetStreamStream {
     }
 
     /// One pull request: without waiting (`expires` `None`: the server answers with what it
-    /// has), or held by the server up to `expires`.
+    /// has), or held by the server up to `expires`. A consumer JetStream has only just created
+    /// (or placed again) may not listen yet: its pull request finds no responders (status 503)
+    /// and reaches no server, so nothing was delivered, and it is sent again, for up to
+    /// [`NO_RESPONDERS_GRACE`].
     async fn fetch(
         &self,
         consumer: &PullConsumer,
         limit: usize,
         expires: Option<Duration>,
     ) -> Result<Vec<jetstream::Message>, JetStreamError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.fetch_once(consumer, limit, expires).await {
+                Err(Fetch::NoResponders(error)) if started.elapsed() < NO_RESPONDERS_GRACE => {
+                    tracing::debug!(%error, "A JetStream consumer does not listen yet; pulling again.");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                Err(Fetch::NoResponders(error) | Fetch::Failed(error)) => return Err(error),
+                Ok(messages) => return Ok(messages),
+            }
+        }
+    }
+
+    async fn fetch_once(
+        &self,
+        consumer: &PullConsumer,
+        limit: usize,
+        expires: Option<Duration>,
+    ) -> Result<Vec<jetstream::Message>, Fetch> {
         let request = async {
             let mut batch = match expires {
                 // Expiring too: a server that counts messages retention is removing right
@@ -662,17 +713,17 @@ impl JetStreamStream {
                     consumer.batch().max_messages(limit).expires(expires).messages().await
                 }
             }
-            .map_err(|e| JetStreamError::request("pull", e))?;
+            .map_err(|e| Fetch::Failed(JetStreamError::request("pull", e)))?;
             let mut out = Vec::new();
             while let Some(message) = batch.next().await {
-                out.push(message.map_err(|e| JetStreamError::request("pull", e))?);
+                out.push(message.map_err(|e| Fetch::of(&out, e))?);
             }
             Ok(out)
         };
         let after = self.timeout + expires.unwrap_or(NO_WAIT_EXPIRES);
         tokio::time::timeout(after, request)
             .await
-            .map_err(|_| JetStreamError::Timeout { operation: "pull", after })?
+            .map_err(|_| Fetch::Failed(JetStreamError::Timeout { operation: "pull", after }))?
     }
 
     fn record(

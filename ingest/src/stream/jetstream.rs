@@ -86,9 +86,10 @@
 //!
 //! [`Stream::health`] is what the latest put or probe found (`super::jetstream_health`): a
 //! record not acknowledged makes the engine `Failing` at once; a probe every second asks the
-//! stream's leader for the stream's info, within 2 s, and says `NoLeader` (connected, no
-//! answer: quorum lost, an election) or `Unreachable` (not connected to any node) until it
-//! answers again; an acknowledged put or an answered probe makes it `Writing`.
+//! stream's leader for the stream's info, within 2 s, and says `NoLeader` (connected, and no
+//! answer, an error, or a leader that less than a quorum of the replicas follows) or
+//! `Unreachable` (not connected to any node) until that passes; an acknowledged put or a
+//! probe that passes makes it `Writing`.
 //!
 //! The optional throttle (Kinesis' per-shard limits) is counted per `JetStreamStream`, i.e.
 //! per server process, not across the cluster.

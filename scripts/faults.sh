@@ -10,6 +10,13 @@
 #   s3          the object store (moto) paused with SIGSTOP for 30 s, then SIGCONT
 #   sigkill     the server SIGKILLed while delivery is flushing an object (its PUT held in
 #               flight by pausing moto), then moto resumed and the server restarted on its data
+#   reshard-kill  the server SIGKILLed while the embedded stream reshards (UpdateShardCount
+#               4 -> 8 on `alleycat` through the Kinesis API, 10 s into the ride, 5 s with
+#               --short), the kill sent the moment the first child shard's folder appears (the
+#               reshard is opening its children, its new map not written yet), or with
+#               RESHARD_KILL_AT=map the moment its new map replaces `stream.meta` (the parents
+#               not closed yet); restarted on its data, the stream must hold the old map or the
+#               new one, and reshard again
 #   postgres    PostgreSQL stopped for 30 s under two servers sharing it (with NATS and S3):
 #               the lease holder stops delivering, puts carry on, delivery resumes on one
 #   nats        the JetStream stream's leader node (of three) SIGSTOPped for 20 s, then SIGCONT
@@ -18,8 +25,9 @@
 #
 # --short (CI): races of 30 s and faults of a third of their length (10 s, 10 s, 7 s, 5 s).
 # Settings (environment): RACERS (1000), RIDES (races ridden, joining the running one; 2),
-# RACE_SECONDS (60), PROFILE (debug or release, default debug), KEEP=1 (keep the data of every
-# row in a temporary directory, to investigate; it is printed), ALLEYCAT_MOTO_SERVER (default
+# RACE_SECONDS (60), RESHARD_KILL_AT (children or map: the reshard-kill row's moment), PROFILE
+# (debug or release, default debug), KEEP=1 (keep the data of every row in a temporary
+# directory, to investigate; it is printed), ALLEYCAT_MOTO_SERVER (default
 # .tools/venv/bin/moto_server, from scripts/setup.sh). The nats row uses scripts/nats-cluster.sh's
 # fixed ports (4301-4303, 6301-6303, 8301-8303).
 #
@@ -48,21 +56,21 @@ RIDES=${RIDES:-2}
 PROFILE=${PROFILE:-debug}
 if [ "$SHORT" = 1 ]; then
   RACE_SECONDS=${RACE_SECONDS:-30}
-  DISK_SECONDS=5 S3_SECONDS=10 PG_SECONDS=10 NATS_SECONDS=7
+  DISK_SECONDS=5 S3_SECONDS=10 PG_SECONDS=10 NATS_SECONDS=7 RESHARD_AFTER=5
 else
   RACE_SECONDS=${RACE_SECONDS:-60}
-  DISK_SECONDS=10 S3_SECONDS=30 PG_SECONDS=30 NATS_SECONDS=20
+  DISK_SECONDS=10 S3_SECONDS=30 PG_SECONDS=30 NATS_SECONDS=20 RESHARD_AFTER=10
 fi
 MOTO=${ALLEYCAT_MOTO_SERVER:-$repo/.tools/venv/bin/moto_server}
 API_KEY=faults
 BUCKET=alleycat-faults
 CHECK_SECONDS=180
 ROWS=("$@")
-[ ${#ROWS[@]} -gt 0 ] || ROWS=(disk-full s3 sigkill postgres nats clock)
+[ ${#ROWS[@]} -gt 0 ] || ROWS=(disk-full s3 sigkill reshard-kill postgres nats clock)
 for name in "${ROWS[@]}"; do
   case $name in
-    disk-full | s3 | sigkill | postgres | nats | clock) ;;
-    *) echo "unknown row $name (rows: disk-full s3 sigkill postgres nats clock)" >&2; exit 2 ;;
+    disk-full | s3 | sigkill | reshard-kill | postgres | nats | clock) ;;
+    *) echo "unknown row $name (rows: disk-full s3 sigkill reshard-kill postgres nats clock)" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "faults.sh mounts tmpfs file systems: run it as root" >&2; exit 1; }
@@ -168,9 +176,13 @@ serve() {
 
 # SIGKILLs the server on port $1 and reaps it.
 kill_server() {
+  kill -9 "$(cat "$work/pids/$1")"
+  reap_server "$1"
+}
+# Reaps the server on port $1, killed already, and forgets it.
+reap_server() {
   local pid
   pid=$(cat "$work/pids/$1")
-  kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   local kept=()
   for port in "${servers[@]}"; do [ "$port" = "$1" ] || kept+=("$port"); done
@@ -458,6 +470,157 @@ row_sigkill() {
   finish "server SIGKILLed while delivery's PUT ($unread bytes) was in flight (moto paused); moto resumed, server restarted on its data"
 }
 
+# The Kinesis API's settings for `serve` (on port $kinesis_port) and for its clients.
+KINESIS_KEY=AKIDFAULTS
+KINESIS_SECRET=faults-kinesis-secret
+kinesis_env() {
+  echo ALLEYCAT_KINESIS_PORT=$kinesis_port ALLEYCAT_KINESIS_ACCESS_KEY_ID=$KINESIS_KEY \
+    ALLEYCAT_KINESIS_SECRET_ACCESS_KEY=$KINESIS_SECRET
+}
+# The AWS CLI (scripts/setup.sh's venv) against that API.
+kinesis() {
+  env AWS_ACCESS_KEY_ID=$KINESIS_KEY AWS_SECRET_ACCESS_KEY=$KINESIS_SECRET AWS_DEFAULT_REGION=us-east-1 \
+    "$repo/.tools/venv/bin/aws" kinesis --endpoint-url "http://127.0.0.1:$kinesis_port" "$@"
+}
+# `<open> <closed>` shard counts of the stream `alleycat`.
+shard_counts() {
+  kinesis list-shards --stream-name alleycat --output json | python3 -c '
+import json, sys
+shards = json.load(sys.stdin)["Shards"]
+closed = sum("EndingSequenceNumber" in s["SequenceNumberRange"] for s in shards)
+print(len(shards) - closed, closed)'
+}
+
+# Sends UpdateShardCount (stream `alleycat`, target $1, UNIFORM_SCALING) to the Kinesis API,
+# signed, and SIGKILLs the server (pid $2) the moment the stream (folder $3) shows the step
+# $RESHARD_KILL_AT: `children` (default), the first child shard's folder appeared; `map`, a
+# new `stream.meta` replaced the old one; or 10 s after sending; prints what was in flight.
+reshard_and_kill() {
+  env AWS_ACCESS_KEY_ID=$KINESIS_KEY AWS_SECRET_ACCESS_KEY=$KINESIS_SECRET \
+    "$repo/.tools/venv/bin/python" - "$kinesis_port" "$1" "$2" "$3" "${RESHARD_KILL_AT:-children}" <<'EOF'
+import json, os, select, signal, socket, sys, time
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+port, target, pid, stream, at = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+meta = os.path.join(stream, "stream.meta")
+old_map = os.stat(meta).st_ino
+def reached():
+    if at == "map":
+        try:
+            return os.stat(meta).st_ino != old_map
+        except FileNotFoundError:
+            return False
+    return os.path.exists(os.path.join(stream, "shard-000004"))
+body = json.dumps({"StreamName": "alleycat", "TargetShardCount": target,
+                   "ScalingType": "UNIFORM_SCALING"})
+request = AWSRequest("POST", f"http://127.0.0.1:{port}/", data=body, headers={
+    "Content-Type": "application/x-amz-json-1.1",
+    "X-Amz-Target": "Kinesis_20131202.UpdateShardCount"})
+SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]),
+          "kinesis", "us-east-1").add_auth(request)
+head = f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
+head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if k.lower() != "host")
+sock = socket.create_connection(("127.0.0.1", port))
+sock.sendall((head + "\r\n" + body).encode())
+sent = time.monotonic()
+while not reached() and time.monotonic() < sent + 10:
+    time.sleep(0.0002)  # polling for the step, with a deadline
+done = reached()
+answered = bool(select.select([sock], [], [], 0)[0])
+os.kill(pid, signal.SIGKILL)
+ms = (time.monotonic() - sent) * 1000
+children = len([n for n in os.listdir(stream) if n.startswith("shard-")]) - 4
+step = "its new map had replaced the old one" if at == "map" else "its first child shard's folder had appeared"
+print(f"{ms:.0f} ms after UpdateShardCount was sent: {step if done else 'NOT REACHED: ' + step}, "
+      f"{children} of 8 children's folders there, {'answered' if answered else 'not answered yet'}")
+EOF
+}
+
+# The server SIGKILLed while the embedded stream reshards (UpdateShardCount through the Kinesis
+# API), restarted on its data; the stream holds the old map or the new one and reshards again.
+row_reshard_kill() {
+  new_row reshard-kill
+  local port
+  port=$(free_port)
+  kinesis_port=$(free_port)
+  # shellcheck disable=SC2046 # kinesis_env is a list of settings
+  serve "$row/a/data" "$row/a/server.log" "$port" $(kinesis_env)
+  ride "$port"
+  local before inflight
+  before=$(shard_counts)
+  [ "$before" = "4 0" ] || { echo "the stream had $before open/closed shards, not 4 0" >&2; exit 1; }
+  sleep "$RESHARD_AFTER" # racers ride for a while first
+  injected "$port"
+  inflight=$(reshard_and_kill 8 "$(cat "$work/pids/$port")" "$row/a/data/stream")
+  reap_server "$port"
+  local start
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2046
+  serve "$row/a/data" "$row/a/server.log" "$port" $(kinesis_env)
+  until_accepting 0 "$port" >/dev/null
+  heal="$(elapsed_since "$start") s after the kill (restart included)"
+  touch "$row/stop-watch"
+  rejected_seen=$(rejected_between "" "$(rejections "$port")")
+  # The reshard happened or it did not: 4 open shards and none closed, or the 8 children open
+  # and their 4 parents closed. Either way the stream reshards again, while racers ride.
+  local after outcome again expected
+  after=$(shard_counts)
+  case $after in
+    "4 0")
+      outcome="not done (4 shards); a new UpdateShardCount 8 after the restart"
+      kinesis update-shard-count --stream-name alleycat --target-shard-count 8 \
+        --scaling-type UNIFORM_SCALING >/dev/null
+      expected="8 4" ;;
+    "8 4")
+      outcome="done (8 open shards, 4 closed); a new UpdateShardCount 4 after the restart"
+      kinesis update-shard-count --stream-name alleycat --target-shard-count 4 \
+        --scaling-type UNIFORM_SCALING >/dev/null
+      expected="4 12" ;;
+    *)
+      outcome="left INCONSISTENT ($after open/closed shards)"
+      expected=none
+      lost_any=1 ;;
+  esac
+  if [ "$expected" != none ]; then
+    again=$(shard_counts)
+    if [ "$again" = "$expected" ]; then
+      outcome+=" left $again open/closed"
+    else
+      outcome+=" left $again open/closed, not $expected: INCONSISTENT"
+      lost_any=1
+    fi
+  fi
+  finish "server SIGKILLed while the stream resharded 4 -> 8 (UpdateShardCount on \`alleycat\` through the Kinesis API), $inflight; restarted on its data: the reshard was $outcome"
+}
+
+# How many of the servers on ports $@ hold the pipeline lease (`/api/metrics`).
+lease_holders() {
+  local port
+  for port in "$@"; do
+    curl -s --max-time 5 "http://127.0.0.1:$port/api/metrics"
+    echo
+  done | grep -c '"pipelineLeader":true' || true
+}
+# Waits, up to 120 s, until exactly one of the servers on ports $2... holds the lease; sets
+# `holders` to how long after $1 (a `date +%s.%N`) that was, or to how many held it at the
+# deadline (and then fails the run).
+until_one_lease_holder() {
+  local since=$1 n
+  shift
+  for _ in $(seq 1200); do
+    n=$(lease_holders "$@")
+    if [ "$n" = 1 ]; then
+      holders="one lease holder $(elapsed_since "$since") s after PostgreSQL was back"
+      return
+    fi
+    sleep 0.1 # polling the lease, with a deadline
+  done
+  holders="$n lease holders 120 s after PostgreSQL was back, not one"
+  lost_any=1
+}
+
 # PostgreSQL stopped under two servers sharing it (stream on NATS, objects in S3).
 row_postgres() {
   new_row postgres
@@ -479,31 +642,46 @@ row_postgres() {
   injected "$a" "$b"
   sleep "$PG_SECONDS" # the fault lasts this long
   ALLEYCAT_PG_PORT=$pg_port scripts/postgres.sh start "$pg_dir" >>"$row/pg.log"
+  local back
+  back=$(date +%s.%N)
   healed "$a" "$b"
-  local leaders
-  leaders=$(for p in "$a" "$b"; do curl -s "http://127.0.0.1:$p/api/metrics"; echo; done | grep -c '"pipelineLeader":true' || true)
-  finish "PostgreSQL stopped for $PG_SECONDS s under two servers (NATS stream, S3 objects), then started; $leaders lease holder(s) afterwards"
+  until_one_lease_holder "$back" "$a" "$b"
+  finish "PostgreSQL stopped for $PG_SECONDS s under two servers (NATS stream, S3 objects), then started; $holders"
 }
 
-# The node leading the JetStream stream (n0, n1 or n2), from the monitoring endpoints.
+# The node leading the JetStream stream `alleycat` (n0, n1 or n2): the node whose monitoring
+# endpoint (`/jsz`) names itself as the stream's leader, as the others name it too. Asked again
+# for up to 10 s (an election may be under way); fails the run when no node says it leads.
 nats_stream_leader() {
-  local i
-  for i in 1 2 3; do
-    curl -sf "http://127.0.0.1:830$i/jsz?accounts=true&streams=true" 2>/dev/null
-    echo
-  done | python3 -c '
+  local i leader
+  for _ in $(seq 100); do
+    leader=$(for i in 0 1 2; do
+      printf 'n%s ' "$i"
+      curl -sf --max-time 2 "http://127.0.0.1:830$((i + 1))/jsz?accounts=true&streams=true" 2>/dev/null | tr -d '\n'
+      echo
+    done | python3 -c '
 import json, sys
+claims, named = [], set()
 for line in sys.stdin:
+    node, _, body = line.partition(" ")
     try:
-        for account in json.loads(line).get("account_details", []):
-            for stream in account.get("stream_detail", []):
-                leader = stream.get("cluster", {}).get("leader")
-                if leader:
-                    print(leader)
-                    sys.exit()
+        accounts = json.loads(body).get("account_details", [])
     except ValueError:
-        pass
-print("n0")'
+        continue
+    for account in accounts:
+        for stream in account.get("stream_detail", []):
+            leader = (stream.get("cluster") or {}).get("leader")
+            if stream.get("name") == "alleycat" and leader:
+                named.add(leader)
+                if leader == node:
+                    claims.append(node)
+if len(claims) == 1 and named == set(claims):
+    print(claims[0])')
+    [ -n "$leader" ] && { echo "$leader"; return; }
+    sleep 0.1 # waiting for the nodes to agree on a leader, with a deadline
+  done
+  echo "cannot find the JetStream stream's leader in the nodes' /jsz" >&2
+  exit 1
 }
 
 # The JetStream stream's leader node paused while racers ride, then resumed.
@@ -517,7 +695,7 @@ row_nats() {
     ALLEYCAT_STREAM=nats://127.0.0.1:4301,127.0.0.1:4302,127.0.0.1:4303
   ride "$port"
   local leader pid
-  leader=$(nats_stream_leader)
+  leader=$(nats_stream_leader) || exit 1
   pid=$(cat "$nats_dir/$leader.pid")
   pause "$pid"
   injected "$port"

@@ -30,7 +30,7 @@ cargo test --workspace --doc --locked
 
 # The clock row ran with the Rust tests.
 step "Fault matrix, short (scripts/faults.sh --short); fails on any loss"
-scripts/faults.sh --short disk-full s3 sigkill postgres nats
+scripts/faults.sh --short disk-full s3 sigkill reshard-kill postgres nats
 
 scripts/build-app.sh
 

@@ -3,7 +3,7 @@
 //!
 //! | component | ready when | reported |
 //! |---|---|---|
-//! | `stream` | its last write (or its probe) succeeded | `writing` + when it last stored, or `failing` + the error and since when, or `stopped` |
+//! | `stream` | its last write (or its probe) succeeded | `writing` + when it last stored, or `failing` + the error and since when, or `stopped`; on JetStream also `noLeader` or `unreachable` + the error and since when |
 //! | `database` | a trivial query answers within [`CHECK_TIMEOUT`] | `ok` or `unreachable` + the error |
 //! | `objectStore` | a `HEAD` answers (found or not) within [`CHECK_TIMEOUT`] | `ok` or `unreachable` + the error |
 //! | `pipeline` | delivery and merge run (on the lease holder), or wait for the lease | `running`, `standby`, or `failed` + the error and since when |
@@ -85,6 +85,12 @@ pub fn stream(health: &StreamHealth) -> Component {
             "state": "failing", "shard": shard.to_string(), "sinceMs": since_ms, "error": error,
         }),
         StreamHealth::Stopped => json!({"state": "stopped"}),
+        StreamHealth::NoLeader { since_ms, error } => {
+            json!({"state": "noLeader", "sinceMs": since_ms, "error": error})
+        }
+        StreamHealth::Unreachable { since_ms, error } => {
+            json!({"state": "unreachable", "sinceMs": since_ms, "error": error})
+        }
         StreamHealth::Untracked => json!({"state": "untracked"}),
     };
     Component::new(health.can_store(), detail)

@@ -60,3 +60,52 @@ async fn a_server_refuses_to_start_on_a_stream_that_is_not_there() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
 }
+
+/// `/readyz`'s status and its `stream` component, or `None` when it does not answer.
+async fn readyz_stream(client: &reqwest::Client, base: &str) -> Option<(u16, Value)> {
+    let response = client.get(format!("{base}/readyz")).send().await.ok()?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.ok()?;
+    Some((status, body["components"]["stream"].clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_turns_503_while_jetstream_has_lost_its_quorum_and_200_once_it_is_back() {
+    let mut cluster = NatsCluster::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let dist = tempfile::tempdir().unwrap();
+    support::write_fake_dist(dist.path());
+    let (mut child, base) =
+        spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
+    let client = support::client();
+    let (race, _) = support::wall_race_now();
+    let events: Vec<Value> = three_racers_ride(race - 1, 4).iter().map(to_json).collect();
+    assert_eq!(post_events(&client, &base, &events).await["failedRecordCount"], 0);
+    eventually(Duration::from_secs(20), "/readyz 200 with the stream writing", || async {
+        let (status, stream) = readyz_stream(&client, &base).await?;
+        (status == 200 && stream["state"] == "writing").then_some(())
+    })
+    .await;
+
+    // Two of three nodes gone: the stream has no quorum, so no leader, and cannot store.
+    cluster.kill(1);
+    cluster.kill(2);
+    let stream = eventually(Duration::from_secs(40), "/readyz 503 for the stream", || async {
+        let (status, stream) = readyz_stream(&client, &base).await?;
+        (status == 503 && stream["ready"] == false).then_some(stream)
+    })
+    .await;
+    assert!(["noLeader", "unreachable"].contains(&stream["state"].as_str().unwrap()), "{stream}");
+    assert!(stream["sinceMs"].as_u64().is_some(), "{stream}");
+    assert!(!stream["error"].as_str().unwrap_or_default().is_empty(), "{stream}");
+
+    // Back by itself once the nodes are, with no put needed.
+    cluster.restart(1).await;
+    cluster.restart(2).await;
+    eventually(Duration::from_secs(30), "/readyz 200 again", || async {
+        let (status, stream) = readyz_stream(&client, &base).await?;
+        (status == 200 && stream["state"] == "writing").then_some(())
+    })
+    .await;
+    assert!(terminate(&mut child).success());
+}

@@ -82,6 +82,15 @@
 //! should checkpoint a given named consumer (for delivery, a lease across servers is to see to
 //! that; this engine does not).
 //!
+//! # Health
+//!
+//! [`Stream::health`] is what the latest put or probe found (`super::jetstream_health`): a
+//! record not acknowledged makes the engine `Failing` at once; a probe every second asks the
+//! stream's leader for the stream's info, within 2 s, and says `NoLeader` (connected, and no
+//! answer, an error, or a leader that less than a quorum of the replicas follows) or
+//! `Unreachable` (not connected to any node) until that passes; an acknowledged put or a
+//! probe that passes makes it `Writing`.
+//!
 //! The optional throttle (Kinesis' per-shard limits) is counted per `JetStreamStream`, i.e.
 //! per server process, not across the cluster.
 
@@ -111,11 +120,13 @@ use super::{
     check_get_limit, check_put,
     checkpoint::check_consumer_name,
     config::{Clock, SystemClock},
-    describe_map, hash_key, hash_ranges, invalid_record, record_error,
+    describe_map, hash_key, hash_ranges, invalid_record,
+    jetstream_health::{spawn_probe, JetStreamHealth},
+    record_error,
     shard::Throttle,
     shard_of, GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, Record, RecordError,
     RecordErrorCode, SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition,
-    Stream, StreamError, DEFAULT_RETENTION, DEFAULT_SHARDS, MAX_RECORD_BYTES,
+    Stream, StreamError, StreamHealth, DEFAULT_RETENTION, DEFAULT_SHARDS, MAX_RECORD_BYTES,
 };
 
 /// The default name of the JetStream stream.
@@ -356,6 +367,8 @@ pub struct JetStreamStream {
     /// sequence of the last message it delivered.
     readers: Mutex<HashMap<(u32, u64), (PullConsumer, u64)>>,
     state: Mutex<Option<StreamState>>,
+    /// What the latest put or probe found ([`Stream::health`]).
+    health: Arc<JetStreamHealth>,
 }
 
 impl fmt::Debug for JetStreamStream {
@@ -490,6 +503,8 @@ impl JetStreamStream {
         let throttle = config
             .throttle
             .then(|| (0..config.shards).map(|_| Mutex::new(Throttle::default())).collect());
+        let health = Arc::new(JetStreamHealth::default());
+        spawn_probe(js.client(), stream.clone(), Arc::clone(&clock), Arc::downgrade(&health));
         Ok(Self {
             js,
             stream,
@@ -501,6 +516,7 @@ impl JetStreamStream {
             timeout: config.request_timeout,
             readers: Mutex::new(HashMap::new()),
             state: Mutex::new(None),
+            health,
         })
     }
 
@@ -1001,10 +1017,11 @@ impl Stream for JetStreamStream {
                     results.push(None);
                     acks.push((i, shard, ack));
                 }
-                Err(error) => results.push(Some(record_error(
-                    RecordErrorCode::InternalFailure,
-                    format!("JetStream publish failed: {error}"),
-                ))),
+                Err(error) => {
+                    let message = format!("JetStream publish failed: {error}");
+                    self.health.put_failed(self.clock.now_ms(), ShardId(shard), message.clone());
+                    results.push(Some(record_error(RecordErrorCode::InternalFailure, message)));
+                }
             }
         }
         // Every publish is on its way; now the acknowledgements, all together.
@@ -1014,14 +1031,18 @@ impl Stream for JetStreamStream {
         .await;
         for (i, shard, answer) in answers {
             results[i] = Some(match answer {
-                Ok(ack) => Ok(PutRecordOk {
-                    shard_id: ShardId(shard),
-                    sequence_number: SequenceNumber(sequence(shard, ack.sequence)),
-                }),
-                Err(error) => record_error(
-                    RecordErrorCode::InternalFailure,
-                    format!("JetStream did not acknowledge the record: {error}"),
-                ),
+                Ok(ack) => {
+                    self.health.put_stored(self.clock.now_ms());
+                    Ok(PutRecordOk {
+                        shard_id: ShardId(shard),
+                        sequence_number: SequenceNumber(sequence(shard, ack.sequence)),
+                    })
+                }
+                Err(error) => {
+                    let message = format!("JetStream did not acknowledge the record: {error}");
+                    self.health.put_failed(self.clock.now_ms(), ShardId(shard), message.clone());
+                    record_error(RecordErrorCode::InternalFailure, message)
+                }
             });
         }
         let records: Vec<_> = results
@@ -1196,6 +1217,10 @@ impl Stream for JetStreamStream {
             }
         }
         Ok(out)
+    }
+
+    fn health(&self) -> StreamHealth {
+        self.health.get()
     }
 }
 

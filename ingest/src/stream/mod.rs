@@ -38,6 +38,7 @@ pub mod config;
 pub mod disk;
 pub mod fs;
 pub mod jetstream;
+mod jetstream_health;
 pub mod lineage;
 pub mod location;
 pub mod map;
@@ -510,7 +511,8 @@ pub enum StreamHealth {
     },
     /// Some shard's writes fail; its puts are answered with `InternalFailure`. The engine
     /// probes the shard every [`config::PROBE_INTERVAL`] and returns to `Writing` on its own
-    /// once a write works again.
+    /// once a write works again (JetStream: a record's publish or PubAck failed; the next
+    /// acknowledged put, or a probe the stream's leader answers, clears it).
     Failing {
         /// The shard failing longest.
         shard: ShardId,
@@ -521,6 +523,23 @@ pub enum StreamHealth {
     },
     /// The engine's writer has stopped: nothing can be stored until the process restarts.
     Stopped,
+    /// The stream's servers are reached but its leader does not answer (JetStream: quorum
+    /// lost, an election, or the node connected to paused); puts fail retryably meanwhile.
+    /// Probed every [`config::PROBE_INTERVAL`]; back to `Writing` on its own.
+    NoLeader {
+        /// Since when (engine clock, ms since the epoch).
+        since_ms: u64,
+        /// The latest error.
+        error: String,
+    },
+    /// None of the stream's servers can be reached (JetStream: not connected to any node).
+    /// Probed every [`config::PROBE_INTERVAL`]; back to `Writing` on its own.
+    Unreachable {
+        /// Since when (engine clock, ms since the epoch).
+        since_ms: u64,
+        /// The latest error.
+        error: String,
+    },
     /// The engine does not track its writes (each put reports its own outcome).
     Untracked,
 }

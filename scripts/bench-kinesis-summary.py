@@ -4,8 +4,8 @@
     scripts/bench-kinesis-summary.py RESULTS.jsonl
 
 PutRecords: per server and concurrency, the medians over the rounds of records/s, p50/p99 ms
-and the server's CPU µs per record, with the load averages seen; then #18's bars on the
-server's cost (Alleycat's CPU per record at most 1/20 of kinesalite's and 1/4 of ferrokinesis'
+and the server's CPU µs per record, with the load averages seen; then Alleycat against the
+baseline build when one ran (BASELINE=...), and #18's bars on the server's cost (Alleycat's CPU per record at most 1/20 of kinesalite's and 1/4 of ferrokinesis'
 in memory, at every concurrency). SubscribeToShard: p50/p99 delivery latency per server.
 """
 import json
@@ -51,6 +51,9 @@ def bars(cpu):
         alleycat = cpu.get((concurrency, "alleycat"))
         if not alleycat:
             continue
+        baseline = cpu.get((concurrency, "alleycat-baseline"))
+        if baseline is not None:
+            print(f"- concurrency {concurrency}: Alleycat CPU per record {alleycat:.2f} µs against the baseline's {baseline:.2f} µs ({100 * (alleycat / baseline - 1):+.0f} %)")
         for other, factor in (("kinesalite", KINESALITE_FACTOR), ("ferrokinesis", FERROKINESIS_FACTOR)):
             theirs = cpu.get((concurrency, other))
             if theirs is None:

@@ -6,6 +6,11 @@
 #
 #   scripts/bench-kinesis.sh [SECONDS] [CONCURRENCIES] [ROUNDS]   (defaults: 10, 1,8,32 and 2)
 #   BENCH_RUST_CLIENT=1 scripts/bench-kinesis.sh ...   also runs kinesis/benches/put_records.rs
+#   BASELINE=path/to/alleycat scripts/bench-kinesis.sh ...   also runs that build of Alleycat
+#       (as alleycat-baseline, interleaved with the rest), to measure a change before and after
+#   BENCH_SUBSCRIBE=0 scripts/bench-kinesis.sh ...   skips the SubscribeToShard part
+#   BENCH_FERRO_DURABLE=0 scripts/bench-kinesis.sh ...   skips ferrokinesis --state-dir (its
+#       write-ahead log takes about 1 GB of disk per 8-second run)
 #
 # Builds the release server (and, once, ferrokinesis into .tools/), then for each round and
 # concurrency runs tests/kinesis/js/bench.mjs (500-record batches of ~200-byte events) against
@@ -23,28 +28,37 @@ CONCURRENCY=${2:-1,8,32}
 ROUNDS=${3:-2}
 JS=tests/kinesis/js
 FERRO_VERSION=0.7.0
-FERRO=.tools/bin/ferrokinesis
+# Where ferrokinesis is installed (cargo install --root); FERRO_ROOT=DIR picks another place,
+# e.g. when .tools is shared between worktrees.
+FERRO_ROOT=${FERRO_ROOT:-.tools}
+FERRO=$FERRO_ROOT/bin/ferrokinesis
 LOCK=/tmp/alleycat-bench.lock
 
 [ -d "$JS/node_modules/kinesalite" ] || (cd "$JS" && npm ci --no-audit --no-fund)
 # cargo install records what it installed in .tools/.crates.toml (ferrokinesis has no --version).
-if ! grep -qF "\"ferrokinesis $FERRO_VERSION " .tools/.crates.toml 2>/dev/null; then
-  cargo install ferrokinesis --version "$FERRO_VERSION" --locked --root .tools ||
+if ! grep -qF "\"ferrokinesis $FERRO_VERSION " "$FERRO_ROOT/.crates.toml" 2>/dev/null; then
+  cargo install ferrokinesis --version "$FERRO_VERSION" --locked --root "$FERRO_ROOT" ||
     echo "ferrokinesis $FERRO_VERSION did not build: measuring without it" >&2
 fi
 cargo build --release --locked -p alleycat-server
 [ -z "${BENCH_RUST_CLIENT:-}" ] || cargo bench --locked -p alleycat-kinesis --bench put_records --no-run
 
 targets=(alleycat kinesalite)
+[ -z "${BASELINE:-}" ] || targets=(alleycat-baseline "${targets[@]}")
 subscribers=(alleycat)
 if [ -x "$FERRO" ]; then
-  targets+=(ferrokinesis ferrokinesis-durable)
-  subscribers+=(ferrokinesis ferrokinesis-durable)
+  targets+=(ferrokinesis)
+  subscribers+=(ferrokinesis)
+  if [ "${BENCH_FERRO_DURABLE:-1}" != 0 ]; then
+    targets+=(ferrokinesis-durable)
+    subscribers+=(ferrokinesis-durable)
+  fi
 fi
 
 work=$(mktemp -d)
 results=$work/results.jsonl
 server_pid=
+server_dir=
 cleanup() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -65,13 +79,16 @@ await_log() {
   exit 1
 }
 
-# Starts `name` fresh in its own directory; sets server_pid and server_url.
+# Starts `name` fresh in its own directory; sets server_pid, server_dir and server_url.
 start_server() {
   local name=$1 dir port
   dir=$(mktemp -d -p "$work" "$name.XXXX")
+  server_dir=$dir
   case $name in
-    alleycat)
-      ALLEYCAT_LOG=info target/release/alleycat serve --port 0 --kinesis-port 0 \
+    alleycat | alleycat-baseline)
+      local binary=target/release/alleycat
+      [ "$name" = alleycat ] || binary=$BASELINE
+      ALLEYCAT_LOG=info "$binary" serve --port 0 --kinesis-port 0 \
         --data-dir "$dir/d" --dist "$dir/dist" --roster-size 100 >"$dir/log" 2>&1 &
       server_pid=$!
       await_log "$dir/log" "--endpoint-url http://" Alleycat
@@ -98,10 +115,12 @@ start_server() {
   esac
 }
 
+# Stops the server and removes what it stored (an 8-second Alleycat run keeps ~200 MB).
 stop_server() {
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=
+  rm -rf "$server_dir"
 }
 
 echo "load before: $(cat /proc/loadavg)"
@@ -122,9 +141,10 @@ for round in $(seq "$ROUNDS"); do
 done
 # SubscribeToShard delivery latency (PutRecord sent -> record pushed to a subscriber); kinesalite
 # has no enhanced fan-out. Built here, after the PutRecords runs, so they start at once.
-cargo bench --locked -p alleycat-kinesis --bench subscribe_latency --no-run
+[ "${BENCH_SUBSCRIBE:-1}" = 0 ] && subscribers=() ||
+  cargo bench --locked -p alleycat-kinesis --bench subscribe_latency --no-run
 for round in $(seq "$ROUNDS"); do
-  for target in "${subscribers[@]}"; do
+  for target in "${subscribers[@]+"${subscribers[@]}"}"; do
     start_server "$target"
     flock "$LOCK" cargo bench --locked -q -p alleycat-kinesis --bench subscribe_latency -- \
       --label "$target" --endpoint "$server_url" |

@@ -14,7 +14,7 @@ pub struct Blob(pub Bytes);
 impl Serialize for Blob {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&STANDARD.encode(&self.0))
+            serializer.serialize_str(&base64_simd::STANDARD.encode_to_string(&self.0))
         } else {
             serializer.serialize_bytes(&self.0)
         }
@@ -30,9 +30,14 @@ impl<'de> Deserialize<'de> for Blob {
                 f.write_str("a base64 string or a byte string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Blob, E> {
-                STANDARD.decode(v).map(|bytes| Blob(bytes.into())).map_err(|e| {
-                    E::custom(format_args!("'{v}' can not be converted to a Blob: {e}"))
-                })
+                base64_simd::STANDARD.decode_to_vec(v).map(|bytes| Blob(bytes.into())).map_err(
+                    |_| {
+                        // base64-simd's error says only "invalid"; base64's says where.
+                        let why = STANDARD.decode(v).err().map(|e| e.to_string());
+                        let why = why.as_deref().unwrap_or("not canonical base64");
+                        E::custom(format_args!("'{v}' can not be converted to a Blob: {why}"))
+                    },
+                )
             }
             fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Blob, E> {
                 Ok(Blob(Bytes::copy_from_slice(v)))

@@ -1,6 +1,6 @@
 //! The record actions: PutRecord, PutRecords, GetShardIterator, GetRecords.
 
-use std::time::Duration;
+use std::{borrow::Cow, time::Duration};
 
 use alleycat_ingest::stream::{
     self, GetRecordsOutput as StreamRecords, RecordErrorCode, SequenceNumber, ShardId,
@@ -15,7 +15,8 @@ use crate::{
     model::{Blob, Timestamp},
     streams::{encryption_type, stream_name, ChildShard},
     validate::{
-        is_hash_key, is_name, is_sequence, Checks, HASH_KEY_PATTERN, NAME_PATTERN, SEQUENCE_PATTERN,
+        is_hash_key, is_name, is_sequence, Checks, Member, HASH_KEY_PATTERN, NAME_PATTERN,
+        SEQUENCE_PATTERN,
     },
     Call, ACCOUNT_ID,
 };
@@ -33,9 +34,27 @@ pub struct RecordInput {
     explicit_hash_key: Option<String>,
 }
 
+/// A field of a put record: `partitionKey` in PutRecord, `records.<n>.member.partitionKey` in
+/// PutRecords (`n` from 1), spelled only if a check of it fails.
+struct RecordField {
+    /// The record's place in PutRecords' list, from 0; none in PutRecord.
+    index: Option<usize>,
+    field: &'static str,
+}
+
+impl Member for RecordField {
+    fn spell(&self) -> Cow<'_, str> {
+        match self.index {
+            None => Cow::Borrowed(self.field),
+            Some(i) => Cow::Owned(format!("records.{}.member.{}", i + 1, self.field)),
+        }
+    }
+}
+
 impl RecordInput {
-    fn check(&self, checks: &mut Checks, prefix: &str) {
-        let at = |field: &str| format!("{prefix}{field}");
+    /// Checks the record at `index` of PutRecords' list, or PutRecord's (no index).
+    fn check(&self, checks: &mut Checks, index: Option<usize>) {
+        let at = |field| RecordField { index, field };
         checks.required(&at("data"), &self.data);
         checks.blob(&at("data"), self.data.as_ref().map(|b| &b.0[..]), MAX_RECORD_BYTES);
         checks.required(&at("partitionKey"), &self.partition_key);
@@ -99,7 +118,7 @@ pub async fn put_record(
 ) -> Result<PutRecordOutput, KinesisError> {
     let mut checks = Checks::new();
     let name = stream_name(&mut checks, &input.stream_name, &input.stream_arn);
-    input.record.check(&mut checks, "");
+    input.record.check(&mut checks, None);
     // Kinesis orders by arrival within a shard anyway; the hint is validated, then unneeded.
     checks.pattern(
         "sequenceNumberForOrdering",
@@ -162,13 +181,24 @@ pub struct PutRecordsOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsResultEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
-    sequence_number: Option<String>,
+    sequence_number: Option<Shown<u128>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    shard_id: Option<String>,
+    shard_id: Option<Shown<ShardId>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<String>,
+}
+
+/// A value that travels as the string its `Display` writes (sequence numbers, shard ids),
+/// written straight into the answer rather than into a string of its own first.
+#[derive(Debug)]
+pub struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
 }
 
 /// PutRecords: up to 500 records; each succeeds or fails on its own, as in Kinesis: a
@@ -195,7 +225,7 @@ pub async fn put_records(
             MAX_RECORDS_PER_PUT,
         );
         for (i, record) in records.iter().enumerate() {
-            record.check(&mut checks, &format!("records.{}.member.", i + 1));
+            record.check(&mut checks, Some(i));
         }
     }
     checks.finish()?;
@@ -218,8 +248,8 @@ pub async fn put_records(
         .into_iter()
         .map(|result| match result {
             Ok(ok) => PutRecordsResultEntry {
-                sequence_number: Some(ok.sequence_number.0.to_string()),
-                shard_id: Some(ok.shard_id.to_string()),
+                sequence_number: Some(Shown(ok.sequence_number.0)),
+                shard_id: Some(Shown(ok.shard_id)),
                 error_code: None,
                 error_message: None,
             },

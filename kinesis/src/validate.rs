@@ -5,10 +5,32 @@
 //! <rule>; ...`, where `<path>` is the member's name with a lower-case first letter
 //! (`streamName`, `records.2.member.partitionKey`). [`Checks`] collects them in that form.
 
+use std::borrow::Cow;
+
 use crate::error::KinesisError;
 
 /// The most violations one message lists.
 const MAX_REPORTED: usize = 10;
+
+/// Where a checked value is in the request (`streamName`, `records.2.member.partitionKey`),
+/// spelled out only when a check fails: a PutRecords call checks the members of up to 500
+/// records, and nearly always every check passes.
+pub trait Member {
+    /// The member's path.
+    fn spell(&self) -> Cow<'_, str>;
+}
+
+impl Member for str {
+    fn spell(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl Member for String {
+    fn spell(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
 
 /// Violations found so far.
 #[derive(Debug, Default)]
@@ -22,16 +44,17 @@ impl Checks {
         Self::default()
     }
 
-    fn fail(&mut self, value: Option<String>, at: &str, rule: &str) {
+    fn fail(&mut self, value: Option<String>, at: &(impl Member + ?Sized), rule: &str) {
         if self.errors.len() < MAX_REPORTED {
             let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
+            let at = at.spell();
             self.errors
                 .push(format!("Value {value} at '{at}' failed to satisfy constraint: {rule}"));
         }
     }
 
     /// `value` must be present. Returns whether it is.
-    pub fn required<T>(&mut self, at: &str, value: &Option<T>) -> bool {
+    pub fn required<T>(&mut self, at: &(impl Member + ?Sized), value: &Option<T>) -> bool {
         if value.is_none() {
             self.fail(None, at, "Member must not be null");
         }
@@ -39,7 +62,13 @@ impl Checks {
     }
 
     /// A string of `min` to `max` characters.
-    pub fn length(&mut self, at: &str, value: Option<&str>, min: usize, max: usize) {
+    pub fn length(
+        &mut self,
+        at: &(impl Member + ?Sized),
+        value: Option<&str>,
+        min: usize,
+        max: usize,
+    ) {
         let Some(value) = value else { return };
         let chars = value.chars().count();
         if chars < min {
@@ -61,7 +90,7 @@ impl Checks {
     /// A string matching the pattern Kinesis names `pattern`, as decided by `matches`.
     pub fn pattern(
         &mut self,
-        at: &str,
+        at: &(impl Member + ?Sized),
         value: Option<&str>,
         pattern: &str,
         matches: fn(&str) -> bool,
@@ -103,7 +132,7 @@ impl Checks {
     }
 
     /// A blob of at most `max` bytes (shown as Kinesis' Java runtime shows a buffer).
-    pub fn blob(&mut self, at: &str, value: Option<&[u8]>, max: usize) {
+    pub fn blob(&mut self, at: &(impl Member + ?Sized), value: Option<&[u8]>, max: usize) {
         if let Some(value) = value {
             if value.len() > max {
                 let len = value.len();

@@ -442,12 +442,35 @@ async fn bad_requests_get_the_documented_errors() {
         .await;
     assert_eq!(kind, "ValidationException");
     assert!(message.contains("at 'records.1.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"), "{message}");
+    // Each broken member is named by its record's place in the list, from 1.
+    let records = json!([
+        {"Data": data("x"), "PartitionKey": "p"},
+        {"Data": data("x"), "ExplicitHashKey": "01"},
+    ]);
+    let (kind, message) =
+        k.error("PutRecords", json!({"StreamName": "alleycat", "Records": records})).await;
+    assert_eq!(kind, "ValidationException");
+    assert_eq!(
+        message,
+        "2 validation errors detected: Value null at 'records.2.member.partitionKey' failed to satisfy constraint: Member must not be null; \
+         Value '01' at 'records.2.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"
+    );
+    let (kind, message) =
+        k.error("PutRecord", json!({"StreamName": "alleycat", "Data": data("x")})).await;
+    assert_eq!(kind, "ValidationException");
+    assert!(message.contains("Value null at 'partitionKey' failed"), "{message}");
     let (kind, _) = k
         .error("PutRecord", json!({"StreamName": "nope", "PartitionKey": "p", "Data": data("x")}))
         .await;
     assert_eq!(kind, "ResourceNotFoundException");
-    let (kind, _) = k
+    let (kind, message) = k
         .error("PutRecord", json!({"StreamName": "alleycat", "PartitionKey": "p", "Data": "***"}))
+        .await;
+    assert_eq!(kind, "SerializationException");
+    assert!(message.contains("'***' can not be converted to a Blob: Invalid symbol"), "{message}");
+    // Non-canonical base64 (the last character's unused bits set) is refused too.
+    let (kind, _) = k
+        .error("PutRecord", json!({"StreamName": "alleycat", "PartitionKey": "p", "Data": "aGj="}))
         .await;
     assert_eq!(kind, "SerializationException");
     let (kind, message) = k.error("GetShardIterator", json!({"StreamName": "alleycat", "ShardId": "shardId-000000000009", "ShardIteratorType": "LATEST"})).await;

@@ -3,7 +3,8 @@
 //! `cargo run -p alleycat-app --example seed_history --target x86_64-unknown-linux-gnu -- \
 //!     <out.gz> [racers=6667] [seconds=300] [class=3] [races=10]`
 //!
-//! Personal bests come from the deterministic ride model, as the ingest benchmark's do.
+//! Personal bests come from the deterministic ride model, as the ingest benchmark's do; every
+//! fifth racer rides every other race on a real bike, so the file carries real-bike marks.
 
 use alleycat_domain::{history::ClassBests, output::to_centi, ride::RiderProfile};
 
@@ -19,8 +20,10 @@ fn main() {
         let profile = RiderProfile::new(2026, racer);
         for race in 0..races {
             let ride = profile.race(5_880_000 + race * 7 + racer % 5, seconds);
+            let real_bike = racer % 5 == 0 && race % 2 == 0;
             for second in 1..=seconds {
-                bests.improve(racer, second, to_centi(ride.at(second).output()));
+                let centi = to_centi(ride.at(second).output());
+                bests.improve_ridden(racer, second, centi, real_bike);
             }
         }
     }

@@ -59,7 +59,8 @@ fn time_steps(history: &History, me: u64) {
             let output = 60.0 + f64::from((second * 7 + round * 13) % 140);
             let rank = history.rank(second, alleycat_domain::output::to_centi(output));
             let first = rank.saturating_sub(6);
-            let step = alltime::step(history, second, me, "Me", output, first..first + 20, |id| {
+            let rider = alltime::Rider { id: me, name: "Me", output, real_bike: false };
+            let step = alltime::step(history, second, &rider, first..first + 20, |id| {
                 format!("Racer #{id}")
             });
             checksum += step.rows.len() + step.place;

@@ -1,10 +1,12 @@
 //! History-file benchmark: one class of 6,667 racers × 300 seconds whose personal bests come from
-//! backfilling 10 races each with the deterministic ride model.
+//! backfilling 10 races each with the deterministic ride model; every fifth racer rides every
+//! other race on a real bike (same outputs, the bests it sets marked).
 //!
 //! Run: `cargo bench -p alleycat-ingest --bench history`
 //!
-//! Prints the gzipped size of our format and of the original Alleycat format on the same data,
-//! then times encode (JSON + gzip) and decode (gunzip + parse + per-second index).
+//! Prints the gzipped size of our format (with the real-bike marks, and the same bests without
+//! them) and of the original Alleycat format on the same data, then times encode (JSON + gzip),
+//! decode (gunzip + parse + per-second index) and one ranking step.
 
 use std::{hint::black_box, io::Write, time::Duration};
 
@@ -25,16 +27,29 @@ const SECONDS: u32 = 300;
 
 fn class_bests() -> ClassBests {
     let mut bests = ClassBests::new(3, SECONDS);
-    for racer in (0..RACERS).map(|i| i * 6 + 3) {
+    for (i, racer) in (0..RACERS).map(|i| (i, i * 6 + 3)) {
         let profile = RiderProfile::new(2026, racer);
         for race in 0..RACES {
             let ride = profile.race(5_880_000 + race * 7 + racer % 5, SECONDS);
+            let real_bike = i % 5 == 0 && race % 2 == 0;
             for second in 1..=SECONDS {
-                bests.improve(racer, second, to_centi(ride.at(second).output()));
+                let centi = to_centi(ride.at(second).output());
+                bests.improve_ridden(racer, second, centi, real_bike);
             }
         }
     }
     bests
+}
+
+/// The same bests without any real-bike mark (what version 2 could hold).
+fn without_marks(bests: &ClassBests) -> ClassBests {
+    let mut plain = ClassBests::new(bests.class_id(), bests.race_seconds());
+    for (racer, row) in bests.iter() {
+        for (i, &centi) in row.iter().enumerate() {
+            plain.improve(racer, i as u32 + 1, centi);
+        }
+    }
+    plain
 }
 
 fn gzip_default(data: &[u8]) -> Vec<u8> {
@@ -54,12 +69,19 @@ fn bench(c: &mut Criterion) {
         e.write_all(&original_json).expect("memory");
         e.finish().expect("memory")
     };
+    let plain = without_marks(&bests);
+    let marked =
+        bests.iter().filter(|&(racer, _)| (1..=SECONDS).any(|s| bests.real_bike(racer, s)));
     eprintln!(
-        "history sizes ({RACERS} racers x {SECONDS} s): ours {} B gzipped ({} B JSON); \
+        "history sizes ({RACERS} racers x {SECONDS} s, {} with bests on a real bike): ours {} B \
+         gzipped ({} B JSON), the same bests without marks {} B gzipped ({} B JSON); \
          original {} B gzipped at level 6, {} B at level 9 ({} B JSON); \
          ratio ours/original(level 6) = {:.3}",
+        marked.count(),
         ours.len(),
         ours_json.len(),
+        plain.encode().len(),
+        plain.to_json().len(),
         original.len(),
         original_best.len(),
         original_json.len(),

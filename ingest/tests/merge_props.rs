@@ -72,10 +72,33 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
+/// `e` ridden on a trainer that measured the output the simulated bike would have given, so
+/// that the same second on both kinds of bike ties.
+fn on_a_trainer(e: RacerEvent) -> RacerEvent {
+    RacerEvent {
+        source: alleycat_domain::Source::Trainer,
+        power: Some(alleycat_domain::output(e.cadence, e.resistance)),
+        ..e
+    }
+}
+
+/// Events of a few racers, races and classes, some ridden on a trainer (ties with the same
+/// second on the simulated bike included).
 fn arb_events() -> impl Strategy<Value = Vec<RacerEvent>> {
-    prop::collection::vec((1u64..6, 100u64..103, 1u8..=3, 1u32..=300), 1..60).prop_map(|picks| {
-        picks.into_iter().map(|(r, race, class, s)| event(r, race, class, s)).collect()
-    })
+    prop::collection::vec((1u64..6, 100u64..103, 1u8..=3, 1u32..=300, any::<bool>()), 1..60)
+        .prop_map(|picks| {
+            picks
+                .into_iter()
+                .map(|(r, race, class, s, trainer)| {
+                    let e = event(r, race, class, s);
+                    if trainer {
+                        on_a_trainer(e)
+                    } else {
+                        e
+                    }
+                })
+                .collect()
+        })
 }
 
 /// Merging `events` in one object gives what merging them cut at `cuts` into shuffled objects,
@@ -199,7 +222,13 @@ async fn rebuild_equals_live(live_db: Database, rebuilt_db: Database) {
             (1..=30u64)
                 .flat_map(|racer| (1..=25).map(move |s| (racer, s)))
                 .map(|(racer, s)| {
-                    event(racer, race, (racer % 3 + 1) as u8, s + (i % 4) as u32 * 25)
+                    let e = event(racer, race, (racer % 3 + 1) as u8, s + (i % 4) as u32 * 25);
+                    // Every fourth racer rides race 201 on a trainer.
+                    if racer % 4 == 0 && race == 201 {
+                        on_a_trainer(e)
+                    } else {
+                        e
+                    }
                 })
                 .collect()
         })
@@ -225,6 +254,14 @@ async fn rebuild_equals_live(live_db: Database, rebuilt_db: Database) {
     assert_eq!(stats.objects, paths.len() as u64 + 1);
     let rebuilt = outcome(store.as_ref(), &rebuilt_db, &races).await;
     assert_eq!(rebuilt, live);
+
+    // The trainer's bests kept their real-bike marks through the rebuild (racer 4 rides class
+    // 2), and only theirs.
+    let file = objects::history_file(store.as_ref(), 2).await.unwrap().unwrap();
+    let h = history::decode(&file.bytes).unwrap();
+    let marked = |racer| (1..=100).filter(|&s| h.real_bike(racer, s)).count();
+    assert!(marked(4) > 0, "racer 4's best on the trainer is marked somewhere");
+    assert_eq!(marked(1), 0, "racer 1 never rode a trainer");
 
     // The import survived the rebuild.
     let file = objects::history_file(store.as_ref(), 2).await.unwrap().unwrap();

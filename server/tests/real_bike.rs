@@ -1,6 +1,6 @@
 //! Rides on a real bike (issue #17) over the real HTTP API: a trainer's or power meter's
-//! measured power is the output that reaches the race results, and bad measurements are
-//! refused with their own error.
+//! measured power is the output that reaches the race results and the history file (whose bests
+//! ridden on a real bike are marked), and bad measurements are refused with their own error.
 
 mod support;
 
@@ -213,5 +213,50 @@ async fn a_ride_file_that_does_not_exist_is_a_clear_404_and_bad_names_are_refuse
         server.get(&format!("/api/racers/7/races/{race}.fit?classId=9")).await.status(),
         400
     );
+    server.stop().await;
+}
+
+/// Class 2's history file as the browser downloads it, once `ready` holds for it.
+async fn served_history(
+    server: &TestServer,
+    ready: impl Fn(&alleycat_domain::History) -> bool,
+) -> alleycat_domain::History {
+    eventually(Duration::from_secs(10), "class 2's history file", || async {
+        let response = server.get("/api/history/class-2.gz").await;
+        (response.status() == 200).then_some(())?;
+        let history = alleycat_domain::history::decode(&response.bytes().await.ok()?).ok()?;
+        ready(&history).then_some(history)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_best_ridden_on_a_trainer_comes_back_marked_in_the_served_history_file() {
+    let server = TestServer::start().await;
+    let (race, _) = server.race_now();
+    // Racer 7 rides race -1 on a trainer (300 W, then 100 W) and race -2 on the simulated bike
+    // (138 each second); racer 8 rides race -1 on the simulated bike.
+    let sim = alleycat_domain::output(85.0, 50.0);
+    assert_eq!(sim, 138.0);
+    let mut events = vec![
+        to_json(&trainer_second(race - 1, 7, 1, 300.0, 140.0)),
+        to_json(&trainer_second(race - 1, 7, 2, 100.0, 140.0)),
+    ];
+    events.extend((1..=2).map(|second| to_json(&event(race - 2, 7, 2, second, 85.0))));
+    events.extend((1..=2).map(|second| to_json(&event(race - 1, 8, 2, second, 85.0))));
+    let (_, body) = server.post_events(API_KEY, &events).await;
+    assert_eq!(body["failedRecordCount"], 0, "{body}");
+
+    let history =
+        served_history(&server, |h| h.best(7, 2).is_some() && h.best(8, 2).is_some()).await;
+    // Second 1's best is the trainer's: marked. Second 2's is the simulated ride's: not marked,
+    // though racer 7 rode that second on a trainer too.
+    assert_eq!(history.best(7, 1), Some(30_000));
+    assert!(history.real_bike(7, 1));
+    assert_eq!(history.best(7, 2), Some(13_800));
+    assert!(!history.real_bike(7, 2));
+    assert!(!history.real_bike(8, 1) && !history.real_bike(8, 2));
+    let top: Vec<_> = history.ranked(1, 1..3).map(|best| (best.racer_id, best.real_bike)).collect();
+    assert_eq!(top, [(7, true), (8, false)]);
     server.stop().await;
 }

@@ -45,10 +45,7 @@ impl Devices {
     pub fn measure(&self, now_ms: f64) -> Measured {
         let fresh = |at: f64| now_ms - at <= POWER_STALE_MS;
         let reading = self.reading.get_untracked();
-        let riding_a_device =
-            matches!(self.bike.get_untracked(), Status::Connected(_) | Status::Reconnecting { .. });
-        let source =
-            reading.and_then(|(r, _)| r.source).filter(|_| riding_a_device).unwrap_or(Source::Sim);
+        let source = self.source();
         let live = reading.filter(|&(_, at)| fresh(at)).map(|(r, _)| r);
         let power = source.measures_power().then(|| {
             live.and_then(|r| r.power)
@@ -64,6 +61,15 @@ impl Devices {
             .filter(|bpm| HEART_RATE_RANGE.contains(bpm));
         let cadence = live.and_then(|r| r.cadence).filter(|_| source.measures_power());
         Measured { source, power, cadence, heart_rate }
+    }
+
+    /// Where the ride's seconds come from now (not tracked): the bike's source while it is
+    /// connected or reconnecting, else the simulated bike.
+    pub fn source(&self) -> Source {
+        let riding_a_device =
+            matches!(self.bike.get_untracked(), Status::Connected(_) | Status::Reconnecting { .. });
+        let reading = self.reading.get_untracked();
+        reading.and_then(|(r, _)| r.source).filter(|_| riding_a_device).unwrap_or(Source::Sim)
     }
 
     fn connect(self, kind: Kind) {

@@ -125,9 +125,10 @@ pub fn Ride(
             }
             _ => bike.get().output(),
         };
-        let step = names.with(|name_of| {
-            alltime::step(&h, s, me, &my_name, output, window_slots.get(), name_of)
-        });
+        // Read each second (the memo follows `second`), like the event the ride sends.
+        let real_bike = devices.source().measures_power();
+        let rider = alltime::Rider { id: me, name: &my_name, output, real_bike };
+        let step = names.with(|name_of| alltime::step(&h, s, &rider, window_slots.get(), name_of));
         // Index the next second now, so that its first step is only a binary search.
         h.prepare(s + 1);
         Some(step)

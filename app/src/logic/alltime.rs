@@ -25,17 +25,30 @@ pub struct Step {
     pub rows: Vec<BoardRow>,
 }
 
-/// Ranks `output` of racer `me` at `second` against `history` and builds the rows in `window`.
-/// `name_of` names a racer id (the board shows ids for racers it has no name for).
+/// The rider on the all-time board this second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rider<'a> {
+    /// Their racer id.
+    pub id: u64,
+    /// Their name.
+    pub name: &'a str,
+    /// Their output this second.
+    pub output: f64,
+    /// A trainer or power meter measures it (their live row gets the real-bike mark).
+    pub real_bike: bool,
+}
+
+/// Ranks `rider`'s output at `second` against `history` and builds the rows in `window`; a
+/// best ridden on a real bike carries the mark. `name_of` names a racer id (the board shows ids
+/// for racers it has no name for).
 pub fn step(
     history: &History,
     second: u32,
-    me: u64,
-    my_name: &str,
-    output: f64,
+    rider: &Rider<'_>,
     window: Range<usize>,
     name_of: impl Fn(u64) -> String,
 ) -> Step {
+    let Rider { id: me, name: my_name, output, real_bike: my_real_bike } = *rider;
     let centi = to_centi(output);
     let place = history.rank(second, centi);
     let field = history.field(second) + 1;
@@ -56,7 +69,7 @@ pub fn step(
         total: None,
         is_me: false,
         is_my_best: best.racer_id == me,
-        real_bike: false,
+        real_bike: best.real_bike,
     }));
     if window.contains(&my_index) {
         rows.push(BoardRow {
@@ -69,7 +82,7 @@ pub fn step(
             total: None,
             is_me: true,
             is_my_best: false,
-            real_bike: false,
+            real_bike: my_real_bike,
         });
     }
     let below = window.start.max(my_index + 1)..window.end;
@@ -84,7 +97,7 @@ pub fn step(
             total: None,
             is_me: false,
             is_my_best: best.racer_id == me,
-            real_bike: false,
+            real_bike: best.real_bike,
         }));
     }
     Step { place, field, my_best: my_best.map(from_centi), personal_best, rows }
@@ -103,7 +116,14 @@ mod tests {
         b.improve(42, 1, 13225);
         b.improve(1000, 1, 12000);
         b.improve(7, 2, 9000);
+        // Racer 1000's best at second 1 was ridden on a trainer.
+        b.improve_ridden(1000, 1, 12000, true);
         History::from_bests(&b)
+    }
+
+    /// Racer 42, "Me", riding `output` on the simulated bike.
+    fn me(output: f64) -> Rider<'static> {
+        Rider { id: 42, name: "Me", output, real_bike: false }
     }
 
     fn places(step: &Step) -> Vec<(usize, u64, bool)> {
@@ -116,7 +136,7 @@ mod tests {
     #[test]
     fn the_rider_slots_in_among_the_bests_and_everyone_below_moves_down() {
         let h = history();
-        let s = step(&h, 1, 42, "Me", 135.0, 0..10, |id| format!("R{id}"));
+        let s = step(&h, 1, &me(135.0), 0..10, |id| format!("R{id}"));
         assert_eq!((s.place, s.field), (2, 4));
         assert_eq!(places(&s), [(1, 7, false), (2, 42, true), (3, 42, false), (4, 1000, false)]);
         assert!(s.personal_best);
@@ -128,10 +148,10 @@ mod tests {
     #[test]
     fn no_trophy_below_my_own_best_and_first_with_the_top_output() {
         let h = history();
-        let s = step(&h, 1, 42, "Me", 100.0, 0..10, |id| format!("R{id}"));
+        let s = step(&h, 1, &me(100.0), 0..10, |id| format!("R{id}"));
         assert_eq!(s.place, 4);
         assert!(!s.personal_best);
-        let s = step(&h, 1, 42, "Me", 200.0, 0..10, |id| format!("R{id}"));
+        let s = step(&h, 1, &me(200.0), 0..10, |id| format!("R{id}"));
         assert_eq!(s.place, 1);
         assert_eq!(places(&s)[0], (1, 42, true));
     }
@@ -139,18 +159,32 @@ mod tests {
     #[test]
     fn a_window_shows_only_its_rows() {
         let h = history();
-        let s = step(&h, 1, 42, "Me", 135.0, 2..3, |id| format!("R{id}"));
+        let s = step(&h, 1, &me(135.0), 2..3, |id| format!("R{id}"));
         assert_eq!(places(&s), [(3, 42, false)]);
-        let s = step(&h, 1, 42, "Me", 135.0, 1..2, |id| format!("R{id}"));
+        let s = step(&h, 1, &me(135.0), 1..2, |id| format!("R{id}"));
         assert_eq!(places(&s), [(2, 42, true)]);
-        let s = step(&h, 1, 42, "Me", 135.0, 3..40, |id| format!("R{id}"));
+        let s = step(&h, 1, &me(135.0), 3..40, |id| format!("R{id}"));
         assert_eq!(places(&s), [(4, 1000, false)]);
+    }
+
+    #[test]
+    fn bests_ridden_on_a_real_bike_and_the_riders_own_trainer_carry_the_mark() {
+        let h = history();
+        let s = step(&h, 1, &me(135.0), 0..10, |id| format!("R{id}"));
+        let marks: Vec<_> = s.rows.iter().map(|r| (r.racer_id, r.is_me, r.real_bike)).collect();
+        assert_eq!(
+            marks,
+            [(7, false, false), (42, true, false), (42, false, false), (1000, false, true)]
+        );
+        let on_a_trainer = Rider { real_bike: true, ..me(135.0) };
+        let s = step(&h, 1, &on_a_trainer, 1..2, |id| format!("R{id}"));
+        assert!(s.rows[0].is_me && s.rows[0].real_bike);
     }
 
     #[test]
     fn a_second_without_my_best_is_a_personal_best_when_riding() {
         let h = history();
-        let s = step(&h, 2, 42, "Me", 50.0, 0..10, |id| format!("R{id}"));
+        let s = step(&h, 2, &me(50.0), 0..10, |id| format!("R{id}"));
         assert_eq!((s.place, s.field), (2, 2));
         assert!(s.personal_best && s.my_best.is_none());
     }

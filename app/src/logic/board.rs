@@ -24,7 +24,8 @@ pub struct BoardRow {
     pub is_me: bool,
     /// This is the rider's own past best (all time only).
     pub is_my_best: bool,
-    /// They ride a real bike (here now only; the board marks it).
+    /// They ride a real bike (here now), or their best at this second was ridden on one (all
+    /// time); the board marks it.
     pub real_bike: bool,
 }
 

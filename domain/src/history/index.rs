@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use bit_vec::BitVec;
+
 use super::{gzip::gunzip, parse_json, ClassBests, Flat, HistoryError, MAX_DECODED_BYTES, NO_BEST};
 use crate::ClassId;
 
@@ -16,7 +18,8 @@ use crate::ClassId;
 /// as it is parsed, instead of after sorting every second of the race up front.
 ///
 /// Memory: two `u32` per racer and second once every second is indexed (the bests, and the
-/// per-second order), about 16 MB for 6,667 racers × 300 seconds.
+/// per-second order), about 16 MB for 6,667 racers × 300 seconds, and one bit per racer and
+/// second for the real-bike marks (250 KB).
 #[derive(Debug, Clone)]
 pub struct History {
     class_id: ClassId,
@@ -25,16 +28,19 @@ pub struct History {
     racers: Vec<u64>,
     /// Row-major bests: `racers.len() × race_seconds`, [`NO_BEST`] where none.
     bests: Vec<u32>,
+    /// Row-major like `bests`: the best was ridden on a real bike.
+    real_bike: BitVec,
     /// For second `s` (1-based), once built, `orders[s-1]` holds the indices (into `racers`) of
     /// the racers with a best at `s`, highest best first (ties by racer id).
     orders: Vec<OnceLock<Vec<u32>>>,
 }
 
-/// Two histories are equal when they hold the same bests, whichever seconds each has indexed.
+/// Two histories are equal when they hold the same bests and marks, whichever seconds each has
+/// indexed.
 impl PartialEq for History {
     fn eq(&self, other: &Self) -> bool {
-        (self.class_id, self.race_seconds, &self.racers, &self.bests)
-            == (other.class_id, other.race_seconds, &other.racers, &other.bests)
+        (self.class_id, self.race_seconds, &self.racers, &self.bests, &self.real_bike)
+            == (other.class_id, other.race_seconds, &other.racers, &other.bests, &other.real_bike)
     }
 }
 
@@ -49,6 +55,8 @@ pub struct RankedBest {
     pub racer_id: u64,
     /// Their best at that second, hundredths.
     pub centi: u32,
+    /// That best was ridden on a real bike.
+    pub real_bike: bool,
 }
 
 /// Gunzips and parses a history file: what the browser does with the download. Each second is
@@ -98,10 +106,12 @@ impl History {
             race_seconds: bests.race_seconds,
             racers: Vec::with_capacity(bests.racers.len()),
             bests: Vec::with_capacity(bests.racers.len() * bests.race_seconds as usize),
+            real_bike: BitVec::with_capacity(bests.racers.len() * bests.race_seconds as usize),
         };
         for (&id, row) in &bests.racers {
             flat.racers.push(id);
-            flat.bests.extend_from_slice(row);
+            flat.bests.extend_from_slice(&row.centi);
+            flat.real_bike.extend(row.real_bike.iter());
         }
         Self::index(flat)
     }
@@ -112,6 +122,7 @@ impl History {
             race_seconds: flat.race_seconds,
             racers: flat.racers,
             bests: flat.bests,
+            real_bike: flat.real_bike,
             orders: (0..flat.race_seconds).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -167,6 +178,10 @@ impl History {
         self.bests[index as usize * self.race_seconds as usize + s]
     }
 
+    fn real_bike_at(&self, index: u32, s: usize) -> bool {
+        self.real_bike.get(index as usize * self.race_seconds as usize + s).unwrap_or(false)
+    }
+
     /// `racer`'s best at `second`, hundredths.
     pub fn best(&self, racer: u64, second: u32) -> Option<u32> {
         let i = self.racers.binary_search(&racer).ok()?;
@@ -176,6 +191,14 @@ impl History {
         }
         let centi = self.best_at(i as u32, s);
         (centi != NO_BEST).then_some(centi)
+    }
+
+    /// Whether `racer`'s best at `second` was ridden on a real bike.
+    pub fn real_bike(&self, racer: u64, second: u32) -> bool {
+        let Ok(i) = self.racers.binary_search(&racer) else { return false };
+        let s = usize::try_from(second).ok().and_then(|s| s.checked_sub(1));
+        s.filter(|&s| s < self.race_seconds as usize)
+            .is_some_and(|s| self.real_bike_at(i as u32, s))
     }
 
     /// `racer`'s bests, second 1 first, in hundredths ([`NO_BEST`] where none): the chart of
@@ -216,6 +239,7 @@ impl History {
                 place: k + 1,
                 racer_id: self.racers[i as usize],
                 centi: self.best_at(i, s),
+                real_bike: self.real_bike_at(i, s),
             }
         })
     }
@@ -244,8 +268,22 @@ mod tests {
         assert_eq!(h.rank(1, 100), 4);
         let top: Vec<_> = h.ranked(1, 1..10).map(|r| (r.place, r.racer_id, r.centi)).collect();
         assert_eq!(top, vec![(1, 7, 14000), (2, 42, 13225), (3, 1000, 13225)]);
+        assert!(h.ranked(1, 1..10).all(|r| !r.real_bike));
         assert_eq!(h.ranked(1, 2..3).count(), 1);
         assert_eq!(h.rank(0, 1), 1);
         assert_eq!(h.rank(6, 1), 1);
+    }
+
+    #[test]
+    fn ranked_rows_say_which_bests_were_ridden_on_a_real_bike() {
+        let mut b = sample();
+        b.improve_ridden(1000, 1, 13225, true);
+        b.improve_ridden(7, 5, 9000, true);
+        let h = decode(&gz(&b.to_json())).unwrap();
+        let marks: Vec<_> = h.ranked(1, 1..10).map(|r| (r.racer_id, r.real_bike)).collect();
+        assert_eq!(marks, vec![(7, false), (42, false), (1000, true)]);
+        assert!(h.ranked(5, 1..2).all(|r| r.racer_id == 7 && r.real_bike));
+        assert!(h.real_bike(7, 5) && !h.real_bike(7, 1) && !h.real_bike(7, 6));
+        assert!(!h.real_bike(8, 5));
     }
 }

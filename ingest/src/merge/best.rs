@@ -88,10 +88,18 @@ impl Bests {
         Ok(())
     }
 
-    /// Improves a loaded class's best.
-    pub(crate) fn improve(&mut self, class: ClassId, racer: u64, second: u32, centi: u32) {
+    /// Improves a loaded class's best, marked as ridden on a real bike when `real_bike` (the
+    /// mark goes with whichever ride sets the best: [`ClassBests::improve_ridden`]).
+    pub(crate) fn improve(
+        &mut self,
+        class: ClassId,
+        racer: u64,
+        second: u32,
+        centi: u32,
+        real_bike: bool,
+    ) {
         let bests = self.classes.get_mut(&class).expect("class loaded before folding");
-        if bests.improve(racer, second, centi) {
+        if bests.improve_ridden(racer, second, centi, real_bike) {
             self.dirty.insert(class);
         }
     }

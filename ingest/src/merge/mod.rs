@@ -1,5 +1,6 @@
 //! The merge stage (the history processor): folds every delivered object into per-class personal
-//! bests (`history/class-<id>.gz`, see `alleycat_domain::history`) and into race results and
+//! bests (`history/class-<id>.gz`, see `alleycat_domain::history`; each best marked when a
+//! trainer or power meter measured it) and into race results and
 //! class records (the embedded SQLite database or PostgreSQL, see [`db`]).
 //!
 //! Data flows one way: delivery stores an object and sends its path on a channel; the merge
@@ -8,10 +9,11 @@
 //! nothing is missed across restarts.
 //!
 //! Everything the merge computes is a maximum over what it has seen: per race, class, racer and
-//! second the highest output; per class, racer and second the best output; per class and racer the
-//! highest race total. Folding is therefore **idempotent** (a record merged twice, e.g. a duplicate
-//! delivery after a crash, counts once) and **order-independent**, and a [`rebuild`] from all
-//! delivered objects gives byte-identical history files and the same database.
+//! second the highest output; per class, racer and second the best output, marked when a ride
+//! that set it was on a real bike (a real bike wins a tie); per class and racer the highest race
+//! total. Folding is therefore **idempotent** (a record merged twice, e.g. a duplicate delivery
+//! after a crash, counts once) and **order-independent**, and a [`rebuild`] from all delivered
+//! objects gives byte-identical history files and the same database.
 //!
 //! A commit writes the changed history files first (each an atomic replace), then, in one
 //! database transaction, the changed rides, class records and the merged objects' paths. A crash
@@ -357,7 +359,7 @@ impl Merger {
         let mut last: Option<(RaceId, ClassId)> = None;
         let mut rides: Option<&mut RaceRides> = None;
         for r in records {
-            self.bests.improve(r.class_id, r.racer_id, r.second, r.centi);
+            self.bests.improve(r.class_id, r.racer_id, r.second, r.centi, r.measured);
             let key = (r.race_id, r.class_id);
             if last != Some(key) {
                 last = Some(key);

@@ -81,6 +81,15 @@ export async function historyRacers(request: APIRequestContext, classId: number)
   return JSON.parse(gunzipSync(await response.body()).toString('utf8')).racers.length;
 }
 
+/** The racer ids a class's history file holds (its `racers` are delta-encoded). */
+export async function historyRacerIds(request: APIRequestContext, classId: number): Promise<number[]> {
+  const response = await request.get(`/api/history/class-${classId}.gz`);
+  if (!response.ok()) throw new Error(`GET /api/history/class-${classId}.gz: ${response.status()}`);
+  const deltas: number[] = JSON.parse(gunzipSync(await response.body()).toString('utf8')).racers;
+  let id = 0;
+  return deltas.map((delta) => (id += delta));
+}
+
 /** A racer as `GET /api/racers/{id}` answers it (people and roster racers alike). */
 export async function racerInfo(request: APIRequestContext, id: number): Promise<{ id: number; name: string }> {
   const response = await request.get(`/api/racers/${id}`);

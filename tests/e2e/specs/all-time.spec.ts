@@ -1,8 +1,10 @@
 // The all-time board ranks the rider's output this second against every racer's personal best
-// at that second, from a seeded history, with a trophy when the rider beats their own best.
+// at that second, from a seeded history, with a trophy when the rider beats their own best, and
+// the real-bike mark on bests a trainer or power meter measured.
 import { expect, test } from '@playwright/test';
 import { createRacer, find, pickClassAndStart, snapshot, startRide, waitForRaceToStart } from '../helpers/app';
-import { config, historyRacers, output, postSecond } from '../helpers/api';
+import { config, historyRacerIds, historyRacers, output, postSecond, racerInfo } from '../helpers/api';
+import { standInRadio } from '../helpers/radio';
 
 test('the all-time board ranks against the history and shows the trophy on a personal best', async ({ page, request }, testInfo) => {
   test.setTimeout(120_000);
@@ -56,4 +58,49 @@ test('a class without history says so and the ride goes on', async ({ page }) =>
   await find.boardToggle(page, 'All time').click();
   await expect(page.getByText(/No all-time history for Sprinter yet/)).toBeVisible();
   await expect(find.output(page)).toHaveText(/\d/);
+});
+
+test('the all-time board marks a best ridden on a real bike and not one on the simulated bike', async ({ page, request }) => {
+  test.setTimeout(150_000);
+  await page.addInitScript(standInRadio);
+  // A racer on the simulated bike in Gravel's history (a past race, posted by a producer): 97.5.
+  const { raceSeconds, currentRaceId } = await config(request);
+  const simulated = 401;
+  for (let second = 1; second <= raceSeconds; second++) {
+    const readings = [{ racerId: simulated, cadence: 40, resistance: 65 }];
+    const answer = await postSecond(request, { raceId: currentRaceId - 3, classId: 3, second, raceSeconds, readings });
+    expect(answer.failedRecordCount).toBe(0);
+  }
+  // The rider rides a whole race on the stand-in trainer: 250 W every second.
+  const me = await startRide(page, { className: 'Gravel' });
+  await page.getByRole('button', { name: 'Connect a bike' }).click();
+  await expect(page.getByTestId('bike-status')).toHaveText('connected: Stand-in trainer');
+  await expect(find.finishHeadline(page)).toBeVisible({ timeout: 60_000 });
+  await expect
+    .poll(async () => (await historyRacerIds(request, 3)).filter((id) => id === me.id || id === simulated), {
+      timeout: 30_000,
+    })
+    .toHaveLength(2);
+
+  // The next race, on the simulated bike: the rider's best and the simulated racer's on the board.
+  await page.getByRole('button', { name: 'Ride another race' }).click();
+  await pickClassAndStart(page, 'Gravel');
+  await find.boardToggle(page, 'All time').click();
+  await expect(page.getByTestId('history-ready')).toBeVisible();
+  await waitForRaceToStart(page);
+  const board = find.allTimeBoard(page);
+  const myBest = board.getByRole('listitem').filter({ hasText: 'Your best' });
+  await expect(myBest).toContainText('250');
+  await expect(myBest.getByText('Real bike')).toBeVisible();
+  const { name } = await racerInfo(request, simulated);
+  const theirBest = board.getByRole('listitem').filter({ hasText: name });
+  await expect(theirBest).toContainText('97.5');
+  await expect(theirBest.getByText('Real bike')).toHaveCount(0);
+  const myLiveRow = board.locator('[aria-current="true"]');
+  await expect(myLiveRow).toBeVisible();
+  await expect(myLiveRow.getByText('Real bike')).toHaveCount(0);
+
+  // On the trainer again, the rider's live row carries the mark too.
+  await page.getByRole('button', { name: 'Connect a bike' }).click();
+  await expect(myLiveRow.getByText('Real bike')).toBeVisible();
 });

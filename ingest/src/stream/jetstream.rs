@@ -205,6 +205,8 @@ const MAX_REROUTES: usize = 3;
 const NEW_READER_ATTEMPTS: usize = 5;
 /// How many times a reshard tries again after another server resharded first.
 const MAX_RESHARD_ATTEMPTS: usize = 5;
+/// The pause before a reshard that lost its compare-and-set tries again, times the attempt.
+const RESHARD_BACKOFF: Duration = Duration::from_millis(50);
 /// The stream metadata key holding a copy of the latest shard map (hex), and the one holding
 /// the stream sequence of its map message.
 const MAP_METADATA: &str = "alleycat-shard-map";
@@ -1104,6 +1106,18 @@ impl JetStreamStream {
     }
 }
 
+/// Whether a map message's publish lost its compare-and-set: another map message was stored
+/// since the one it was computed from, or was on its way (JetStream refuses a second expectation
+/// on the subject while one is in flight).
+fn lost_the_race(error: &async_nats::jetstream::context::PublishError) -> bool {
+    error.kind() == PublishErrorKind::WrongLastSequence
+        || std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<jetstream::Error>())
+            .is_some_and(|e| {
+                e.error_code() == jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            })
+}
+
 /// The subject of stream `name`'s shard-map messages.
 fn map_subject(name: &str) -> String {
     format!("{name}.map")
@@ -1618,7 +1632,8 @@ impl Stream for JetStreamStream {
 
     async fn reshard(&self, change: Reshard) -> Result<(), StreamError> {
         let _one_at_a_time = self.resharding.lock().await;
-        for _ in 0..MAX_RESHARD_ATTEMPTS {
+        let mut attempt = 0;
+        while attempt < MAX_RESHARD_ATTEMPTS {
             let (current, last_message) = self.latest_layout().await?;
             self.install(current.clone());
             let next = current.map.apply(change, self.clock.now_ms())?;
@@ -1645,8 +1660,11 @@ impl Stream for JetStreamStream {
                 .map_err(|e| JetStreamError::request("publish", e))?;
             let stored = match self.timed("publish", ack.into_future()).await? {
                 Ok(ack) => ack.sequence,
-                Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
-                    info!(stream = %self.name, ?change, "Another server resharded first; applying the change to its map.");
+                Err(error) if lost_the_race(&error) => {
+                    attempt += 1;
+                    info!(stream = %self.name, ?change, attempt, "Another server resharded at the same time; applying the change to the latest map.");
+                    // The other map message may still be on its way to the replicas.
+                    tokio::time::sleep(RESHARD_BACKOFF * attempt as u32).await;
                     continue;
                 }
                 Err(error) => return Err(JetStreamError::request("publish", error).into()),

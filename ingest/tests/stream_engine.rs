@@ -1,19 +1,23 @@
 //! The stream contract through the `Stream` trait, each test on every engine: the disk engine in
 //! memory and on the real disk, and JetStream on a real three-node NATS cluster. Where a test
 //! runs the embedded engines on the manual clock, its JetStream variant checks the same rule
-//! against JetStream's real timestamps.
+//! against JetStream's real timestamps. Resharding too: parents close with their records,
+//! children take the later ones, readers go from a parent's end to its children, and the shard
+//! map survives a reopen.
 
 mod stream_support;
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use alleycat_ingest::stream::{
-    hash_key, route, Clock, PutRecord, RecordErrorCode, SequenceNumber, ShardId, ShardIterator,
-    StartingPosition, StreamConfig, StreamError, MAX_PUT_BYTES, MAX_RECORD_BYTES,
-    SHARD_RECORDS_PER_SECOND,
+    hash_key,
+    lineage::{self, Lineage, ShardRead},
+    route, Clock, PutRecord, PutRecordOk, RecordErrorCode, Reshard, SequenceNumber, ShardId,
+    ShardIterator, StartingPosition, Stream, StreamConfig, StreamError, MAX_PUT_BYTES,
+    MAX_RECORD_BYTES, SHARD_RECORDS_PER_SECOND,
 };
 use bytes::Bytes;
-use stream_support::{read_all, read_everything, rec, small_config, Engine, Kind, T0};
+use stream_support::{read_all, read_everything, read_to_end, rec, small_config, Engine, Kind, T0};
 
 #[tokio::test]
 async fn records_come_back_in_shard_order_with_the_shard_their_key_hashes_to() {
@@ -477,23 +481,172 @@ async fn jetstream_retention_removes_expired_records_and_moves_the_trim_horizon(
 }
 
 #[tokio::test]
-async fn reopening_with_another_shard_count_keeps_the_stored_shards_or_is_refused() {
-    // The embedded engines keep their shard map (resharding changes it, not the setting);
-    // JetStream's subject list is its shard count, and another count is refused.
+async fn reopening_with_another_shard_count_keeps_the_stored_shards() {
+    // Every engine keeps its shard map (resharding changes it, not the setting).
     for env in Engine::all().await {
         env.open(small_config(4)).await.close().await;
-        match env.try_open(small_config(2)).await {
-            Ok(stream) if env.kind() != "jetstream" => {
-                assert_eq!(stream.shards().len(), 4, "{}", env.kind());
-                stream.close().await;
-            }
-            Err(StreamError::InvalidArgument(message)) if env.kind() == "jetstream" => {
-                assert!(message.contains("4 shards"), "{}: {message}", env.kind())
-            }
-            Err(other) => panic!("{}: unexpected {other:?}", env.kind()),
-            Ok(_) => panic!("{}: opened with another shard count", env.kind()),
+        let stream = env.open(small_config(2)).await;
+        assert_eq!(stream.shards().len(), 4, "{}", env.kind());
+        let out = stream.put_records(vec![rec("k", "x")]).await.unwrap();
+        assert_eq!(out.records[0].as_ref().unwrap().shard_id, route(hash_key("k"), 4));
+    }
+}
+
+async fn put(stream: &dyn Stream, key: &str, data: &str) -> PutRecordOk {
+    let out = stream.put_records(vec![rec(key, data)]).await.unwrap();
+    out.records[0].clone().unwrap()
+}
+
+#[tokio::test]
+async fn a_split_closes_the_parent_with_its_records_and_routes_later_ones_to_the_children() {
+    for env in Engine::all().await {
+        let stream = env.open(small_config(1)).await;
+        let mut last_before = SequenceNumber(0);
+        for i in 0..10 {
+            last_before =
+                put(&*stream, &format!("k{i}"), &format!("before-{i}")).await.sequence_number;
         }
-        env.open(small_config(4)).await;
+        stream
+            .reshard(Reshard::Split { shard: ShardId(0), new_starting_hash_key: 1u128 << 127 })
+            .await
+            .unwrap();
+        let mut later = BTreeMap::new();
+        let mut first_after = None;
+        for i in 0..10 {
+            let ok = put(&*stream, &format!("k{i}"), &format!("after-{i}")).await;
+            assert_ne!(ok.shard_id, ShardId(0), "{}: a closed shard takes no records", env.kind());
+            first_after.get_or_insert(ok.sequence_number);
+            later.entry(ok.shard_id).or_insert_with(Vec::new).push(format!("after-{i}"));
+        }
+        let shards = stream.shards();
+        assert_eq!(shards.len(), 3);
+        let ending = shards[0].ending_sequence_number.expect("the parent is closed");
+        if env.kind == Kind::JetStream {
+            // The bound below the reshard in JetStream's numbering of the whole stream: at or
+            // after the parent's last record, before every child's first.
+            assert!(ending >= last_before && ending.0 >> 64 == 0, "{ending} {last_before}");
+            assert!((ending.0 as u64) < first_after.unwrap().0 as u64);
+        } else {
+            assert_eq!(ending, last_before, "{}", env.kind());
+        }
+        assert_eq!(shards[1].parent_shard_id, Some(ShardId(0)));
+        assert_eq!(shards[2].parent_shard_id, Some(ShardId(0)));
+        assert_eq!(shards[2].starting_hash_key, 1u128 << 127);
+        assert!(shards[1].is_open() && shards[2].is_open() && !shards[0].is_open());
+
+        let (parent, children) = read_to_end(&*stream, ShardId(0)).await;
+        assert_eq!(parent.len(), 10, "{}", env.kind());
+        assert_eq!(children, Some(vec![ShardId(1), ShardId(2)]));
+        for (shard, expected) in &later {
+            assert_eq!(read_to_end(&*stream, *shard).await, (expected.clone(), None));
+        }
+        // A reader waiting at the closed parent's tip is not kept waiting.
+        let end = stream.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+        let out = tokio::time::timeout(
+            Duration::from_secs(5),
+            stream.get_records(&end, 10, Duration::from_secs(30)),
+        )
+        .await
+        .expect("no wait at a closed shard's end");
+        assert!(out.unwrap().child_shards.is_some());
+        // The ending sequence number is a position readers and checkpoints take.
+        let after = StartingPosition::AfterSequenceNumber(ending);
+        let at_end = stream.shard_iterator(ShardId(0), after).await.unwrap();
+        assert!(stream
+            .get_records(&at_end, 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .child_shards
+            .is_some());
+        stream.checkpoint("c", ShardId(0), ending).await.unwrap();
+        stream.close().await;
+
+        // The map, the closed parent and the checkpoints survive a reopen.
+        let stream = env.open(small_config(1)).await;
+        assert_eq!(stream.shards(), shards, "{}", env.kind());
+        assert_eq!(read_to_end(&*stream, ShardId(0)).await.0, parent);
+        assert_eq!(stream.checkpoints("c").await.unwrap()[&ShardId(0)], ending);
+        assert_ne!(put(&*stream, "k1", "again").await.shard_id, ShardId(0));
+    }
+}
+
+#[tokio::test]
+async fn merges_and_uniform_scaling_keep_one_open_shard_per_hash_key() {
+    for env in Engine::all().await {
+        let stream = env.open(small_config(4)).await;
+        let open_count =
+            |stream: &dyn Stream| stream.shards().iter().filter(|s| s.is_open()).count();
+        stream.reshard(Reshard::Scale { target: 8 }).await.unwrap();
+        assert_eq!(open_count(&*stream), 8, "{}", env.kind());
+        stream.reshard(Reshard::Scale { target: 5 }).await.unwrap();
+        assert_eq!(open_count(&*stream), 5);
+        let open: Vec<ShardId> =
+            stream.shards().iter().filter(|s| s.is_open()).map(|s| s.shard_id).collect();
+        let not_adjacent = Reshard::Merge { shard: open[0], adjacent: open[2] };
+        assert!(matches!(stream.reshard(not_adjacent).await, Err(StreamError::InvalidArgument(_))));
+        stream.reshard(Reshard::Merge { shard: open[0], adjacent: open[1] }).await.unwrap();
+        assert_eq!(open_count(&*stream), 4);
+        let batch: Vec<_> = (0..50).map(|i| rec(&format!("key-{i}"), "x")).collect();
+        let out = stream.put_records(batch).await.unwrap();
+        let shards = stream.shards();
+        for ok in out.records.iter().map(|r| r.as_ref().unwrap()) {
+            assert!(
+                shards[ok.shard_id.0 as usize].is_open(),
+                "{}: put into a closed shard",
+                env.kind()
+            );
+        }
+        stream.close().await;
+        let stream = env.open(small_config(4)).await;
+        assert_eq!(open_count(&*stream), 4, "{}", env.kind());
+    }
+}
+
+#[tokio::test]
+async fn lineage_order_reads_every_record_once_and_each_key_in_order_across_reshards() {
+    for env in Engine::all().await {
+        let stream = env.open(small_config(2)).await.into_arc();
+        let keys = 40;
+        let mut expected: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for round in 0..4u32 {
+            let batch: Vec<_> = (0..keys)
+                .map(|k| rec(&format!("racer-{k}"), &format!("racer-{k}:{round}")))
+                .collect();
+            let out = stream.put_records(batch).await.unwrap();
+            assert_eq!(out.failed_record_count, 0, "{}", env.kind());
+            for k in 0..keys {
+                expected.entry(format!("racer-{k}")).or_default().push(round);
+            }
+            let change = match round {
+                0 => Reshard::Scale { target: 4 },
+                1 => Reshard::Scale { target: 3 },
+                _ => Reshard::Scale { target: 6 },
+            };
+            stream.reshard(change).await.unwrap();
+        }
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let reader = stream.clone();
+        lineage::read_all(stream.clone(), Lineage::new(), move |shard| {
+            let (stream, seen) = (reader.clone(), seen_tx.clone());
+            async move {
+                let (data, children) = read_to_end(&*stream, shard).await;
+                for d in data {
+                    let _ = seen.send(d);
+                }
+                if children.is_some() {
+                    ShardRead::Finished
+                } else {
+                    ShardRead::Stopped
+                }
+            }
+        })
+        .await;
+        let mut got: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        while let Ok(d) = seen_rx.try_recv() {
+            let (key, round) = d.split_once(':').unwrap();
+            got.entry(key.to_owned()).or_default().push(round.parse().unwrap());
+        }
+        assert_eq!(got, expected, "{}: each key's records, once each and in order", env.kind());
     }
 }
 

@@ -1,6 +1,7 @@
 //! What only the JetStream engine has to show: records survive a NATS node's SIGKILL and puts
-//! and reads carry on; several handles (servers) share one stream; checkpoints, being durable
-//! JetStream consumers, move both ways and survive reopening.
+//! and reads carry on; several handles (servers) share one stream, and follow each other's
+//! reshards; checkpoints, being durable JetStream consumers, move both ways and survive
+//! reopening.
 
 mod stream_support;
 
@@ -10,7 +11,8 @@ use std::{
 };
 
 use alleycat_ingest::stream::{
-    JetStreamStream, PutRecord, SequenceNumber, ShardId, StartingPosition, Stream, StreamConfig,
+    JetStreamStream, PutRecord, Reshard, SequenceNumber, ShardId, StartingPosition, Stream,
+    StreamConfig,
 };
 use alleycat_testkit::nats::NatsCluster;
 use stream_support::{
@@ -152,6 +154,81 @@ async fn two_handles_on_one_cluster_see_each_others_records() {
     let last = out_a.records.iter().rev().flatten().find(|r| r.shard_id == ShardId(1)).unwrap();
     a.checkpoint("delivery", ShardId(1), last.sequence_number).await.unwrap();
     assert_eq!(b.checkpoints("delivery").await.unwrap()[&ShardId(1)], last.sequence_number);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reshard_through_one_handle_is_followed_by_the_others_puts_and_reads() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let a = open(&cluster, &name, &small_config(1)).await;
+    let b = open(&cluster, &name, &small_config(1)).await;
+    // `stale` knows only the first map: its puts race the reshard it has not seen.
+    let stale = open(&cluster, &name, &small_config(1)).await;
+    let batch = |tag: &str| -> Vec<PutRecord> {
+        (0..20).map(|i| rec(&format!("k{i}"), &format!("{tag}-{i}"))).collect()
+    };
+    let before = b.put_records(batch("before")).await.unwrap();
+    assert_eq!(before.failed_record_count, 0);
+
+    // b waits at the parent's tip while a splits it: the reshard ends the wait with the children.
+    let tip = b.shard_iterator(ShardId(0), StartingPosition::Latest).await.unwrap();
+    let split = Reshard::Split { shard: ShardId(0), new_starting_hash_key: 1u128 << 127 };
+    let started = Instant::now();
+    let (page, resharded) =
+        tokio::join!(b.get_records(&tip, 10, Duration::from_secs(30)), a.reshard(split));
+    resharded.unwrap();
+    let page = page.unwrap();
+    assert!(page.records.is_empty());
+    let children: Vec<_> =
+        page.child_shards.expect("the end of a closed shard").iter().map(|c| c.shard_id).collect();
+    assert_eq!(children, [ShardId(1), ShardId(2)]);
+    assert!(started.elapsed() < Duration::from_secs(20), "woken by the reshard, not the wait");
+    assert_eq!(b.shards(), a.shards(), "b follows a's map");
+
+    // A put routed by the old map lands past the parent's end, is found there and goes to a
+    // child: it is acknowledged only from there.
+    let after = stale.put_records(batch("after")).await.unwrap();
+    assert_eq!(after.failed_record_count, 0);
+    for ok in after.records.iter().map(|r| r.as_ref().unwrap()) {
+        assert_ne!(ok.shard_id, ShardId(0), "acknowledged from the closed parent");
+    }
+    assert_eq!(stale.shards(), a.shards(), "the stale handle follows too");
+    for reader in [&a, &b, &stale] {
+        let shards = read_everything(reader).await;
+        let data = |shard: usize| -> Vec<String> {
+            shards[shard].iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()).collect()
+        };
+        assert_eq!(data(0), (0..20).map(|i| format!("before-{i}")).collect::<Vec<_>>());
+        let mut later = [data(1), data(2)].concat();
+        later.sort();
+        let mut expected: Vec<String> = (0..20).map(|i| format!("after-{i}")).collect();
+        expected.sort();
+        assert_eq!(later, expected, "each later record once, in a child");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reshards_through_two_handles_at_once_both_apply() {
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let a = open(&cluster, &name, &small_config(2)).await;
+    let b = open(&cluster, &name, &small_config(2)).await;
+    let (in_a, in_b) = tokio::join!(
+        a.reshard(Reshard::Split { shard: ShardId(0), new_starting_hash_key: 1u128 << 126 }),
+        b.reshard(Reshard::Split {
+            shard: ShardId(1),
+            new_starting_hash_key: (1u128 << 127) + (1u128 << 126),
+        }),
+    );
+    in_a.unwrap();
+    in_b.unwrap();
+    let fresh = open(&cluster, &name, &small_config(2)).await;
+    let shards = fresh.shards();
+    assert_eq!(shards.len(), 6);
+    assert!(!shards[0].is_open() && !shards[1].is_open());
+    assert_eq!(shards.iter().filter(|s| s.is_open()).count(), 4);
+    let parents: BTreeSet<_> = shards[2..].iter().map(|s| s.parent_shard_id).collect();
+    assert_eq!(parents, BTreeSet::from([Some(ShardId(0)), Some(ShardId(1))]));
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //! then takes it to 6 (splits and merges, with short-lived shards). Afterwards every event the
 //! generator saw acknowledged is in the results, the delivered objects (exactly once) and the
 //! history, as in `whole_system.rs`; and a watcher of the here-now board never saw a racer's
-//! latest second or total go down.
+//! latest second or total go down. The same again with the stream on a three-node NATS
+//! JetStream cluster.
 
 mod support;
 
@@ -12,6 +13,7 @@ use std::{collections::HashMap, time::Duration};
 
 use alleycat_kinesis::sigv4::{self, Credentials};
 use alleycat_sim::ClassChoice;
+use alleycat_testkit::nats::NatsCluster;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use support::{
@@ -92,20 +94,27 @@ async fn open_shards(endpoint: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resharding_the_pipeline_stream_mid_race_loses_duplicates_and_reverses_nothing() {
+    ride_through_reshards(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resharding_the_pipeline_stream_on_nats_mid_race_loses_duplicates_and_reverses_nothing() {
+    let nats = NatsCluster::start().await;
+    ride_through_reshards(&[("ALLEYCAT_STREAM", nats.url())]).await;
+}
+
+/// The race, the reshards and the checks, on the stream the extra environment `env` chooses.
+async fn ride_through_reshards(env: &[(&str, String)]) {
     let dirs = Dirs::new();
     let kinesis_port =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = ServerProcess::spawn_with(
-        &dirs,
-        RACE_SECONDS,
-        ROSTER,
-        0,
-        &[
-            ("ALLEYCAT_KINESIS_PORT", kinesis_port.to_string()),
-            ("ALLEYCAT_KINESIS_ACCESS_KEY_ID", credentials().access_key_id),
-            ("ALLEYCAT_KINESIS_SECRET_ACCESS_KEY", credentials().secret_access_key),
-        ],
-    );
+    let mut vars = vec![
+        ("ALLEYCAT_KINESIS_PORT", kinesis_port.to_string()),
+        ("ALLEYCAT_KINESIS_ACCESS_KEY_ID", credentials().access_key_id),
+        ("ALLEYCAT_KINESIS_SECRET_ACCESS_KEY", credentials().secret_access_key),
+    ];
+    vars.extend(env.iter().cloned());
+    let server = ServerProcess::spawn_with(&dirs, RACE_SECONDS, ROSTER, 0, &vars);
     let (base, endpoint) = (server.base.clone(), format!("http://127.0.0.1:{kinesis_port}"));
     assert_eq!(open_shards(&endpoint).await, 4);
     let (stop_watching, stop) = tokio::sync::oneshot::channel();

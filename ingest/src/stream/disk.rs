@@ -152,7 +152,7 @@ impl Layout {
 
     /// The open shard whose range holds `key`.
     fn route(&self, key: u128) -> u32 {
-        self.routes[self.routes.partition_point(|&(start, _)| start <= key) - 1].1
+        super::map::route_in(&self.routes, key)
     }
 }
 

@@ -5,12 +5,14 @@
 //! # How the stream maps onto JetStream
 //!
 //! - **One JetStream stream** (default name [`DEFAULT_STREAM_NAME`]) whose subjects are one per
-//!   shard, `<name>.shard.<n>` for `n` in `0..shards`, listed one by one: the subject list is
-//!   the stream's shard count, so opening it with another count is refused
-//!   ([`JetStreamError::ShardCountMismatch`]). It is created when missing: file storage,
-//!   limits retention with `max_age` = the retention, discarding the oldest, and
-//!   [`JetStreamConfig::replicas`] replicas (3 by default when at least 3 servers are given).
-//! - **Routing** is the disk engine's ([`super::hash_key`], [`super::hash_ranges`]): the MD5
+//!   shard the stream has ever had, `<name>.shard.<n>`, and the shard map's, `<name>.map`. It
+//!   is created when missing with [`JetStreamConfig::shards`] shards (kept in the stream's
+//!   metadata as its first shards): file storage, limits retention with `max_age` = the
+//!   retention, discarding the oldest, and [`JetStreamConfig::replicas`] replicas (3 by
+//!   default when at least 3 servers are given). An existing stream keeps its shard map; the
+//!   configured count applies only to a new one (as the embedded engine).
+//! - **Routing** is the embedded engine's ([`super::hash_key`], [`super::map::route_in`] over
+//!   the open shards of the shard map): the MD5
 //!   hash range of the partition key, or the explicit hash key. A message carries its record's
 //!   data as payload, the partition key in the header [`PARTITION_KEY_HEADER`]
 //!   (percent-encoded: control characters, spaces, `%` and non-ASCII bytes, so that any key
@@ -68,6 +70,50 @@
 //!   checkpoint that cannot be reached by acks — moving backwards, or onto a message that is
 //!   gone — recreates the durable at `s + 1`.
 //!
+//! # Resharding: the shard map in the stream
+//!
+//! The shard map ([`super::map`]: splits, merges and uniform scaling computed there, as for the
+//! embedded engine) lives in the stream itself, as **map messages** on `<name>.map`. A map
+//! message's payload is [`ShardMap::encode`]'s bytes, then per shard its end bound, `u64`
+//! little-endian: 0 while open, `u64::MAX` for the shards this message closes, else the stream
+//! sequence of the map message that closed it. The latest map message is the map; every
+//! server reads it from the stream leader when it opens the stream.
+//!
+//! - **The end of a shard is its map message.** JetStream numbers the whole stream, so the map
+//!   message that closes a shard, stored at sequence `B`, splits the shard's subject in two:
+//!   its records are the messages below `B`; messages of its subject above `B` are not its
+//!   records (nobody is told they were stored, and no reader returns them). A closed shard's
+//!   `ending_sequence_number` is `B - 1`: like its starting sequence number, a bound (at or
+//!   after its last record), which iterators (AFTER_SEQUENCE_NUMBER) and checkpoints take.
+//! - **A reshard** (one at a time per handle): read the latest map message from the leader,
+//!   apply the change ([`ShardMap::apply`]), add the children's subjects to the stream (a
+//!   stream update; before any put can route to them), then publish the new map message with
+//!   `Nats-Expected-Last-Subject-Sequence` = the sequence of the map message it was computed
+//!   from: a compare-and-set, so two servers resharding at once cannot both win; the loser
+//!   applies its change again to the winner's map. Finally the map is copied into the
+//!   stream's metadata, so it outlives its message's retention.
+//! - **Puts race reshards safely.** A put routes by the latest map its handle has seen, which
+//!   may be stale (another server resharded). After JetStream acknowledges the records, the
+//!   put reads the latest map message from the leader (one more round trip per call): a record
+//!   stored above its shard's end `B` is past the end, so it is routed again by the new map and
+//!   published again; only the copy inside a shard is acknowledged. The check is exact because
+//!   the leader orders the record and the map message in one sequence, and the check reads the
+//!   leader after the record was stored.
+//! - **Readers meet the reshard in stream order.** A read consumer filters on its shard's
+//!   subject and on `<name>.map`, so the map message that closes the shard arrives in order,
+//!   right after the shard's last record: the reader stops there (a reader waiting at the tip
+//!   is woken by it), and this and every later read at the end answer nothing more,
+//!   `child_shards` and an iterator at the end. A reader on a handle that already knows the end
+//!   stops at it without a consumer, and never returns a message above it.
+//!
+//! Crash windows: a crash after adding the children's subjects and before the map message
+//! leaves subjects nobody routes to (the next reshard reuses them: child ids are the next free
+//! ones); a crash after the map message and before its metadata copy leaves the copy one
+//! reshard behind until the next (the message is read first); a put that crashes after a
+//! record landed above its shard's end leaves a message no reader returns and no client was
+//! told about. A new read consumer that the cluster does not route to yet (no responders) is
+//! replaced by another, a few times.
+//!
 //! # Invariants and what a crash leaves
 //!
 //! JetStream keeps the records (replicated; a put is acknowledged on a quorum), so losing an
@@ -96,7 +142,9 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    fmt, io,
+    fmt,
+    future::IntoFuture,
+    io,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -105,7 +153,7 @@ use async_nats::{
     jetstream::{
         self,
         consumer::{self as js_consumer, pull, AckPolicy, DeliverPolicy, FromConsumer},
-        context::{ConsumerInfoErrorKind, GetStreamErrorKind},
+        context::{ConsumerInfoErrorKind, GetStreamErrorKind, PublishErrorKind},
         stream::{self as js_stream, DiscardPolicy, LastRawMessageErrorKind, StorageType},
         AckKind,
     },
@@ -120,13 +168,15 @@ use super::{
     check_get_limit, check_put,
     checkpoint::check_consumer_name,
     config::{Clock, SystemClock},
-    describe_map, hash_key, hash_ranges, invalid_record,
+    describe_map, hash_key, invalid_record,
     jetstream_health::{spawn_probe, JetStreamHealth},
+    map::ENCODED_SHARD_LEN,
     record_error,
     shard::Throttle,
-    shard_of, GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, Record, RecordError,
-    RecordErrorCode, SequenceNumber, ShardDescription, ShardId, ShardIterator, StartingPosition,
-    Stream, StreamError, StreamHealth, DEFAULT_RETENTION, DEFAULT_SHARDS, MAX_RECORD_BYTES,
+    GetRecordsOutput, PutRecord, PutRecordOk, PutRecordsOutput, Record, RecordError,
+    RecordErrorCode, Reshard, SequenceNumber, ShardDescription, ShardId, ShardIterator, ShardMap,
+    StartingPosition, Stream, StreamError, StreamHealth, DEFAULT_RETENTION, DEFAULT_SHARDS,
+    MAX_RECORD_BYTES,
 };
 
 /// The default name of the JetStream stream.
@@ -162,6 +212,20 @@ const NO_WAIT_EXPIRES: Duration = Duration::from_secs(1);
 const NO_RESPONDERS_GRACE: Duration = Duration::from_secs(3);
 /// Headers fetched at once by a checkpoint.
 const CHECKPOINT_FETCH: usize = 1000;
+/// How many times a put routes a record again after finding it landed in a shard closed before
+/// it (a reshard raced it), before failing it retryably.
+const MAX_REROUTES: usize = 3;
+/// How many times a reshard tries again after another server resharded first.
+const MAX_RESHARD_ATTEMPTS: usize = 5;
+/// The pause before a reshard that lost its compare-and-set tries again, times the attempt.
+const RESHARD_BACKOFF: Duration = Duration::from_millis(50);
+/// The stream metadata key holding a copy of the latest shard map (hex), and the one holding
+/// the stream sequence of its map message.
+const MAP_METADATA: &str = "alleycat-shard-map";
+const MAP_SEQ_METADATA: &str = "alleycat-shard-map-seq";
+/// In a map message, the end bound of a shard it closes itself (its own sequence, not known
+/// before it is stored).
+const ENDS_HERE: u64 = u64::MAX;
 
 /// Bytes percent-encoded in the partition-key header: controls, space and `%` (and, always,
 /// every non-ASCII byte).
@@ -250,18 +314,6 @@ pub enum JetStreamError {
         /// What records need.
         needed: usize,
     },
-    /// The stream exists with another shard count.
-    #[error(
-        "the JetStream stream {stream:?} has {found} shards; it cannot be opened with {shards}"
-    )]
-    ShardCountMismatch {
-        /// The stream.
-        stream: String,
-        /// Its shard subjects.
-        found: usize,
-        /// The count asked for.
-        shards: u32,
-    },
     /// A stream of that name exists, with subjects that are not Alleycat's shards.
     #[error(
         "the JetStream stream {stream:?} exists with subjects {subjects:?}, not Alleycat's shards"
@@ -303,7 +355,6 @@ impl From<JetStreamError> for StreamError {
             | JetStreamError::InvalidServer { .. }
             | JetStreamError::InvalidStreamName(_)
             | JetStreamError::MaxPayloadTooSmall { .. }
-            | JetStreamError::ShardCountMismatch { .. }
             | JetStreamError::ForeignStream { .. } => Self::InvalidArgument(error.to_string()),
             JetStreamError::Connect { .. } => {
                 Self::Io(io::Error::new(io::ErrorKind::ConnectionRefused, error))
@@ -350,6 +401,90 @@ struct StreamState {
     last: u64,
 }
 
+/// The shard map as one map message (or the stream's first shards) gives it: the map, where each
+/// closed shard ends, and the routes of the open shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Layout {
+    map: ShardMap,
+    /// Per shard: the stream sequence of the map message that closed it (every record of the
+    /// shard is below it); `None` while it is open.
+    ends: Vec<Option<u64>>,
+    /// The stream sequence of the map message this layout is; 0 for a stream never resharded.
+    seq: u64,
+    /// The open shards' `(starting hash key, id)`, by hash key ([`ShardMap::routes`]).
+    routes: Vec<(u128, u32)>,
+}
+
+impl Layout {
+    /// A stream never resharded: `shards` even shards, all open.
+    fn even(shards: u32) -> Self {
+        Self::new(ShardMap::even(shards, 0), vec![None; shards as usize], 0)
+    }
+
+    fn new(map: ShardMap, ends: Vec<Option<u64>>, seq: u64) -> Self {
+        let routes = map.routes();
+        Self { map, ends, seq, routes }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The open shard whose range holds `key`.
+    fn route(&self, key: u128) -> u32 {
+        super::map::route_in(&self.routes, key)
+    }
+
+    /// A map message's payload: the map ([`ShardMap::encode`]), then per shard its end bound,
+    /// `u64` little-endian: 0 while open, [`ENDS_HERE`] for the shards this message closes.
+    fn encode(map: &ShardMap, ends: &[Option<u64>]) -> Vec<u8> {
+        let mut out = map.encode();
+        for end in ends {
+            out.extend_from_slice(&end.unwrap_or(0).to_le_bytes());
+        }
+        out
+    }
+
+    /// The layout of the map message stored at `seq` with this payload.
+    fn decode(payload: &[u8], seq: u64) -> Result<Self, String> {
+        let count = payload.get(0..4).ok_or("no shard count")?;
+        let count = u32::from_le_bytes(count.try_into().map_err(|_| "no shard count")?) as usize;
+        let map_len = 4 + count * ENCODED_SHARD_LEN;
+        if payload.len() != map_len + count * 8 {
+            return Err(format!("{} bytes do not hold a map of {count} shards", payload.len()));
+        }
+        let map = ShardMap::decode(&payload[..map_len])?;
+        let ends: Vec<Option<u64>> = payload[map_len..]
+            .chunks_exact(8)
+            .map(|b| match u64::from_le_bytes(b.try_into().unwrap()) {
+                0 => None,
+                ENDS_HERE => Some(seq),
+                end => Some(end),
+            })
+            .collect();
+        let agree = map.shards().iter().zip(&ends).all(|(s, e)| s.is_open() == e.is_none());
+        if !agree {
+            return Err("the closed shards and their ends disagree".into());
+        }
+        Ok(Self::new(map, ends, seq))
+    }
+
+    /// The shards, described: closed ones end at the sequence before their map message.
+    fn describe(&self) -> Vec<ShardDescription> {
+        describe_map(
+            &self.map,
+            |i| SequenceNumber(sequence(i, 1)),
+            |i| SequenceNumber(sequence(i, self.ends[i as usize].unwrap_or(1).saturating_sub(1))),
+        )
+    }
+
+    /// The children of `shard`, described.
+    fn children(&self, shard: ShardId) -> Vec<ShardDescription> {
+        let all = self.describe();
+        self.map.children(shard).iter().map(|c| all[c.0 as usize].clone()).collect()
+    }
+}
+
 /// The stream on NATS JetStream. See the module docs for the mapping and its guarantees.
 ///
 /// Cheap to share behind an `Arc`; every method takes `&self`. Several handles, in one process
@@ -358,9 +493,13 @@ pub struct JetStreamStream {
     js: jetstream::Context,
     stream: js_stream::Stream,
     name: String,
-    subjects: Vec<Subject>,
-    ranges: Vec<(u128, u128)>,
-    throttle: Option<Vec<Mutex<Throttle>>>,
+    /// The subject of the shard-map messages, `<name>.map`.
+    map_subject: Subject,
+    /// The latest shard map this handle has seen.
+    layout: Mutex<Arc<Layout>>,
+    /// The shard count of a stream never resharded: its shard subjects when opened.
+    first_shards: u32,
+    throttle: Option<Mutex<HashMap<u32, Throttle>>>,
     clock: Arc<dyn Clock>,
     timeout: Duration,
     /// Read consumers by (shard, position of their next message), each with the consumer
@@ -369,15 +508,22 @@ pub struct JetStreamStream {
     state: Mutex<Option<StreamState>>,
     /// What the latest put or probe found ([`Stream::health`]).
     health: Arc<JetStreamHealth>,
+    /// One reshard at a time from this handle.
+    resharding: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for JetStreamStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JetStreamStream")
             .field("name", &self.name)
-            .field("shards", &self.subjects.len())
+            .field("shards", &self.layout().len())
             .finish_non_exhaustive()
     }
+}
+
+/// The subject of shard `n` of stream `name`.
+fn shard_subject(name: &str, shard: u32) -> String {
+    format!("{name}.shard.{shard}")
 }
 
 /// Parses `host:port` or `nats://host:port` addresses.
@@ -490,34 +636,41 @@ impl JetStreamStream {
         }
         let js = jetstream::ContextBuilder::new().timeout(config.request_timeout).build(client);
         let name = config.stream_name.clone();
-        let subjects: Vec<String> =
-            (0..config.shards).map(|i| format!("{name}.shard.{i}")).collect();
-        let stream = open_stream(&js, &config, &subjects).await?;
-        info!(
-            servers = %servers,
-            stream = %name,
-            shards = config.shards,
-            replicas = stream.cached_info().config.num_replicas,
-            "Opened the JetStream stream."
-        );
-        let throttle = config
-            .throttle
-            .then(|| (0..config.shards).map(|_| Mutex::new(Throttle::default())).collect());
+        let (stream, first_shards) = open_stream(&js, &config).await?;
+        let throttle = config.throttle.then(|| Mutex::new(HashMap::new()));
         let health = Arc::new(JetStreamHealth::default());
         spawn_probe(js.client(), stream.clone(), Arc::clone(&clock), Arc::downgrade(&health));
-        Ok(Self {
+        let this = Self {
             js,
             stream,
+            map_subject: Subject::from(map_subject(&name)),
             name,
-            subjects: subjects.into_iter().map(Subject::from).collect(),
-            ranges: hash_ranges(config.shards),
+            layout: Mutex::new(Arc::new(Layout::even(first_shards))),
+            first_shards,
             throttle,
             clock,
             timeout: config.request_timeout,
             readers: Mutex::new(HashMap::new()),
             state: Mutex::new(None),
             health,
-        })
+            resharding: tokio::sync::Mutex::new(()),
+        };
+        let (layout, _) = this.latest_layout().await?;
+        this.install(layout);
+        if this.layout().routes.len() != config.shards as usize {
+            warn!(stream = %this.name, open = this.layout().routes.len(), configured = config.shards,
+                "The stream's shard count comes from its shard map in JetStream; the configured \
+                 count applies only to a new stream (reshard with UpdateShardCount).");
+        }
+        info!(
+            servers = %servers,
+            stream = %this.name,
+            shards = this.layout().len(),
+            open = this.layout().routes.len(),
+            replicas = this.stream.cached_info().config.num_replicas,
+            "Opened the JetStream stream."
+        );
+        Ok(this)
     }
 
     /// Flushes what this handle has sent and closes its connection.
@@ -525,15 +678,74 @@ impl JetStreamStream {
         let _ = self.js.client().drain().await;
     }
 
-    fn shard_index(&self, id: ShardId) -> Result<u32, StreamError> {
-        if (id.0 as usize) < self.subjects.len() {
-            Ok(id.0)
+    /// The latest shard map this handle has seen.
+    fn layout(&self) -> Arc<Layout> {
+        self.layout.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Keeps `layout` if it is newer than the one this handle has.
+    fn install(&self, layout: Arc<Layout>) {
+        let mut current = self.layout.lock().unwrap_or_else(|p| p.into_inner());
+        if layout.seq > current.seq {
+            info!(stream = %self.name, map = layout.seq, shards = layout.len(), open = layout.routes.len(), "Following a new shard map.");
+            *current = layout;
+        }
+    }
+
+    /// The latest shard map, read from the stream leader, and the stream sequence of its map
+    /// message (0 when there is none: never resharded, or its message expired and the copy in
+    /// the stream's metadata stands in).
+    async fn latest_layout(&self) -> Result<(Arc<Layout>, u64), JetStreamError> {
+        let last = self.stream.get_last_raw_message_by_subject(self.map_subject.as_str());
+        match self.timed("message get", last).await? {
+            Ok(message) => {
+                let layout = Layout::decode(&message.payload, message.sequence)
+                    .map_err(|e| JetStreamError::request("shard map", e))?;
+                Ok((Arc::new(layout), message.sequence))
+            }
+            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                Ok((Arc::new(self.layout_from_metadata().await?), 0))
+            }
+            Err(error) => Err(JetStreamError::request("message get", error)),
+        }
+    }
+
+    /// The shard map kept in the stream's metadata, or the first shards when there is none.
+    async fn layout_from_metadata(&self) -> Result<Layout, JetStreamError> {
+        let info = self
+            .timed("stream info", self.stream.get_info())
+            .await?
+            .map_err(|e| JetStreamError::request("stream info", e))?;
+        let meta = &info.config.metadata;
+        let (Some(map), Some(seq)) = (meta.get(MAP_METADATA), meta.get(MAP_SEQ_METADATA)) else {
+            return Ok(Layout::even(self.first_shards));
+        };
+        let bytes = hex::decode(map).map_err(|e| JetStreamError::request("shard map", e))?;
+        let seq = seq.parse().map_err(|e| JetStreamError::request("shard map", e))?;
+        Layout::decode(&bytes, seq).map_err(|e| JetStreamError::request("shard map", e))
+    }
+
+    /// The shard `id` of the latest map, reading the map again when this handle does not know
+    /// the shard yet (another server made it).
+    async fn known_shard(&self, id: ShardId) -> Result<Arc<Layout>, StreamError> {
+        let layout = self.layout();
+        if (id.0 as usize) < layout.len() {
+            return Ok(layout);
+        }
+        let (latest, _) = self.latest_layout().await?;
+        self.install(latest.clone());
+        if (id.0 as usize) < latest.len() {
+            Ok(latest)
         } else {
             Err(StreamError::InvalidArgument(format!(
                 "{id} does not exist; the stream has {} shards",
-                self.subjects.len()
+                latest.len()
             )))
         }
+    }
+
+    fn subject(&self, shard: u32) -> Subject {
+        Subject::from(shard_subject(&self.name, shard))
     }
 
     /// The stream sequence of `sequence` if it belongs to `shard`.
@@ -594,8 +806,12 @@ impl JetStreamStream {
         if seq == 0 {
             return Err(not_written());
         }
+        if self.layout().ends.get(shard.0 as usize).copied().flatten() == Some(seq + 1) {
+            // A closed shard's ending sequence number: the bound below its map message.
+            return Ok(seq);
+        }
         match self.timed("message get", self.stream.get_raw_message(seq)).await? {
-            Ok(message) if message.subject == self.subjects[shard.0 as usize] => Ok(seq),
+            Ok(message) if message.subject == self.subject(shard.0) => Ok(seq),
             Ok(_) => Err(not_written()),
             Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {
                 // Removed (by retention), or never written.
@@ -618,7 +834,9 @@ impl JetStreamStream {
         let config = pull::Config {
             deliver_policy: policy,
             ack_policy: AckPolicy::None,
-            filter_subject: self.subjects[shard as usize].to_string(),
+            // The map's subject too: a reader meets a reshard in stream order, exactly where the
+            // shard ends.
+            filter_subjects: vec![self.subject(shard).to_string(), self.map_subject.to_string()],
             inactive_threshold: READ_CONSUMER_IDLE,
             memory_storage: true,
             num_replicas: 1,
@@ -627,6 +845,21 @@ impl JetStreamStream {
         self.timed("consumer create", self.stream.create_consumer(config))
             .await?
             .map_err(|e| JetStreamError::request("consumer create", e))
+    }
+
+    /// A pull from a new read consumer at `policy`: `(consumer, 0, messages)` (a consumer that
+    /// does not listen yet is waited for by [`Self::fetch`]).
+    async fn read_new(
+        &self,
+        shard: u32,
+        policy: DeliverPolicy,
+        position: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<(PullConsumer, u64, Vec<jetstream::Message>), JetStreamError> {
+        let consumer = self.new_reader(shard, policy).await?;
+        let messages = self.pull(&consumer, shard, position, limit, wait).await?;
+        Ok((consumer, 0, messages))
     }
 
     fn cache_reader(&self, shard: u32, position: u64, consumer: PullConsumer, delivered: u64) {
@@ -673,13 +906,16 @@ impl JetStreamStream {
 
     /// Whether the stream leader holds a message of `shard` at or after `from`.
     async fn leader_has(&self, shard: u32, from: u64) -> Result<bool, JetStreamError> {
-        let subject = self.subjects[shard as usize].to_string();
+        let subject = self.subject(shard).to_string();
         let request = self.stream.raw_message_builder().sequence(from).next_by_subject(subject);
         match self.timed("message get", request.send()).await? {
             // (A server that ignored next_by_subj would answer the message at `from`, of
             // whichever shard: only ours counts.)
             Ok(message) => {
-                Ok(message.subject == self.subjects[shard as usize] && message.sequence >= from)
+                let ours = message.subject == self.subject(shard) && message.sequence >= from;
+                // A closed shard's messages at or past its end are not its records.
+                let end = self.layout().ends.get(shard as usize).copied().flatten();
+                Ok(ours && end.is_none_or(|end| message.sequence < end))
             }
             Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(false),
             Err(error) => Err(JetStreamError::request("message get", error)),
@@ -790,7 +1026,7 @@ impl JetStreamStream {
             ack_policy: AckPolicy::All,
             ack_wait: CHECKPOINT_ACK_WAIT,
             headers_only: true,
-            filter_subject: self.subjects[shard.0 as usize].to_string(),
+            filter_subject: self.subject(shard.0).to_string(),
             max_ack_pending: (CHECKPOINT_FETCH * 10) as i64,
             ..Default::default()
         };
@@ -879,13 +1115,93 @@ impl JetStreamStream {
             .map_err(|e| JetStreamError::request("ack", e))?;
         Ok(true)
     }
+
+    /// Adds the subjects of shards `0..count` the stream does not take yet (a reshard's
+    /// children), keeping every other subject.
+    async fn ensure_subjects(&self, count: usize) -> Result<(), JetStreamError> {
+        let info = self
+            .timed("stream info", self.stream.get_info())
+            .await?
+            .map_err(|e| JetStreamError::request("stream info", e))?;
+        let mut config = info.config;
+        let missing: Vec<String> = (0..count as u32)
+            .map(|i| shard_subject(&self.name, i))
+            .filter(|s| !config.subjects.contains(s))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        config.subjects.extend(missing);
+        self.timed("stream update", self.js.update_stream(config))
+            .await?
+            .map_err(|e| JetStreamError::request("stream update", e))?;
+        Ok(())
+    }
+
+    /// Copies the map message stored at `seq` into the stream's metadata, so the map outlives
+    /// its message's retention, unless a newer one is there.
+    async fn save_map_copy(&self, payload: &[u8], seq: u64) -> Result<(), JetStreamError> {
+        let info = self
+            .timed("stream info", self.stream.get_info())
+            .await?
+            .map_err(|e| JetStreamError::request("stream info", e))?;
+        let mut config = info.config;
+        let kept = config.metadata.get(MAP_SEQ_METADATA).and_then(|s| s.parse::<u64>().ok());
+        if kept.is_some_and(|kept| kept >= seq) {
+            return Ok(());
+        }
+        config.metadata.insert(MAP_METADATA.into(), hex::encode(payload));
+        config.metadata.insert(MAP_SEQ_METADATA.into(), seq.to_string());
+        self.timed("stream update", self.js.update_stream(config))
+            .await?
+            .map_err(|e| JetStreamError::request("stream update", e))?;
+        Ok(())
+    }
 }
 
+/// Whether a map message's publish lost its compare-and-set: another map message was stored
+/// since the one it was computed from, or was on its way (JetStream refuses a second expectation
+/// on the subject while one is in flight).
+fn lost_the_race(error: &async_nats::jetstream::context::PublishError) -> bool {
+    error.kind() == PublishErrorKind::WrongLastSequence
+        || std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<jetstream::Error>())
+            .is_some_and(|e| {
+                e.error_code() == jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            })
+}
+
+/// The subject of stream `name`'s shard-map messages.
+fn map_subject(name: &str) -> String {
+    format!("{name}.map")
+}
+
+/// The stream metadata key holding the shard count the stream was created with.
+const FIRST_SHARDS_METADATA: &str = "alleycat-first-shards";
+
+/// How many shard subjects Alleycat's stream `name` has (`<name>.shard.0` up to the count, and
+/// maybe the map's subject); `None` when the subjects are not that.
+fn shard_subject_count(name: &str, subjects: &[String]) -> Option<u32> {
+    let map = map_subject(name);
+    let prefix = format!("{name}.shard.");
+    let mut shards: Vec<u32> = Vec::new();
+    for subject in subjects.iter().filter(|s| **s != map) {
+        let n = subject.strip_prefix(&prefix)?;
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        shards.push(n.parse().ok()?);
+    }
+    shards.sort_unstable();
+    let contiguous = shards.iter().enumerate().all(|(i, &n)| n as usize == i);
+    (contiguous && !shards.is_empty()).then_some(shards.len() as u32)
+}
+
+/// Opens (or creates) the stream; returns it and the shard count it was created with.
 async fn open_stream(
     js: &jetstream::Context,
     config: &JetStreamConfig,
-    subjects: &[String],
-) -> Result<js_stream::Stream, JetStreamError> {
+) -> Result<(js_stream::Stream, u32), JetStreamError> {
     let name = &config.stream_name;
     let existing = match js.get_stream(name).await {
         Ok(stream) => Some(stream),
@@ -901,14 +1217,21 @@ async fn open_stream(
     let stream = match existing {
         Some(stream) => stream,
         None => {
+            let mut subjects: Vec<String> =
+                (0..config.shards).map(|i| shard_subject(name, i)).collect();
+            subjects.push(map_subject(name));
             let create = js_stream::Config {
                 name: name.clone(),
                 description: Some(format!("Alleycat's event stream, {} shards", config.shards)),
-                subjects: subjects.to_vec(),
+                subjects,
                 max_age: config.retention,
                 storage: StorageType::File,
                 num_replicas: config.replicas(),
                 discard: DiscardPolicy::Old,
+                metadata: HashMap::from([(
+                    FIRST_SHARDS_METADATA.to_owned(),
+                    config.shards.to_string(),
+                )]),
                 ..Default::default()
             };
             match js.create_stream(create).await {
@@ -924,29 +1247,36 @@ async fn open_stream(
             }
         }
     };
-    let found = &stream.cached_info().config.subjects;
-    if found.as_slice() != subjects {
-        let prefix = format!("{name}.shard.");
-        let ours = found.iter().all(|s| {
-            s.strip_prefix(&prefix)
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    let mut stored = stream.cached_info().config.clone();
+    let Some(subject_count) = shard_subject_count(name, &stored.subjects) else {
+        return Err(JetStreamError::ForeignStream {
+            stream: name.clone(),
+            subjects: stored.subjects.clone(),
         });
-        return Err(if ours {
-            JetStreamError::ShardCountMismatch {
-                stream: name.clone(),
-                found: found.len(),
-                shards: config.shards,
-            }
-        } else {
-            JetStreamError::ForeignStream { stream: name.clone(), subjects: found.clone() }
-        });
+    };
+    let mut update = false;
+    // A stream made before resharding existed: its shard subjects are its first shards, and
+    // it takes the map's subject from now on.
+    if !stored.subjects.contains(&map_subject(name)) {
+        stored.subjects.push(map_subject(name));
+        update = true;
     }
-    let stored = stream.cached_info().config.clone();
+    let first_shards = match stored.metadata.get(FIRST_SHARDS_METADATA) {
+        Some(n) => n.parse().map_err(|e| JetStreamError::request("stream metadata", e))?,
+        None => {
+            stored.metadata.insert(FIRST_SHARDS_METADATA.into(), subject_count.to_string());
+            update = true;
+            subject_count
+        }
+    };
     if stored.max_age != config.retention {
-        // The retention is a setting: follow it (the shard count is not).
-        let update = js_stream::Config { max_age: config.retention, ..stored };
-        js.update_stream(update).await.map_err(|e| JetStreamError::request("stream update", e))?;
-        info!(stream = %name, retention = ?config.retention, "Updated the JetStream stream's retention.");
+        // The retention is a setting: follow it (the shard map is the stream's own).
+        stored.max_age = config.retention;
+        update = true;
+        info!(stream = %name, retention = ?config.retention, "Updating the JetStream stream's retention.");
+    }
+    if update {
+        js.update_stream(stored).await.map_err(|e| JetStreamError::request("stream update", e))?;
     }
     if stream.cached_info().config.num_replicas != config.replicas() {
         warn!(
@@ -956,7 +1286,7 @@ async fn open_stream(
             "The JetStream stream keeps the replicas it was created with."
         );
     }
-    Ok(stream)
+    Ok((stream, first_shards))
 }
 
 /// The checkpoint a durable holds: its ack floor, or, before its first ack, the sequence before
@@ -969,40 +1299,27 @@ fn checkpoint_of(durable: &js_consumer::Info) -> u64 {
     durable.ack_floor.stream_sequence.max(start)
 }
 
-#[async_trait]
-impl Stream for JetStreamStream {
-    fn shards(&self) -> Vec<ShardDescription> {
-        let first = |i| SequenceNumber(sequence(i, 1));
-        describe_map(&super::ShardMap::even(self.ranges.len() as u32, 0), first, first)
-    }
+/// A record put on its way: its index in the call, and where it was routed.
+struct Routed {
+    index: usize,
+    shard: u32,
+}
 
-    async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
-        check_put(&records)?;
-        let now = if self.throttle.is_some() { self.clock.now_ms() } else { 0 };
-        let mut results: Vec<Option<Result<PutRecordOk, RecordError>>> =
-            Vec::with_capacity(records.len());
-        let mut acks = Vec::with_capacity(records.len());
-        for (i, record) in records.into_iter().enumerate() {
-            if let Some(message) = invalid_record(&record) {
-                results.push(Some(record_error(RecordErrorCode::InvalidArgument, message)));
-                continue;
-            }
+impl JetStreamStream {
+    /// Publishes the records at `indices` by the latest map this handle knows, then awaits the
+    /// PubAcks: each record's shard and stream sequence, or why it failed.
+    async fn publish_routed(
+        &self,
+        records: &[PutRecord],
+        indices: &[usize],
+        layout: &Layout,
+    ) -> Vec<(Routed, Result<u64, RecordError>)> {
+        let mut acks = Vec::with_capacity(indices.len());
+        let mut failed = Vec::new();
+        for &index in indices {
+            let record = &records[index];
             let key = record.explicit_hash_key.unwrap_or_else(|| hash_key(&record.partition_key));
-            let shard = shard_of(&self.ranges, key) as u32;
-            if let Some(throttle) = &self.throttle {
-                let size = record.partition_key.len() + record.data.len();
-                let admitted = throttle[shard as usize]
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .admit(now, size);
-                if !admitted {
-                    results.push(Some(record_error(
-                        RecordErrorCode::ProvisionedThroughputExceeded,
-                        format!("rate exceeded for {}", ShardId(shard)),
-                    )));
-                    continue;
-                }
-            }
+            let shard = layout.route(key);
             let mut headers = HeaderMap::new();
             headers.insert(
                 PARTITION_KEY_HEADER,
@@ -1011,46 +1328,157 @@ impl Stream for JetStreamStream {
             if let Some(explicit) = record.explicit_hash_key {
                 headers.insert(HASH_KEY_HEADER, explicit.to_string().as_str());
             }
-            let subject = self.subjects[shard as usize].clone();
-            match self.js.publish_with_headers(subject, headers, record.data).await {
-                Ok(ack) => {
-                    results.push(None);
-                    acks.push((i, shard, ack));
-                }
+            let routed = Routed { index, shard };
+            match self
+                .js
+                .publish_with_headers(self.subject(shard), headers, record.data.clone())
+                .await
+            {
+                Ok(ack) => acks.push((routed, ack)),
                 Err(error) => {
                     let message = format!("JetStream publish failed: {error}");
                     self.health.put_failed(self.clock.now_ms(), ShardId(shard), message.clone());
-                    results.push(Some(record_error(RecordErrorCode::InternalFailure, message)));
+                    failed.push((
+                        routed,
+                        Err(RecordError { code: RecordErrorCode::InternalFailure, message }),
+                    ));
                 }
             }
         }
         // Every publish is on its way; now the acknowledgements, all together.
-        let answers = futures::future::join_all(
-            acks.into_iter().map(|(i, shard, ack)| async move { (i, shard, ack.await) }),
-        )
-        .await;
-        for (i, shard, answer) in answers {
-            results[i] = Some(match answer {
+        let answers = futures::future::join_all(acks.into_iter().map(|(routed, ack)| async move {
+            let answer = match ack.await {
                 Ok(ack) => {
                     self.health.put_stored(self.clock.now_ms());
-                    Ok(PutRecordOk {
-                        shard_id: ShardId(shard),
-                        sequence_number: SequenceNumber(sequence(shard, ack.sequence)),
-                    })
+                    Ok(ack.sequence)
                 }
                 Err(error) => {
                     let message = format!("JetStream did not acknowledge the record: {error}");
-                    self.health.put_failed(self.clock.now_ms(), ShardId(shard), message.clone());
-                    record_error(RecordErrorCode::InternalFailure, message)
+                    let shard = ShardId(routed.shard);
+                    self.health.put_failed(self.clock.now_ms(), shard, message.clone());
+                    Err(RecordError { code: RecordErrorCode::InternalFailure, message })
                 }
-            });
+            };
+            (routed, answer)
+        }))
+        .await;
+        failed.extend(answers);
+        failed
+    }
+
+    /// Whether the throttle admits `record` into `shard` now (always, without a throttle).
+    fn admit(&self, shard: u32, record: &PutRecord, now: u64) -> bool {
+        let Some(throttle) = &self.throttle else { return true };
+        let size = record.partition_key.len() + record.data.len();
+        throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(shard)
+            .or_default()
+            .admit(now, size)
+    }
+
+    /// What a read at `position` of the closed `shard` that ends at `end` answers once every
+    /// record is read: nothing more, and the children.
+    fn shard_end(
+        &self,
+        layout: &Layout,
+        shard: ShardId,
+        end: u64,
+        records: Vec<Record>,
+    ) -> GetRecordsOutput {
+        GetRecordsOutput {
+            records,
+            next_iterator: ShardIterator { shard_id: shard, position: sequence(shard.0, end) },
+            millis_behind_latest: 0,
+            child_shards: Some(layout.children(shard)),
+        }
+    }
+}
+
+#[async_trait]
+impl Stream for JetStreamStream {
+    fn shards(&self) -> Vec<ShardDescription> {
+        self.layout().describe()
+    }
+
+    async fn put_records(&self, records: Vec<PutRecord>) -> Result<PutRecordsOutput, StreamError> {
+        check_put(&records)?;
+        let now = if self.throttle.is_some() { self.clock.now_ms() } else { 0 };
+        let mut results: Vec<Option<Result<PutRecordOk, RecordError>>> = vec![None; records.len()];
+        let mut pending = Vec::with_capacity(records.len());
+        let layout = self.layout();
+        for (i, record) in records.iter().enumerate() {
+            if let Some(message) = invalid_record(record) {
+                results[i] = Some(record_error(RecordErrorCode::InvalidArgument, message));
+                continue;
+            }
+            let key = record.explicit_hash_key.unwrap_or_else(|| hash_key(&record.partition_key));
+            let shard = layout.route(key);
+            if !self.admit(shard, record, now) {
+                results[i] = Some(record_error(
+                    RecordErrorCode::ProvisionedThroughputExceeded,
+                    format!("rate exceeded for {}", ShardId(shard)),
+                ));
+                continue;
+            }
+            pending.push(i);
+        }
+        // Publish by the map this handle knows; then check with the stream leader that no map
+        // message closed a record's shard before the record (a reshard by another server this
+        // handle has not seen yet): such a record lies past its shard's end, where no reader
+        // looks, and goes again to where the new map routes it.
+        for _ in 0..MAX_REROUTES {
+            if pending.is_empty() {
+                break;
+            }
+            let layout = self.layout();
+            let published = self.publish_routed(&records, &pending, &layout).await;
+            pending.clear();
+            let mut stored = Vec::new();
+            for (routed, answer) in published {
+                match answer {
+                    Ok(seq) => stored.push((routed, seq)),
+                    Err(error) => results[routed.index] = Some(Err(error)),
+                }
+            }
+            if stored.is_empty() {
+                break;
+            }
+            let latest = match self.latest_layout().await {
+                Ok((latest, _)) => latest,
+                Err(error) => {
+                    for (routed, _) in stored {
+                        results[routed.index] = Some(record_error(
+                            RecordErrorCode::InternalFailure,
+                            format!("cannot check the record against the shard map: {error}"),
+                        ));
+                    }
+                    break;
+                }
+            };
+            for (routed, seq) in stored {
+                let closed_before = latest.ends[routed.shard as usize].is_some_and(|end| seq > end);
+                if closed_before {
+                    pending.push(routed.index);
+                } else {
+                    results[routed.index] = Some(Ok(PutRecordOk {
+                        shard_id: ShardId(routed.shard),
+                        sequence_number: SequenceNumber(sequence(routed.shard, seq)),
+                    }));
+                }
+            }
+            self.install(latest);
         }
         let records: Vec<_> = results
             .into_iter()
             .map(|r| {
                 // Never a placeholder standing for an acknowledgement.
                 r.unwrap_or_else(|| {
-                    record_error(RecordErrorCode::InternalFailure, "no acknowledgement".into())
+                    record_error(
+                        RecordErrorCode::InternalFailure,
+                        "the stream kept resharding under the record; retry it".into(),
+                    )
                 })
             })
             .collect();
@@ -1063,7 +1491,8 @@ impl Stream for JetStreamStream {
         shard_id: ShardId,
         start: StartingPosition,
     ) -> Result<ShardIterator, StreamError> {
-        let shard = self.shard_index(shard_id)?;
+        self.known_shard(shard_id).await?;
+        let shard = shard_id.0;
         let position = match start {
             StartingPosition::TrimHorizon => self.state(true).await?.first,
             StartingPosition::Latest => self.state(true).await?.last + 1,
@@ -1100,8 +1529,15 @@ impl Stream for JetStreamStream {
         wait: Duration,
     ) -> Result<GetRecordsOutput, StreamError> {
         check_get_limit(limit)?;
-        let shard = self.shard_index(iterator.shard_id)?;
+        let layout = self.known_shard(iterator.shard_id).await?;
+        let shard = iterator.shard_id.0;
         let position = self.stream_seq_in(iterator.shard_id, SequenceNumber(iterator.position))?;
+        let known_end = layout.ends[shard as usize];
+        if let Some(end) = known_end.filter(|&end| position >= end) {
+            return Ok(self.shard_end(&layout, iterator.shard_id, end, Vec::new()));
+        }
+        // A closed shard gets no new records: nothing to wait for.
+        let wait = if known_end.is_some() { Duration::ZERO } else { wait };
         // Taken out while in use: two readers of one position each get their own consumer.
         let cached =
             self.readers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(shard, position));
@@ -1113,22 +1549,19 @@ impl Stream for JetStreamStream {
                     Err(error) => {
                         // Its server may have died, or it idled out: a new one at the same place.
                         warn!(shard = %iterator.shard_id, %error, "A cached JetStream reader failed; replacing it.");
-                        let consumer = self.new_reader(shard, by_position()).await?;
-                        let messages = self.pull(&consumer, shard, position, limit, wait).await?;
-                        (consumer, 0, messages)
+                        self.read_new(shard, by_position(), position, limit, wait).await?
                     }
                 }
             }
-            None => {
-                let consumer = self.new_reader(shard, by_position()).await?;
-                let messages = self.pull(&consumer, shard, position, limit, wait).await?;
-                (consumer, 0, messages)
-            }
+            None => self.read_new(shard, by_position(), position, limit, wait).await?,
         };
         let mut records = Vec::with_capacity(messages.len());
         let mut pending = 0;
         let mut next = position;
         let mut unbroken = true;
+        let mut end = known_end;
+        let mut reached_end = false;
+        let mut skipped_maps = false;
         for message in &messages {
             let info = message.info().map_err(|e| JetStreamError::request("pull", e))?;
             if info.consumer_sequence != delivered + 1 {
@@ -1140,6 +1573,26 @@ impl Stream for JetStreamStream {
                 break;
             }
             delivered = info.consumer_sequence;
+            if message.subject == self.map_subject {
+                // A reshard, met in stream order: if it closed this shard, the shard ends here.
+                let map = Layout::decode(&message.payload, info.stream_sequence)
+                    .map_err(|e| JetStreamError::request("shard map", e))?;
+                let closes = map.ends.get(shard as usize).copied().flatten();
+                self.install(Arc::new(map));
+                if let Some(at) = closes {
+                    end = Some(at);
+                    reached_end = true;
+                    break;
+                }
+                next = info.stream_sequence + 1;
+                skipped_maps = true;
+                continue;
+            }
+            if end.is_some_and(|end| info.stream_sequence > end) {
+                // Past the shard's end: a put that raced the reshard and went again elsewhere.
+                reached_end = true;
+                break;
+            }
             let (record, left) = self.record(shard, message)?;
             let seq = record.sequence_number.0 as u64;
             if seq < next {
@@ -1154,8 +1607,28 @@ impl Stream for JetStreamStream {
             pending = left;
             records.push(record);
         }
+        if let Some(end) = end {
+            // A closed shard whose reader has what came before its end: is that all of it?
+            if !reached_end
+                && unbroken
+                && records.len() < limit
+                && !self.leader_has(shard, next).await?
+            {
+                reached_end = true;
+            }
+            if reached_end {
+                return Ok(self.shard_end(&self.layout(), iterator.shard_id, end, records));
+            }
+        }
         if unbroken {
             self.cache_reader(shard, next, consumer, delivered);
+            if records.is_empty() && skipped_maps {
+                // Only earlier reshards' map messages: read on rather than answer an empty page
+                // before the shard's records.
+                let on =
+                    ShardIterator { shard_id: iterator.shard_id, position: sequence(shard, next) };
+                return self.get_records(&on, limit, wait).await;
+            }
         }
         let millis_behind_latest = match records.last() {
             // Arrival times are JetStream's: the clock given is expected to follow the wall.
@@ -1180,7 +1653,7 @@ impl Stream for JetStreamStream {
         sequence_number: SequenceNumber,
     ) -> Result<(), StreamError> {
         check_consumer_name(consumer)?;
-        self.shard_index(shard_id)?;
+        self.known_shard(shard_id).await?;
         let target = self.check_written(shard_id, sequence_number).await?;
         let name = durable_name(consumer, shard_id);
         let Some(durable) = self.durable(&name).await? else {
@@ -1202,7 +1675,7 @@ impl Stream for JetStreamStream {
         consumer: &str,
     ) -> Result<BTreeMap<ShardId, SequenceNumber>, StreamError> {
         check_consumer_name(consumer)?;
-        let lookups = (0..self.subjects.len() as u32).map(|shard| async move {
+        let lookups = (0..self.layout().len() as u32).map(|shard| async move {
             let info = self.durable(&durable_name(consumer, ShardId(shard))).await?;
             Ok::<_, JetStreamError>((shard, info))
         });
@@ -1221,6 +1694,63 @@ impl Stream for JetStreamStream {
 
     fn health(&self) -> StreamHealth {
         self.health.get()
+    }
+
+    async fn reshard(&self, change: Reshard) -> Result<(), StreamError> {
+        let _one_at_a_time = self.resharding.lock().await;
+        let mut attempt = 0;
+        while attempt < MAX_RESHARD_ATTEMPTS {
+            let (current, last_message) = self.latest_layout().await?;
+            self.install(current.clone());
+            let next = current.map.apply(change, self.clock.now_ms())?;
+            // The children's subjects first, so that puts routed to them are stored.
+            self.ensure_subjects(next.shards().len()).await?;
+            let ends: Vec<Option<u64>> = (0..next.shards().len())
+                .map(|i| match current.ends.get(i).copied().flatten() {
+                    Some(end) => Some(end),
+                    None if !next.shards()[i].is_open() => Some(ENDS_HERE),
+                    None => None,
+                })
+                .collect();
+            let payload = Layout::encode(&next, &ends);
+            // Compare-and-set: stored only if no other map message came since `current`.
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                last_message.to_string().as_str(),
+            );
+            let ack = self
+                .js
+                .publish_with_headers(self.map_subject.clone(), headers, payload.clone().into())
+                .await
+                .map_err(|e| JetStreamError::request("publish", e))?;
+            let stored = match self.timed("publish", ack.into_future()).await? {
+                Ok(ack) => ack.sequence,
+                Err(error) if lost_the_race(&error) => {
+                    attempt += 1;
+                    info!(stream = %self.name, ?change, attempt, "Another server resharded at the same time; applying the change to the latest map.");
+                    // The other map message may still be on its way to the replicas.
+                    tokio::time::sleep(RESHARD_BACKOFF * attempt as u32).await;
+                    continue;
+                }
+                Err(error) => return Err(JetStreamError::request("publish", error).into()),
+            };
+            let layout = Layout::decode(&payload, stored)
+                .map_err(|e| JetStreamError::request("shard map", e))?;
+            self.install(Arc::new(layout));
+            if let Err(error) = self.save_map_copy(&payload, stored).await {
+                // The map message holds the map; the copy only outlives its retention. The
+                // next reshard writes it again.
+                warn!(stream = %self.name, %error, "Could not copy the shard map into the stream's metadata.");
+            }
+            info!(stream = %self.name, ?change, map = stored, "Resharded the JetStream stream.");
+            return Ok(());
+        }
+        Err(JetStreamError::request(
+            "reshard",
+            format!("other servers kept resharding; {MAX_RESHARD_ATTEMPTS} attempts failed"),
+        )
+        .into())
     }
 }
 

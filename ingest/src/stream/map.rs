@@ -54,6 +54,11 @@ impl MapShard {
     }
 }
 
+/// The open shard whose range holds `key`, by the routes of [`ShardMap::routes`].
+pub fn route_in(routes: &[(u128, u32)], key: u128) -> u32 {
+    routes[routes.partition_point(|&(start, _)| start <= key) - 1].1
+}
+
 /// A change of the shard map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reshard {

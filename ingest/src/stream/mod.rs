@@ -250,12 +250,6 @@ pub(crate) fn check_get_limit(limit: usize) -> Result<(), StreamError> {
     }
 }
 
-/// The index of the shard whose range (of `ranges`, from [`hash_ranges`]) holds `key`: the same
-/// as [`route`], by the precomputed ranges instead of u128 divisions.
-pub(crate) fn shard_of(ranges: &[(u128, u128)], key: u128) -> usize {
-    ranges.partition_point(|&(start, _)| start <= key) - 1
-}
-
 /// The shards of `map`, each with the first sequence number `first` says and, when closed,
 /// the ending sequence number `ending` says.
 pub(crate) fn describe_map(

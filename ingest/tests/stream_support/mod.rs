@@ -111,6 +111,36 @@ pub async fn read_all(stream: &dyn Stream, shard: ShardId) -> Vec<Record> {
     }
 }
 
+/// Every record of `shard` from TRIM_HORIZON and, once it is read to its end (closed), its
+/// children's ids.
+pub async fn read_to_end(
+    stream: &dyn Stream,
+    shard: ShardId,
+) -> (Vec<String>, Option<Vec<ShardId>>) {
+    let mut iterator = stream.shard_iterator(shard, StartingPosition::TrimHorizon).await.unwrap();
+    let mut data = Vec::new();
+    loop {
+        let out = stream.get_records(&iterator, 3, Duration::ZERO).await.unwrap();
+        data.extend(out.records.iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()));
+        if let Some(children) = out.child_shards {
+            assert!(
+                stream
+                    .get_records(&out.next_iterator, 3, Duration::ZERO)
+                    .await
+                    .unwrap()
+                    .records
+                    .is_empty(),
+                "nothing after a closed shard's end"
+            );
+            return (data, Some(children.iter().map(|c| c.shard_id).collect()));
+        }
+        if out.records.is_empty() {
+            return (data, None);
+        }
+        iterator = out.next_iterator;
+    }
+}
+
 /// Every record of every shard, by shard.
 pub async fn read_everything(stream: &dyn Stream) -> Vec<Vec<Record>> {
     let mut out = Vec::new();
@@ -201,6 +231,14 @@ impl TestStream {
         match self {
             Self::Disk(s) => (*s).close().await,
             Self::JetStream(s) => (*s).close().await,
+        }
+    }
+
+    /// The stream as the pipeline holds it.
+    pub fn into_arc(self) -> Arc<dyn Stream> {
+        match self {
+            Self::Disk(s) => Arc::new(*s),
+            Self::JetStream(s) => Arc::new(*s),
         }
     }
 

@@ -46,7 +46,11 @@
 //!   early (never late).
 //! - **Reads** go through ephemeral pull consumers (filtered on the shard's subject, no acks,
 //!   memory state, deleted by the server after [`READ_CONSUMER_IDLE`] unused), kept in a cache
-//!   by iterator position, so a reader paging along a shard reuses one consumer. A
+//!   by iterator position, so a reader paging along a shard reuses one consumer. A consumer the
+//!   handle will not use again (evicted from the cache of at most [`MAX_CACHED_READERS`], least
+//!   recently used first; replaced after an error or a gap; at a shard's end) is deleted at
+//!   once: nats-server limits a stream to 1,000 consumers by default, shared by every server,
+//!   and reads that move around (a lag probe at each checkpoint) would otherwise reach it. A
 //!   `get_records` asks for up to `limit` messages without waiting (one round trip); only when
 //!   there are none, it waits for the first new one with a pull request that expires after
 //!   `wait` (the server holds it: no polling), then takes what else has arrived. A consumer
@@ -198,9 +202,10 @@ pub const CHECKPOINT_ACK_WAIT: Duration = Duration::from_secs(2);
 /// Room for the headers on top of the largest record: the servers' `max_payload` must take
 /// [`MAX_RECORD_BYTES`] plus this.
 pub const HEADER_ROOM: usize = 4096;
-/// The most read consumers one handle keeps for reuse; past it, one is forgotten (the server
-/// deletes it once idle).
-const MAX_CACHED_READERS: usize = 1024;
+/// The most read consumers one handle keeps for reuse; past it, the least recently used one is
+/// deleted. Well below nats-server's default of 1,000 consumers per stream, which every server
+/// on the stream shares.
+const MAX_CACHED_READERS: usize = 128;
 /// How old the cached stream state (first and last sequence) may be when it only bounds a
 /// position from below.
 const STATE_MAX_AGE: Duration = Duration::from_secs(1);
@@ -369,6 +374,18 @@ impl From<JetStreamError> for StreamError {
 
 type PullConsumer = js_consumer::Consumer<pull::Config>;
 
+/// A read consumer kept for the next read at the position it is at.
+struct CachedReader {
+    consumer: PullConsumer,
+    /// The consumer sequence of the last message it delivered.
+    delivered: u64,
+    /// When it was last put back.
+    used: Instant,
+}
+
+/// How long deleting a read consumer no longer used may take.
+const DROP_READER_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Why one pull request failed.
 enum Fetch {
     /// Nobody listens on the consumer's subject (status 503) and nothing was delivered: a
@@ -504,7 +521,7 @@ pub struct JetStreamStream {
     timeout: Duration,
     /// Read consumers by (shard, position of their next message), each with the consumer
     /// sequence of the last message it delivered.
-    readers: Mutex<HashMap<(u32, u64), (PullConsumer, u64)>>,
+    readers: Mutex<HashMap<(u32, u64), CachedReader>>,
     state: Mutex<Option<StreamState>>,
     /// What the latest put or probe found ([`Stream::health`]).
     health: Arc<JetStreamHealth>,
@@ -865,12 +882,30 @@ impl JetStreamStream {
     fn cache_reader(&self, shard: u32, position: u64, consumer: PullConsumer, delivered: u64) {
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if readers.len() >= MAX_CACHED_READERS {
-            // Forget one; the server deletes it once idle.
-            if let Some(&key) = readers.keys().next() {
-                readers.remove(&key);
+            let oldest = readers.iter().min_by_key(|(_, r)| r.used).map(|(&key, _)| key);
+            if let Some(evicted) = oldest.and_then(|key| readers.remove(&key)) {
+                self.drop_reader(evicted.consumer);
             }
         }
-        readers.insert((shard, position), (consumer, delivered));
+        let reader = CachedReader { consumer, delivered, used: Instant::now() };
+        if let Some(replaced) = readers.insert((shard, position), reader) {
+            self.drop_reader(replaced.consumer);
+        }
+    }
+
+    /// Deletes a read consumer this handle will not use again, in the background (at worst
+    /// the server deletes it once idle, [`READ_CONSUMER_IDLE`]): consumers left to idle out
+    /// pile up against the server's limit when reads move around (a lag probe at each
+    /// checkpoint, readers replaced after an error).
+    fn drop_reader(&self, consumer: PullConsumer) {
+        let name = consumer.cached_info().name.clone();
+        let stream = self.stream.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ =
+                    tokio::time::timeout(DROP_READER_TIMEOUT, stream.delete_consumer(&name)).await;
+            });
+        }
     }
 
     /// Up to `limit` messages of `shard` from `position`: what is there now, or, when nothing is
@@ -1543,12 +1578,13 @@ impl Stream for JetStreamStream {
             self.readers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(shard, position));
         let by_position = || DeliverPolicy::ByStartSequence { start_sequence: position };
         let (consumer, mut delivered, messages) = match cached {
-            Some((consumer, delivered)) => {
+            Some(CachedReader { consumer, delivered, .. }) => {
                 match self.pull(&consumer, shard, position, limit, wait).await {
                     Ok(messages) => (consumer, delivered, messages),
                     Err(error) => {
                         // Its server may have died, or it idled out: a new one at the same place.
                         warn!(shard = %iterator.shard_id, %error, "A cached JetStream reader failed; replacing it.");
+                        self.drop_reader(consumer);
                         self.read_new(shard, by_position(), position, limit, wait).await?
                     }
                 }
@@ -1617,10 +1653,13 @@ impl Stream for JetStreamStream {
                 reached_end = true;
             }
             if reached_end {
+                self.drop_reader(consumer);
                 return Ok(self.shard_end(&self.layout(), iterator.shard_id, end, records));
             }
         }
-        if unbroken {
+        if !unbroken {
+            self.drop_reader(consumer);
+        } else {
             self.cache_reader(shard, next, consumer, delivered);
             if records.is_empty() && skipped_maps {
                 // Only earlier reshards' map messages: read on rather than answer an empty page

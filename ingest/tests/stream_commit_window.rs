@@ -35,11 +35,12 @@ async fn a_lone_put_is_answered_without_waiting_out_the_commit_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn puts_trickling_in_are_answered_once_the_window_has_its_records() {
+async fn puts_trickling_in_are_answered_long_before_the_window_ends() {
     for env in Env::both() {
         let stream: Arc<dyn Stream> = Arc::new(env.open(endless_window()));
-        // One put a millisecond, without end: the idle gap never closes the window, so only
-        // its record count can.
+        // One put a millisecond, without end: the window's record count ends it (on a loaded
+        // machine a stall of the trickle may end it first through the idle gap; this test
+        // cannot tell the two apart, only that neither leaves the puts waiting the window).
         let trickle = {
             let stream = Arc::clone(&stream);
             tokio::spawn(async move {
@@ -57,7 +58,10 @@ async fn puts_trickling_in_are_answered_once_the_window_has_its_records() {
         let out = tokio::time::timeout(ANSWER_WITHIN, first).await;
         trickle.abort();
         let out = out.unwrap_or_else(|_| {
-            panic!("{}: {COMMIT_WINDOW_RECORDS} records did not end the window", env.kind())
+            panic!(
+                "{}: neither {COMMIT_WINDOW_RECORDS} records nor a gap ended the window",
+                env.kind()
+            )
         });
         assert_eq!(out.unwrap().failed_record_count, 0, "{}", env.kind());
     }

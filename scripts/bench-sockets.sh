@@ -11,10 +11,11 @@
 #       `--transport per-racer-http`, each against a fresh server, for each server binary given
 #       (default target/release/alleycat), interleaved in one sitting: server CPU µs per
 #       racer-second, ack and ranking-delay percentiles.
-#   scripts/bench-sockets.sh race [RACERS] [RACE_SECONDS]
+#   scripts/bench-sockets.sh race [RACERS] [RACE_SECONDS] [SERVER_BINARY...]
 #       RACERS (default 10000) ride one whole race (default 300 s) over WebSockets, then the race
-#       results are checked for every acknowledged second (lost); the server's share of one core
-#       over the race and its peak RSS.
+#       results are checked for every acknowledged second (check); the server's share of one core
+#       over the race and its peak RSS; once per server binary given, in turn (default
+#       target/release/alleycat).
 #   scripts/bench-sockets.sh rss [SOCKETS]
 #       The server's RSS with SOCKETS (default 10000) racer sockets open and idle (said hello,
 #       waiting for a race two races away, receiving the ranking once a second) minus its RSS
@@ -105,7 +106,7 @@ out = {
     "serverCpuUsPerRacerSecond": round(1e6 * cpu_s / racer_seconds, 1),
     "serverPeakRssMiB": round(hwm / 1024, 1),
     "sent": s["sent"], "acknowledged": s["acknowledged"], "failed": s["failed"],
-    "failedByCode": s["failedByCode"], "abandoned": s["abandoned"], "lost": s.get("lost"),
+    "failedByCode": s["failedByCode"], "abandoned": s["abandoned"], "check": s.get("check"),
     "reconnects": s.get("reconnects"), "ackMs": s["ackLatencyMs"],
     "rankingDelayMs": s.get("rankingDelayMs"),
 }
@@ -130,9 +131,13 @@ compare)
 race)
   racers=${2:-10000}
   seconds=${3:-300}
-  serve target/release/alleycat "$seconds"
-  ride "websocket race" "$racers" "$seconds" --transport websocket --check-seconds 300
-  stop "$pid"
+  shift $(($# < 3 ? $# : 3))
+  binaries=("${@:-target/release/alleycat}")
+  for binary in "${binaries[@]}"; do
+    serve "$binary" "$seconds"
+    ride "websocket race $(basename "$binary")" "$racers" "$seconds" --transport websocket --check-seconds 300
+    stop "$pid"
+  done
   ;;
 rss)
   sockets=${2:-10000}

@@ -5,8 +5,10 @@
 //! [`MAX_GROUP_BYTES`] in all, and never past a shard's segment size by more than one put); a
 //! group of fewer than [`COMMIT_WINDOW_RECORDS`] records also takes the puts that arrive within
 //! the *commit window* of its first ([`super::StreamConfig::commit_window`]), so that puts
-//! trickling in one event at a time share a cycle. Then it runs one *commit cycle* over every
-//! shard in the group at once:
+//! trickling in one event at a time share a cycle; the window ends early once the group has
+//! [`COMMIT_WINDOW_RECORDS`] records (the put that completes them wakes the committer) or when
+//! no put came for [`COMMIT_IDLE_GAP`] (nobody is about to join). Then it runs one *commit
+//! cycle* over every shard in the group at once:
 //!
 //! 1. it hands each shard's part of the group to that shard's worker thread, and each worker
 //!    at the same time encodes its records, in arrival order, into one buffer, writes it with
@@ -52,8 +54,11 @@ use std::{
     any::Any,
     io,
     panic::{self, AssertUnwindSafe},
-    sync::{mpsc, Arc},
-    thread::JoinHandle,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc,
+    },
+    thread::{JoinHandle, Thread},
     time::{Duration, Instant},
 };
 
@@ -62,7 +67,7 @@ use tracing::{debug, error};
 
 use super::{
     config::{
-        SyncPolicy, COMMIT_WINDOW_RECORDS, MAX_GROUP_BYTES, PROBE_INTERVAL,
+        SyncPolicy, COMMIT_IDLE_GAP, COMMIT_WINDOW_RECORDS, MAX_GROUP_BYTES, PROBE_INTERVAL,
         RETENTION_CHECK_INTERVAL,
     },
     segment,
@@ -96,6 +101,74 @@ pub enum Command {
     Reshard(Box<ReshardJob>),
     /// Commit what is queued before this, sync what is pending, and stop.
     Stop,
+}
+
+/// The committer's queue: what `put_records`, retention and resharding send it.
+///
+/// It counts the records of the puts sent while the committer waits out a commit window, and
+/// wakes it once they make the group [`COMMIT_WINDOW_RECORDS`]: a window ends after its time or
+/// at that many records, whichever comes first, so a busy stream does not wait the whole window
+/// and a quiet one shares each fsync among more puts. Only the put that completes the count
+/// wakes the committer; the others queue without a wake-up.
+#[derive(Debug)]
+pub struct Queue {
+    sender: mpsc::Sender<Command>,
+    waiting: Arc<Waiting>,
+}
+
+/// What the committer shares with the [`Queue`] while it waits out a window.
+#[derive(Debug)]
+struct Waiting {
+    /// Records sent since the committer started waiting.
+    arrived: AtomicUsize,
+    /// The count of `arrived` that wakes the committer (`usize::MAX` while it is not waiting).
+    wake_at: AtomicUsize,
+    /// The committer's thread, set once it runs.
+    committer: std::sync::OnceLock<Thread>,
+}
+
+impl Queue {
+    /// Queues `command`; fails when the committer has stopped.
+    pub fn send(&self, command: Command) -> Result<(), mpsc::SendError<Command>> {
+        let records = match &command {
+            Command::Append(append) => append.batches.iter().map(|(_, r)| r.len()).sum(),
+            _ => 0,
+        };
+        self.sender.send(command)?;
+        let waiting = &self.waiting;
+        let arrived = waiting.arrived.fetch_add(records, Ordering::AcqRel) + records;
+        let wake_at = waiting.wake_at.load(Ordering::Acquire);
+        if arrived >= wake_at && arrived - records < wake_at {
+            if let Some(committer) = waiting.committer.get() {
+                committer.unpark();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Waiting {
+    /// Waits until `records` more have arrived, or `deadline` has passed, or no put came for
+    /// [`COMMIT_IDLE_GAP`] (nobody else is about to join: a lone writer is not kept waiting).
+    /// Woken early by the [`Queue`] that completes the count; a stray wake-up checks again.
+    fn wait(&self, records: usize, deadline: Instant) {
+        self.arrived.store(0, Ordering::Release);
+        self.wake_at.store(records, Ordering::Release);
+        loop {
+            let seen = self.arrived.load(Ordering::Acquire);
+            let now = Instant::now();
+            if seen >= records || now >= deadline {
+                break;
+            }
+            let until = deadline.min(now + COMMIT_IDLE_GAP);
+            std::thread::park_timeout(until - now);
+            let after = self.arrived.load(Ordering::Acquire);
+            if after >= records || (after == seen && Instant::now() >= until) {
+                break;
+            }
+        }
+        self.wake_at.store(usize::MAX, Ordering::Release);
+    }
 }
 
 /// What [`Command::Reshard`] carries.
@@ -137,12 +210,17 @@ pub fn spawn(
     sync: SyncPolicy,
     segment_bytes: u64,
     window: Duration,
-) -> io::Result<(mpsc::Sender<Command>, JoinHandle<()>)> {
+) -> io::Result<(Queue, JoinHandle<()>)> {
     let mut workers = Vec::with_capacity(writers.len());
     for (index, (shard, writer)) in shards.iter().zip(writers).enumerate() {
         workers.push(spawn_worker(index, Arc::clone(shard), writer)?);
     }
     let (sender, receiver) = mpsc::channel();
+    let waiting = Arc::new(Waiting {
+        arrived: AtomicUsize::new(0),
+        wake_at: AtomicUsize::new(usize::MAX),
+        committer: std::sync::OnceLock::new(),
+    });
     let committer = Committer {
         shard_bytes: vec![0; workers.len()],
         workers,
@@ -150,11 +228,13 @@ pub fn spawn(
         segment_bytes,
         window,
         unsynced_since: None,
+        waiting: Arc::clone(&waiting),
     };
     let thread = std::thread::Builder::new()
         .name("stream-commit".into())
         .spawn(move || committer.run(receiver))?;
-    Ok((sender, thread))
+    let _ = waiting.committer.set(thread.thread().clone());
+    Ok((Queue { sender, waiting }, thread))
 }
 
 /// Starts the worker thread of shard `index`.
@@ -273,6 +353,8 @@ struct Committer {
     shard_bytes: Vec<usize>,
     /// Under [`SyncPolicy::Interval`], when the oldest unsynced write was published.
     unsynced_since: Option<Instant>,
+    /// Shared with the [`Queue`], which wakes a window that has its records.
+    waiting: Arc<Waiting>,
 }
 
 impl Committer {
@@ -359,13 +441,14 @@ impl Committer {
                 next = match receiver.try_recv() {
                     Ok(command) => Some(command),
                     // A small group waits out its window for more puts to share its fsyncs,
-                    // asleep: the puts queue meanwhile without waking the committer one by one.
+                    // asleep: the puts queue meanwhile without waking the committer one by one,
+                    // but the put that brings the group to its size wakes it at once.
                     Err(mpsc::TryRecvError::Empty) if group_records < COMMIT_WINDOW_RECORDS => {
-                        let left = self.window.saturating_sub(opened.elapsed());
-                        if left.is_zero() {
+                        let deadline = opened + self.window;
+                        if Instant::now() >= deadline {
                             None
                         } else {
-                            std::thread::sleep(left);
+                            self.waiting.wait(COMMIT_WINDOW_RECORDS - group_records, deadline);
                             receiver.try_recv().ok()
                         }
                     }

@@ -19,16 +19,23 @@ pub const DEFAULT_THROTTLE: bool = false;
 /// ~300 MB/s, ~27 ms).
 pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// The default commit window: how long a commit cycle with few records waits for more puts to
-/// join it before its fsyncs, 10 ms. Browsers' events arrive one at a time, spread over each
+/// join it before its fsyncs, 20 ms. Browsers' events arrive one at a time, spread over each
 /// second (1,000 racers: one a millisecond, each on any of the shards); without a window each
-/// would be its own cycle, with its own fsync and thread hand-offs. With it a cycle gathers the
-/// puts of 10 ms (each shard then syncs once for ten of them), for at most that much more
-/// acknowledgement latency (BENCHMARKS.md, "Racers on their own connections": 4 ms gathered
-/// too little, as every cycle still touched all four shards).
-pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(10);
-/// A group holding at least this many records commits at once, without waiting out the window:
-/// producers' batches and saturation already fill their cycles.
-pub const COMMIT_WINDOW_RECORDS: usize = 256;
+/// would be its own cycle, with its own fsync and thread hand-offs. Every cycle syncs each
+/// shard it touches, so the window sets the fsyncs a second at a low rate of events: 20 ms
+/// (about 45 cycles a second, each shard syncing once for twenty events) rather than 10 (twice
+/// the fsyncs; BENCHMARKS.md, "Racers on their own connections"). A busy stream does not wait it out ([`COMMIT_WINDOW_RECORDS`]), nor does a
+/// lone writer ([`COMMIT_IDLE_GAP`]).
+pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(20);
+/// A group holding this many records commits at once: the window ends when the put that brings
+/// it there arrives. 10,000 racers' events make it in about 10 ms, so their acknowledgements
+/// wait no longer than with a 10 ms window; producers' batches and saturation fill their cycles
+/// at once.
+pub const COMMIT_WINDOW_RECORDS: usize = 100;
+/// A window also ends when no put arrived for this long: the puts trickling in from many
+/// clients keep it open, but a lone writer (a Kinesis client sending one put at a time) is
+/// answered after this gap rather than after the whole window.
+pub const COMMIT_IDLE_GAP: Duration = Duration::from_millis(4);
 /// How often each shard checks retention when it is otherwise idle.
 pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// How often a shard whose last write failed is probed ([`crate::stream::Stream::health`]), so

@@ -108,7 +108,7 @@ use std::{
     collections::BTreeMap,
     io,
     path::{Path, PathBuf},
-    sync::{mpsc, Arc, Mutex, RwLock},
+    sync::{Arc, Mutex, RwLock},
     thread::JoinHandle,
     time::Duration,
 };
@@ -172,7 +172,7 @@ pub struct DiskStream {
     /// One reshard at a time.
     resharding: Box<tokio::sync::Mutex<()>>,
     /// The committer thread's queue.
-    committer: mpsc::Sender<Command>,
+    committer: commit::Queue,
     thread: Mutex<Option<JoinHandle<()>>>,
     checkpoints: Arc<Checkpoints>,
     /// Held for the engine's life: no second engine opens the same directory.

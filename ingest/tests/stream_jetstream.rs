@@ -361,3 +361,39 @@ async fn a_delivery_that_never_arrived_is_read_again_not_skipped() {
     }
     assert_eq!(read, ["two", "three"]);
 }
+
+/// The delivery-lag probe reads one record at each new checkpoint: a new position, so a new
+/// read consumer, each time. nats-server limits a stream to 1,000 consumers by default (shared
+/// by every server on it); consumers left to idle out reached it within a minute of a race.
+#[tokio::test]
+async fn reads_that_move_around_do_not_pile_up_consumers_against_the_servers_limit() {
+    const READS: usize = 1_050;
+    let cluster = shared_cluster().await;
+    let name = unique_stream_name();
+    let stream = open(&cluster, &name, &small_config(1)).await;
+    for batch in 0..3 {
+        let records = (0..400).map(|i| rec("k", &format!("{batch}-{i}"))).collect();
+        put_all(&stream, records, Duration::from_secs(60)).await;
+    }
+    let seqs: Vec<SequenceNumber> =
+        read_all(&stream, ShardId(0)).await.iter().map(|r| r.sequence_number).collect();
+    // Backwards: each read's consumer is cached at the position after it, never asked again.
+    for &seq in seqs.iter().rev().take(READS) {
+        let at = StartingPosition::AtSequenceNumber(seq);
+        let iterator = stream.shard_iterator(ShardId(0), at).await.expect("an iterator");
+        let page = stream.get_records(&iterator, 1, Duration::ZERO).await.expect("a read");
+        assert_eq!(page.records[0].sequence_number, seq);
+    }
+    // What the handle will not use again is deleted: the stream keeps about its cache's worth.
+    let client = async_nats::connect(cluster.servers()[0].as_str()).await.unwrap();
+    let mut info = async_nats::jetstream::new(client).get_stream(&name).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let consumers = info.info().await.unwrap().state.consumer_count;
+        if consumers <= 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{consumers} consumers left after {READS} reads");
+        tokio::time::sleep(Duration::from_millis(200)).await; // polling, with a deadline
+    }
+}

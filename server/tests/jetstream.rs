@@ -13,11 +13,7 @@ use support::{eventually, post_events, spawn_server, terminate, three_racers_rid
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_on_jetstream_accepts_events_and_delivers_them_into_the_results() {
     let cluster = NatsCluster::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let dist = tempfile::tempdir().unwrap();
-    support::write_fake_dist(dist.path());
-    let (mut child, base) =
-        spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
+    let ([data, _dist], mut child, base) = serve_on(&cluster);
     let client = support::client();
 
     let (race, _) = support::wall_race_now();
@@ -72,11 +68,7 @@ async fn readyz_stream(client: &reqwest::Client, base: &str) -> Option<(u16, Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_turns_503_while_jetstream_has_lost_its_quorum_and_200_once_it_is_back() {
     let mut cluster = NatsCluster::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let dist = tempfile::tempdir().unwrap();
-    support::write_fake_dist(dist.path());
-    let (mut child, base) =
-        spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
+    let (_dirs, mut child, base) = serve_on(&cluster);
     let client = support::client();
     let (race, _) = support::wall_race_now();
     let events: Vec<Value> = three_racers_ride(race - 1, 4).iter().map(to_json).collect();
@@ -108,4 +100,15 @@ async fn readyz_turns_503_while_jetstream_has_lost_its_quorum_and_200_once_it_is
     })
     .await;
     assert!(terminate(&mut child).success());
+}
+
+/// `alleycat serve` on `cluster`'s stream: its data and app directories (to keep while it
+/// runs), the process and its URL.
+fn serve_on(cluster: &NatsCluster) -> ([tempfile::TempDir; 2], std::process::Child, String) {
+    let data = tempfile::tempdir().unwrap();
+    let dist = tempfile::tempdir().unwrap();
+    support::write_fake_dist(dist.path());
+    let (child, base) =
+        spawn_server(data.path(), dist.path(), &[("ALLEYCAT_STREAM", cluster.url())]);
+    ([data, dist], child, base)
 }

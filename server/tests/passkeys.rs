@@ -47,6 +47,12 @@ async fn register(
 }
 
 /// Signs in with `passkey` as a browser at `origin` claiming the RP id `rp_id`.
+/// `GET path` as the racer holding `token`: the JSON answer.
+async fn get_as(server: &TestServer, path: &str, token: &str) -> Value {
+    let response = server.client.get(server.url(path)).bearer_auth(token).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 async fn login_as(
     server: &TestServer,
     passkey: &mut SoftPasskey,
@@ -105,16 +111,7 @@ async fn a_passkey_added_to_a_racer_signs_in_on_a_browser_without_a_cookie() {
     // The new device gets sessions of its own, and counts among Ada's devices.
     let again = server.session(Some(&cookie)).await;
     assert_eq!(again.json::<Value>().await.unwrap()["racer"]["id"], ada.id);
-    let devices: Value = server
-        .client
-        .get(server.url("/api/devices"))
-        .bearer_auth(&ada.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let devices = get_as(&server, "/api/devices", &ada.token).await;
     assert_eq!(devices["credentials"].as_array().unwrap().len(), 2, "{devices}");
     // Used again (the counter moves on), it still works.
     assert_eq!(login(&server, &mut passkey).await.status(), 200);
@@ -136,9 +133,7 @@ async fn a_racer_lists_and_removes_their_passkeys_and_a_removed_one_no_longer_si
     assert_eq!(excluded.len(), 2, "{started}");
     assert_eq!(register(&server, &grace, &mut first).await.status(), 409, "another racer's key");
 
-    let list =
-        |token: String| server.client.get(server.url("/api/passkeys")).bearer_auth(token).send();
-    let listed: Value = list(ada.token.clone()).await.unwrap().json().await.unwrap();
+    let listed = get_as(&server, "/api/passkeys", &ada.token).await;
     let ids: Vec<&str> = listed["credentials"]
         .as_array()
         .unwrap()
@@ -147,7 +142,7 @@ async fn a_racer_lists_and_removes_their_passkeys_and_a_removed_one_no_longer_si
         .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&first.id().as_str()) && ids.contains(&second.id().as_str()));
-    let graces: Value = list(grace.token.clone()).await.unwrap().json().await.unwrap();
+    let graces = get_as(&server, "/api/passkeys", &grace.token).await;
     assert_eq!(graces["credentials"], json!([]), "each racer sees their own");
     assert_eq!(server.get("/api/passkeys").await.status(), 401);
 
@@ -290,16 +285,7 @@ async fn only_a_signed_in_person_adds_passkeys_and_only_to_their_own_racer() {
     let finish = json!({"challengeId": started["challengeId"], "credential": credential});
     let refused = post(&server, "/api/passkeys/register/finish", Some(&grace.token), finish).await;
     assert_eq!(refused.status(), 400);
-    let listed: Value = server
-        .client
-        .get(server.url("/api/passkeys"))
-        .bearer_auth(&grace.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_as(&server, "/api/passkeys", &grace.token).await;
     assert_eq!(listed["credentials"], json!([]));
     server.stop().await;
 }

@@ -1382,23 +1382,28 @@ impl JetStreamStream {
         }
         // Every publish is on its way; now the acknowledgements, all together.
         let answers = futures::future::join_all(acks.into_iter().map(|(routed, ack)| async move {
-            let answer = match ack.await {
-                Ok(ack) => {
-                    self.health.put_stored(self.clock.now_ms());
-                    Ok(ack.sequence)
-                }
-                Err(error) => {
-                    let message = format!("JetStream did not acknowledge the record: {error}");
-                    let shard = ShardId(routed.shard);
-                    self.health.put_failed(self.clock.now_ms(), shard, message.clone());
-                    Err(RecordError { code: RecordErrorCode::InternalFailure, message })
-                }
-            };
+            let answer = ack.await.map(|a| a.sequence).map_err(|error| RecordError {
+                code: RecordErrorCode::InternalFailure,
+                message: format!("JetStream did not acknowledge the record: {error}"),
+            });
             (routed, answer)
         }))
         .await;
+        self.report_health(&answers);
         failed.extend(answers);
         failed
+    }
+
+    /// Tells the health what a call's acknowledgements say, once per call: stored if any record
+    /// was, then failing if the last answer was a failure.
+    fn report_health(&self, answers: &[(Routed, Result<u64, RecordError>)]) {
+        let now_ms = self.clock.now_ms();
+        if answers.iter().any(|(_, answer)| answer.is_ok()) {
+            self.health.put_stored(now_ms);
+        }
+        if let Some((routed, Err(error))) = answers.last() {
+            self.health.put_failed(now_ms, ShardId(routed.shard), error.message.clone());
+        }
     }
 
     /// Whether the throttle admits `record` into `shard` now (always, without a throttle).

@@ -71,17 +71,22 @@ impl SoftPasskey {
             (Cbor::Text("attStmt".into()), Cbor::Map(vec![])),
             (Cbor::Text("authData".into()), Cbor::Bytes(auth_data)),
         ]);
+        self.credential(json!({
+            "clientDataJSON": b64(client_data.as_bytes()),
+            "attestationObject": b64(&cbor(&attestation)),
+            "transports": ["internal"],
+        }))
+    }
+
+    /// A `PublicKeyCredential` of this key, as `credential.toJSON()` writes it, with `response`.
+    fn credential(&self, response: Value) -> Value {
         json!({
             "id": self.id(),
             "rawId": self.id(),
             "type": "public-key",
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": b64(client_data.as_bytes()),
-                "attestationObject": b64(&cbor(&attestation)),
-                "transports": ["internal"],
-            },
+            "response": response,
         })
     }
 
@@ -96,19 +101,12 @@ impl SoftPasskey {
         let mut signed = auth_data.clone();
         signed.extend_from_slice(&sha256(client_data.as_bytes()));
         let signature: Signature = self.key.sign(&signed);
-        json!({
-            "id": self.id(),
-            "rawId": self.id(),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": b64(client_data.as_bytes()),
-                "authenticatorData": b64(&auth_data),
-                "signature": b64(&der(&signature)),
-                "userHandle": self.user_handle.as_deref().map(b64),
-            },
-        })
+        self.credential(json!({
+            "clientDataJSON": b64(client_data.as_bytes()),
+            "authenticatorData": b64(&auth_data),
+            "signature": b64(&der(&signature)),
+            "userHandle": self.user_handle.as_deref().map(b64),
+        }))
     }
 
     fn auth_data(&self, rp_id: &str, flags: u8) -> Vec<u8> {
